@@ -1,0 +1,23 @@
+"""Errors as JSON: a message per field (400), or the reasons a rule refused the action (409)."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import ApplicationError, RuleViolation
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, RuleViolation):
+        return Response(
+            {"detail": exc.message, "reasons": exc.reasons}, status=status.HTTP_409_CONFLICT
+        )
+    if isinstance(exc, ApplicationError):
+        body = dict(exc.field_errors) or {"non_field_errors": [exc.message]}
+        body.setdefault("detail", exc.message)
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DjangoValidationError):
+        body = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,109 @@
+import django_filters
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from core.api.serializers import (
+    AuditEventSerializer,
+    OrganizationInputSerializer,
+    OrganizationSerializer,
+    TokenRequestSerializer,
+)
+from core.models import AuditEvent, Organization
+from core.services import api_token_issue, organization_create, organization_update
+
+
+class TokenThrottle(AnonRateThrottle):
+    rate = "30/min"
+
+
+class ObtainTokenView(APIView):
+    """Exchange a username and password for a new API token (shown once)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TokenThrottle]
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
+    )
+    def post(self, request):
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(
+            request,
+            username=data.validated_data["username"],
+            password=data.validated_data["password"],
+        )
+        if user is None:
+            return Response(
+                {"non_field_errors": [_("Unable to log in with the given username and password.")]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response({"token": api_token_issue(user=user)})
+
+
+class OrganizationViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Organization.objects.all()
+    serializer_class = OrganizationSerializer
+    lookup_field = "code"
+    filterset_fields = ["kind"]
+    search_fields = ["code", "name"]
+
+    @extend_schema(request=OrganizationInputSerializer, responses={201: OrganizationSerializer})
+    def create(self, request, *args, **kwargs):
+        data = OrganizationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        organization = organization_create(actor=request.user, **data.validated_data)
+        return Response(OrganizationSerializer(organization).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=OrganizationInputSerializer, responses={200: OrganizationSerializer})
+    def update(self, request, *args, **kwargs):
+        organization = self.get_object()
+        data = OrganizationInputSerializer(
+            data={"code": organization.code, **request.data}, partial=kwargs.get("partial", False)
+        )
+        data.is_valid(raise_exception=True)
+        organization = organization_update(
+            organization=organization,
+            actor=request.user,
+            name=data.validated_data.get("name", organization.name),
+            kind=data.validated_data.get("kind", organization.kind),
+        )
+        return Response(OrganizationSerializer(organization).data)
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    actor = django_filters.CharFilter(field_name="actor_username")
+    action = django_filters.CharFilter(field_name="action")
+    action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
+    object_type = django_filters.CharFilter(field_name="object_type")
+    object_id = django_filters.CharFilter(field_name="object_id")
+    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["actor", "action", "action_prefix", "object_type", "object_id", "since", "until"]
+
+
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail, read-only (security officers and auditors)."""
+
+    queryset = AuditEvent.objects.order_by("-seq")
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    search_fields: list = []
+    ordering_fields = ["seq", "occurred_at"]

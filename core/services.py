@@ -1,0 +1,59 @@
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core.audit import record_event
+from core.errors import InvalidInput
+from core.models import Organization, User
+
+
+@transaction.atomic
+def organization_create(*, actor: User | None, code: str, name: str, kind: str) -> Organization:
+    errors: dict[str, list[str]] = {}
+    if Organization.objects.filter(code=code).exists():
+        errors["code"] = [_("An organization with code %(code)s already exists.") % {"code": code}]
+    if kind not in Organization.Kind.values:
+        errors["kind"] = [_("Unknown kind: %(kind)s.") % {"kind": kind}]
+    if errors:
+        raise InvalidInput(_("The organization was not saved."), field_errors=errors)
+    organization = Organization.objects.create(code=code, name=name, kind=kind)
+    record_event(
+        actor=actor,
+        action="organization.created",
+        obj=organization,
+        details={"code": code, "name": name, "kind": kind},
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, actor: User | None, name: str, kind: str) -> Organization:
+    if kind not in Organization.Kind.values:
+        raise InvalidInput(
+            _("The organization was not saved."),
+            field_errors={"kind": [_("Unknown kind: %(kind)s.") % {"kind": kind}]},
+        )
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    changes = {
+        field: [getattr(organization, field), value]
+        for field, value in (("name", name), ("kind", kind))
+        if getattr(organization, field) != value
+    }
+    if not changes:
+        return organization
+    organization.name, organization.kind = name, kind
+    organization.save(update_fields=["name", "kind"])
+    record_event(actor=actor, action="organization.updated", obj=organization, details=changes)
+    return organization
+
+
+@transaction.atomic
+def api_token_issue(*, user: User) -> str:
+    """Issue a new API token and return it; only its prefix and digest are kept."""
+    import secrets
+
+    from core.models import ApiToken
+
+    token = secrets.token_urlsafe(32)
+    api_token = ApiToken.objects.create(user=user, prefix=token[:8], digest=ApiToken.digest_of(token))
+    record_event(actor=user, action="api_token.issued", obj=api_token, details={"prefix": api_token.prefix})
+    return token

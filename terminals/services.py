@@ -1,0 +1,462 @@
+"""Every write to the inventory: one function per transition, each writing its audit event."""
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from core.audit import record_event
+from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
+from core.models import Organization, User
+from terminals.models import AccessCard, Location, Movement, Terminal
+
+Status = Terminal.Status
+
+
+# Locations ------------------------------------------------------------------------------------
+
+
+def _location_errors(*, code: str, kind: str, parent: Location | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if Location.objects.filter(code=code).exists():
+        errors["code"] = [_("A location with code %(code)s already exists.") % {"code": code}]
+    if kind not in Location.Kind.values:
+        errors["kind"] = [_("Unknown kind: %(kind)s.") % {"kind": kind}]
+    elif kind == Location.Kind.SITE and parent is not None:
+        errors["parent"] = [_("A site is the top of the tree and has no parent.")]
+    elif kind != Location.Kind.SITE and parent is None:
+        errors["parent"] = [_("Only a site can be without a parent.")]
+    elif parent is not None and Location.DEPTH[Location.Kind(kind)] <= Location.DEPTH[
+        Location.Kind(parent.kind)
+    ]:
+        errors["parent"] = [
+            _("A %(kind)s cannot be inside a %(parent)s.")
+            % {"kind": Location.Kind(kind).label, "parent": Location.Kind(parent.kind).label}
+        ]
+    return errors
+
+
+@transaction.atomic
+def location_create(
+    *,
+    actor: User | None,
+    code: str,
+    name: str,
+    kind: str,
+    custodian: Organization,
+    parent: Location | None = None,
+    secured: bool = False,
+    address: str = "",
+) -> Location:
+    errors = _location_errors(code=code, kind=kind, parent=parent)
+    if errors:
+        raise InvalidInput(_("The location was not saved."), field_errors=errors)
+    location = Location.objects.create(
+        code=code,
+        name=name,
+        kind=kind,
+        parent=parent,
+        custodian=custodian,
+        secured=secured,
+        address=address,
+        path="",
+    )
+    location.path = f"{parent.path if parent else '/'}{location.pk}/"
+    location.site = parent.site if parent else location
+    location.save(update_fields=["path", "site"])
+    record_event(
+        actor=actor,
+        action="location.created",
+        obj=location,
+        details={
+            "code": code,
+            "kind": kind,
+            "parent": parent.code if parent else None,
+            "custodian": custodian.code,
+            "secured": secured,
+        },
+    )
+    return location
+
+
+@transaction.atomic
+def location_update(
+    *,
+    location: Location,
+    actor: User | None,
+    name: str,
+    custodian: Organization,
+    secured: bool,
+    address: str = "",
+) -> Location:
+    location = Location.objects.select_for_update().get(pk=location.pk)
+    new = {"name": name, "custodian_id": custodian.pk, "secured": secured, "address": address}
+    changes = {k: [getattr(location, k), v] for k, v in new.items() if getattr(location, k) != v}
+    if not changes:
+        return location
+    for field, (_old, value) in changes.items():
+        setattr(location, field, value)
+    location.save(update_fields=list(changes))
+    record_event(actor=actor, action="location.updated", obj=location, details=changes)
+    return location
+
+
+# Terminals ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def terminal_create(
+    *,
+    actor: User | None,
+    asset_tag: str,
+    location: Location,
+    custodian: Organization,
+    serial_number: str = "",
+    hostname: str = "",
+    model_name: str = "",
+    notes: str = "",
+) -> Terminal:
+    asset_tag = asset_tag.strip()
+    if not asset_tag:
+        raise InvalidInput(
+            _("The terminal was not saved."), field_errors={"asset_tag": [_("An asset tag is required.")]}
+        )
+    duplicate = {"asset_tag": [_("A terminal with asset tag %(tag)s already exists.") % {"tag": asset_tag}]}
+    if Terminal.objects.filter(asset_tag=asset_tag).exists():
+        raise InvalidInput(_("The terminal was not saved."), field_errors=duplicate)
+    try:
+        # A savepoint, so that losing a race for the tag leaves the caller's transaction usable.
+        with transaction.atomic():
+            terminal = Terminal.objects.create(
+                asset_tag=asset_tag,
+                serial_number=serial_number,
+                hostname=hostname,
+                model_name=model_name,
+                location=location,
+                custodian=custodian,
+                notes=notes,
+                status=Status.IN_STORAGE,
+            )
+    except IntegrityError as exc:
+        raise InvalidInput(_("The terminal was not saved."), field_errors=duplicate) from exc
+    Movement.objects.create(
+        terminal=terminal,
+        actor=actor,
+        to_location=location,
+        to_status=Status.IN_STORAGE,
+        reason=_("Registered"),
+    )
+    record_event(
+        actor=actor,
+        action="terminal.created",
+        obj=terminal,
+        details={
+            "asset_tag": asset_tag,
+            "location": location.code,
+            "custodian": custodian.code,
+            "status": Status.IN_STORAGE,
+        },
+    )
+    return terminal
+
+
+_DESCRIPTIVE_FIELDS = ("serial_number", "hostname", "model_name", "custodian_id", "notes")
+
+
+@transaction.atomic
+def terminal_update(
+    *,
+    terminal: Terminal,
+    actor: User | None,
+    serial_number: str,
+    hostname: str,
+    model_name: str,
+    custodian: Organization,
+    notes: str,
+) -> Terminal:
+    """Change what describes a terminal; its location and status change only by transitions."""
+    terminal = Terminal.objects.select_for_update().get(pk=terminal.pk)
+    new = dict(
+        zip(
+            _DESCRIPTIVE_FIELDS,
+            (serial_number, hostname, model_name, custodian.pk, notes),
+            strict=True,
+        )
+    )
+    changes = {k: [getattr(terminal, k), v] for k, v in new.items() if getattr(terminal, k) != v}
+    if not changes:
+        return terminal
+    for field, (_old, value) in changes.items():
+        setattr(terminal, field, value)
+    terminal.save(update_fields=[*changes, "updated_at"])
+    record_event(actor=actor, action="terminal.updated", obj=terminal, details=changes)
+    return terminal
+
+
+def _lock(terminal: Terminal) -> Terminal:
+    return Terminal.objects.select_for_update().select_related("location").get(pk=terminal.pk)
+
+
+def _record_movement(
+    *,
+    terminal: Terminal,
+    actor: User | None,
+    action: str,
+    from_location: Location,
+    from_status: str,
+    reason: str,
+) -> Movement:
+    movement = Movement.objects.create(
+        terminal=terminal,
+        actor=actor,
+        from_location=from_location,
+        to_location=terminal.location,
+        from_status=from_status,
+        to_status=terminal.status,
+        reason=reason,
+    )
+    record_event(
+        actor=actor,
+        action=action,
+        obj=terminal,
+        details={
+            "asset_tag": terminal.asset_tag,
+            "from_status": from_status,
+            "to_status": terminal.status,
+            "from_location": from_location.code,
+            "to_location": terminal.location.code,
+            "reason": reason,
+        },
+    )
+    return movement
+
+
+@transaction.atomic
+def terminal_move(
+    *, terminal: Terminal, actor: User | None, to_location: Location, reason: str = ""
+) -> Terminal:
+    terminal = _lock(terminal)
+    if terminal.status in (Status.LENT, Status.RETIRED):
+        raise RuleViolation(
+            _("A %(status)s terminal cannot be moved.") % {"status": Status(terminal.status).label}
+        )
+    if terminal.location_id == to_location.pk:
+        raise InvalidInput(
+            _("The terminal was not moved."),
+            field_errors={"to_location": [_("The terminal is already at this location.")]},
+        )
+    from_location = terminal.location
+    terminal.location = to_location
+    terminal.save(update_fields=["location", "updated_at"])
+    _record_movement(
+        terminal=terminal,
+        actor=actor,
+        action="terminal.moved",
+        from_location=from_location,
+        from_status=terminal.status,
+        reason=reason,
+    )
+    return terminal
+
+
+def _transition(
+    terminal: Terminal,
+    *,
+    to_status: str,
+    actor: User | None,
+    reason: str,
+    to_location: Location | None = None,
+) -> Terminal:
+    """Lock, re-check under the lock, change, record. Callers hold a transaction."""
+    terminal = _lock(terminal)
+    allowed = Terminal.ALLOWED_TRANSITIONS[Status(terminal.status)]
+    if to_status not in allowed:
+        raise TransitionNotAllowed(
+            _("A terminal that is %(old)s cannot become %(new)s.")
+            % {"old": Status(terminal.status).label, "new": Status(to_status).label}
+        )
+    from_status, from_location = terminal.status, terminal.location
+    terminal.status = to_status
+    if to_location is not None:
+        terminal.location = to_location
+    terminal.save(update_fields=["status", "location", "updated_at"])
+    _record_movement(
+        terminal=terminal,
+        actor=actor,
+        action=f"terminal.{to_status}",
+        from_location=from_location,
+        from_status=from_status,
+        reason=reason,
+    )
+    return terminal
+
+
+@transaction.atomic
+def terminal_reserve(*, terminal: Terminal, actor: User | None, reason: str = "") -> Terminal:
+    return _transition(terminal, to_status=Status.RESERVED, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def terminal_lend(*, terminal: Terminal, actor: User | None, reason: str = "") -> Terminal:
+    return _transition(terminal, to_status=Status.LENT, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def terminal_mark_returned(
+    *, terminal: Terminal, actor: User | None, to_location: Location, reason: str = ""
+) -> Terminal:
+    return _transition(
+        terminal, to_status=Status.RETURNED, actor=actor, reason=reason, to_location=to_location
+    )
+
+
+@transaction.atomic
+def terminal_return_to_storage(
+    *,
+    terminal: Terminal,
+    actor: User | None,
+    to_location: Location | None = None,
+    reason: str = "",
+) -> Terminal:
+    return _transition(
+        terminal, to_status=Status.IN_STORAGE, actor=actor, reason=reason, to_location=to_location
+    )
+
+
+@transaction.atomic
+def terminal_send_to_maintenance(
+    *, terminal: Terminal, actor: User | None, reason: str = "", to_location: Location | None = None
+) -> Terminal:
+    return _transition(
+        terminal, to_status=Status.MAINTENANCE, actor=actor, reason=reason, to_location=to_location
+    )
+
+
+@transaction.atomic
+def terminal_mark_lost(*, terminal: Terminal, actor: User | None, reason: str) -> Terminal:
+    return _transition(terminal, to_status=Status.LOST, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def terminal_retire(*, terminal: Terminal, actor: User | None, reason: str) -> Terminal:
+    return _transition(terminal, to_status=Status.RETIRED, actor=actor, reason=reason)
+
+
+# The transitions staff make by hand from the terminal page; the rest belong to lending.
+MANUAL_TRANSITIONS = {
+    Status.IN_STORAGE: terminal_return_to_storage,
+    Status.MAINTENANCE: terminal_send_to_maintenance,
+    Status.LOST: terminal_mark_lost,
+    Status.RETIRED: terminal_retire,
+}
+
+
+def manual_transitions_from(status: str) -> list[str]:
+    allowed = Terminal.ALLOWED_TRANSITIONS[Status(status)]
+    return [s for s in MANUAL_TRANSITIONS if s in allowed]
+
+
+# Access cards ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def access_card_create(
+    *,
+    actor: User | None,
+    card_number: str,
+    kind: str,
+    location: Location | None = None,
+    terminal: Terminal | None = None,
+    notes: str = "",
+) -> AccessCard:
+    errors: dict[str, list[str]] = {}
+    if AccessCard.objects.filter(card_number=card_number).exists():
+        errors["card_number"] = [
+            _("An access card with number %(number)s already exists.") % {"number": card_number}
+        ]
+    if kind not in AccessCard.Kind.values:
+        errors["kind"] = [_("Unknown kind: %(kind)s.") % {"kind": kind}]
+    if errors:
+        raise InvalidInput(_("The access card was not saved."), field_errors=errors)
+    card = AccessCard.objects.create(
+        card_number=card_number, kind=kind, location=location, terminal=terminal, notes=notes
+    )
+    record_event(
+        actor=actor,
+        action="access_card.created",
+        obj=card,
+        details={
+            "card_number": card_number,
+            "kind": kind,
+            "location": location.code if location else None,
+            "terminal": terminal.asset_tag if terminal else None,
+        },
+    )
+    return card
+
+
+@transaction.atomic
+def access_card_update(
+    *,
+    card: AccessCard,
+    actor: User | None,
+    location: Location | None,
+    terminal: Terminal | None,
+    notes: str,
+) -> AccessCard:
+    card = AccessCard.objects.select_for_update().get(pk=card.pk)
+    if card.status == AccessCard.Status.LENT:
+        raise RuleViolation(_("A lent access card cannot be changed until it is returned."))
+    new = {
+        "location_id": location.pk if location else None,
+        "terminal_id": terminal.pk if terminal else None,
+        "notes": notes,
+    }
+    changes = {k: [getattr(card, k), v] for k, v in new.items() if getattr(card, k) != v}
+    if not changes:
+        return card
+    for field, (_old, value) in changes.items():
+        setattr(card, field, value)
+    card.save(update_fields=[*changes, "updated_at"])
+    record_event(actor=actor, action="access_card.updated", obj=card, details=changes)
+    return card
+
+
+def _card_transition(card: AccessCard, *, to_status: str, actor: User | None, reason: str) -> AccessCard:
+    card = AccessCard.objects.select_for_update().get(pk=card.pk)
+    if to_status not in AccessCard.ALLOWED_TRANSITIONS[AccessCard.Status(card.status)]:
+        raise TransitionNotAllowed(
+            _("An access card that is %(old)s cannot become %(new)s.")
+            % {
+                "old": AccessCard.Status(card.status).label,
+                "new": AccessCard.Status(to_status).label,
+            }
+        )
+    from_status = card.status
+    card.status = to_status
+    card.save(update_fields=["status", "updated_at"])
+    record_event(
+        actor=actor,
+        action=f"access_card.{to_status}",
+        obj=card,
+        details={"card_number": card.card_number, "from_status": from_status, "to_status": to_status, "reason": reason},
+    )
+    return card
+
+
+@transaction.atomic
+def access_card_lend(*, card: AccessCard, actor: User | None, reason: str = "") -> AccessCard:
+    return _card_transition(card, to_status=AccessCard.Status.LENT, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def access_card_return_to_storage(*, card: AccessCard, actor: User | None, reason: str = "") -> AccessCard:
+    return _card_transition(card, to_status=AccessCard.Status.IN_STORAGE, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def access_card_mark_lost(*, card: AccessCard, actor: User | None, reason: str) -> AccessCard:
+    return _card_transition(card, to_status=AccessCard.Status.LOST, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def access_card_retire(*, card: AccessCard, actor: User | None, reason: str) -> AccessCard:
+    return _card_transition(card, to_status=AccessCard.Status.RETIRED, actor=actor, reason=reason)

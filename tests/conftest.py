@@ -1,0 +1,79 @@
+"""Personas (one per role, plus a contractor of another company) and a small inventory."""
+
+import os
+
+import pytest
+
+from core.models import Organization
+from core.roles import Role
+from tests.factories import PASSWORD, OrganizationFactory, make_location, make_user
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
+# beside one unless told it is safe (it is: the test thread is the only one using it).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def operator(db) -> Organization:
+    return OrganizationFactory(code="tepco-pg", name="送配電株式会社", kind=Organization.Kind.NETWORK_OPERATOR)
+
+
+@pytest.fixture
+def contractor_org(db) -> Organization:
+    return OrganizationFactory(code="kanto-denko", name="関東電工", kind=Organization.Kind.CONTRACTOR)
+
+
+@pytest.fixture
+def other_contractor_org(db) -> Organization:
+    return OrganizationFactory(code="other-works", name="他社工業", kind=Organization.Kind.CONTRACTOR)
+
+
+@pytest.fixture
+def facilities(db, operator):
+    return make_user("fiona", Role.FACILITIES, operator)
+
+
+@pytest.fixture
+def security(db, operator):
+    return make_user("sam", Role.SECURITY, operator)
+
+
+@pytest.fixture
+def auditor(db, operator):
+    return make_user("audrey", Role.AUDITOR, operator)
+
+
+@pytest.fixture
+def contractor(db, contractor_org):
+    return make_user("carl", Role.CONTRACTOR, contractor_org)
+
+
+@pytest.fixture
+def outsider(db, other_contractor_org):
+    return make_user("olga", Role.CONTRACTOR, other_contractor_org)
+
+
+@pytest.fixture
+def site(operator):
+    return make_location(code="hq", name="本店", custodian=operator)
+
+
+@pytest.fixture
+def cabinet(site):
+    building = make_location(kind="building", parent=site, code="hq-b1", name="本館")
+    floor = make_location(kind="floor", parent=building, code="hq-b1-3f", name="3F")
+    room = make_location(kind="room", parent=floor, code="hq-b1-3f-sec", name="端末保管室")
+    return make_location(kind="cabinet", parent=room, code="hq-cab-1", name="保管庫1")
+
+
+@pytest.fixture
+def open_room(site):
+    """A room on the site that is not secured: terminals there break the storage rule."""
+    building = make_location(kind="building", parent=site, code="hq-b2", name="別館")
+    floor = make_location(kind="floor", parent=building, code="hq-b2-1f", name="1F")
+    return make_location(kind="room", parent=floor, code="hq-b2-lobby", name="ロビー", secured=False)
