@@ -1,5 +1,6 @@
 """Small readers for settings from environment variables (after healthchecks' hc/settings.py)."""
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -45,8 +46,9 @@ def envsecret(name: str) -> str:
     return value
 
 
-def development_secret(data_dir: Path, filename: str, nbytes: int = 50) -> str:
-    """A development-only secret generated once and kept in the data folder."""
+def development_secret(data_dir: Path, filename: str, nbytes: int = 50, key_spec: bool = False) -> str:
+    """A development-only secret generated once and kept in the data folder; with `key_spec`,
+    a credential keyring spec with one AES-256 key."""
     path = data_dir / filename
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -57,5 +59,9 @@ def development_secret(data_dir: Path, filename: str, nbytes: int = 50) -> str:
             pass
         else:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(secrets.token_urlsafe(nbytes))
+                if key_spec:
+                    key = base64.b64encode(secrets.token_bytes(32)).decode()
+                    handle.write(f"dev1:{key}")
+                else:
+                    handle.write(secrets.token_urlsafe(nbytes))
     return path.read_text(encoding="utf-8").strip()

@@ -1,5 +1,6 @@
 """Settings, all from environment variables with safe defaults. See .env.example."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -94,7 +95,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": envstr("TEST_SQLITE_NAME", "") or None}
+    # A file, not memory: tests that run a real worker share the test database with it.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
@@ -111,6 +113,7 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = envstr("TIME_ZONE", "Asia/Tokyo")
 USE_I18N = True
 USE_TZ = True
@@ -150,6 +153,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `kind` or `status`; one named enum per choice set in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "OrganizationKindEnum": "core.models.OrganizationKind",
+        "LocationKindEnum": "terminals.models.LocationKind",
+        "TerminalStatusEnum": "terminals.models.TerminalStatus",
+        "AccessCardKindEnum": "terminals.models.AccessCardKind",
+        "AccessCardStatusEnum": "terminals.models.AccessCardStatus",
+        "ConnectorEnum": "credentials.models.ConnectorKind",
+        "AccountStateEnum": "credentials.models.AccountState",
+        "RotationStatusEnum": "credentials.models.RotationStatus",
+        "RotationReasonEnum": "credentials.models.RotationReason",
+    },
 }
 
 # Celery: Redis when REDIS_URL is set; otherwise a filesystem broker in the data folder, so a
@@ -171,11 +186,45 @@ else:
     }
     CELERY_RESULT_BACKEND = f"file://{CELERY_DATA_DIR / 'results'}"
 CELERY_TIMEZONE = TIME_ZONE
+# Publishing to a broker that is down gives up within seconds instead of hanging the request:
+# the database row, not the message, is the record (see credentials.services).
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "beat-schedule")
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+
+# Periodic work, declared in one place.
+CELERY_BEAT_SCHEDULE = {
+    "resend-stale-rotations": {
+        "task": "credentials.tasks.resend_stale_rotations",
+        "schedule": envint("ROTATION_SWEEP_SECONDS", 60),
+    },
+    "rotate-aged-secrets": {
+        "task": "credentials.tasks.rotate_aged_secrets",
+        "schedule": envint("AGED_SECRET_CHECK_SECONDS", 3600),
+    },
+}
+
+# Credential encryption keys: "id:base64,id:base64", newest first (it encrypts; all decrypt).
+CREDENTIAL_KEYS = envsecret("CREDENTIAL_KEYS")
+if not CREDENTIAL_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured("CREDENTIAL_KEYS (or CREDENTIAL_KEYS_FILE) must be set in production")
+    CREDENTIAL_KEYS = development_secret(DATA_DIR, "credential_keys.txt", key_spec=True)
+ROTATION_MAX_RETRIES = envint("ROTATION_MAX_RETRIES", 5)
+ROTATION_RETRY_BASE_DELAY_SECONDS = envint("ROTATION_RETRY_BASE_DELAY_SECONDS", 10)
+ROTATION_RETRY_MAX_DELAY_SECONDS = envint("ROTATION_RETRY_MAX_DELAY_SECONDS", 600)
+ROTATION_RESEND_AFTER_SECONDS = envint("ROTATION_RESEND_AFTER_SECONDS", 300)
+# Only for the crash-safety test and the benchmark: a pause before each connector call.
+ROTATION_CONNECTOR_DELAY_SECONDS = float(envstr("ROTATION_CONNECTOR_DELAY_SECONDS", "0"))
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "nwterm@localhost")

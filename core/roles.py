@@ -19,8 +19,15 @@ _READ_INVENTORY = [f"{app}.view_{model}" for app, model in (
     ("terminals", "movement"),
 )]
 
+_READ_CREDENTIALS = [
+    "credentials.view_targetsystem",
+    "credentials.view_account",
+    "credentials.view_rotation",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FACILITIES: _READ_INVENTORY
+    + _READ_CREDENTIALS
     + [
         "core.add_organization",
         "core.change_organization",
@@ -31,8 +38,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "terminals.add_accesscard",
         "terminals.change_accesscard",
     ],
-    Role.SECURITY: [*_READ_INVENTORY, "core.view_auditevent"],
-    Role.AUDITOR: [*_READ_INVENTORY, "core.view_auditevent"],
+    # Security configures target systems and accounts and forces rotations (add_rotation).
+    Role.SECURITY: [
+        *_READ_INVENTORY,
+        *_READ_CREDENTIALS,
+        "core.view_auditevent",
+        "credentials.add_targetsystem",
+        "credentials.change_targetsystem",
+        "credentials.add_account",
+        "credentials.change_account",
+        "credentials.add_rotation",
+    ],
+    Role.AUDITOR: [*_READ_INVENTORY, *_READ_CREDENTIALS, "core.view_auditevent"],
     Role.CONTRACTOR: [],
 }
 

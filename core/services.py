@@ -1,9 +1,13 @@
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.audit import record_event
 from core.errors import InvalidInput
 from core.models import Organization, User
+from core.roles import Role
 
 
 @transaction.atomic
@@ -57,3 +61,49 @@ def api_token_issue(*, user: User) -> str:
     api_token = ApiToken.objects.create(user=user, prefix=token[:8], digest=ApiToken.digest_of(token))
     record_event(actor=user, action="api_token.issued", obj=api_token, details={"prefix": api_token.prefix})
     return token
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: User | None,
+    username: str,
+    role: str,
+    password: str,
+    organization: Organization | None = None,
+    email: str = "",
+) -> User:
+    """Create a user in one role; the password is checked by Django's validators, never logged."""
+    errors: dict[str, list[str]] = {}
+    if not username:
+        errors["username"] = [_("A username is required.")]
+    elif User.objects.filter(username=username).exists():
+        errors["username"] = [_("A user named %(name)s already exists.") % {"name": username}]
+    if role not in Role.values:
+        errors["role"] = [
+            _("Unknown role: %(role)s (one of %(roles)s).")
+            % {"role": role, "roles": ", ".join(Role.values)}
+        ]
+    candidate = User(username=username, email=email, organization=organization)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        errors["password"] = list(exc.messages)
+    if errors:
+        raise InvalidInput(_("The user was not saved."), field_errors=errors)
+    user = User.objects.create_user(
+        username=username, email=email, password=password, organization=organization
+    )
+    user.groups.add(Group.objects.get(name=role))
+    record_event(
+        actor=actor,
+        action="user.created",
+        obj=user,
+        details={
+            "username": username,
+            "role": role,
+            "organization": organization.code if organization else None,
+            "email": email,
+        },
+    )
+    return user

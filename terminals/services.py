@@ -14,7 +14,8 @@ Status = Terminal.Status
 # Locations ------------------------------------------------------------------------------------
 
 
-def _location_errors(*, code: str, kind: str, parent: Location | None) -> dict[str, list[str]]:
+def location_errors(*, code: str, kind: str, parent: Location | None) -> dict[str, list[str]]:
+    """Why a new location could not be created (empty when it can); forms and imports share it."""
     errors: dict[str, list[str]] = {}
     if Location.objects.filter(code=code).exists():
         errors["code"] = [_("A location with code %(code)s already exists.") % {"code": code}]
@@ -46,7 +47,7 @@ def location_create(
     secured: bool = False,
     address: str = "",
 ) -> Location:
-    errors = _location_errors(code=code, kind=kind, parent=parent)
+    errors = location_errors(code=code, kind=kind, parent=parent)
     if errors:
         raise InvalidInput(_("The location was not saved."), field_errors=errors)
     location = Location.objects.create(
@@ -59,7 +60,8 @@ def location_create(
         address=address,
         path="",
     )
-    location.path = f"{parent.path if parent else '/'}{location.pk}/"
+    # Zero-padded, so that ordering by path lists siblings in creation order.
+    location.path = f"{parent.path if parent else '/'}{location.pk:08d}/"
     location.site = parent.site if parent else location
     location.save(update_fields=["path", "site"])
     record_event(

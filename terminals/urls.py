@@ -1,2 +1,21 @@
+from django.urls import path
+
+from terminals import views
+
 app_name = "terminals"
-urlpatterns: list = []
+
+# Fixed paths come before "<asset_tag>/" so that they are never read as a tag.
+urlpatterns = [
+    path("", views.terminal_list, name="list"),
+    path("export/", views.terminal_export, name="export"),
+    path("new/", views.terminal_create, name="create"),
+    path("labels/", views.terminal_labels, name="labels"),
+    path("locations/", views.location_tree, name="locations"),
+    path("cards/", views.card_list, name="cards"),
+    path("cards/<str:card_number>/", views.card_detail, name="card_detail"),
+    path("import/", views.csv_import, name="import"),
+    path("<str:asset_tag>/", views.terminal_detail, name="detail"),
+    path("<str:asset_tag>/edit/", views.terminal_edit, name="edit"),
+    path("<str:asset_tag>/move/", views.terminal_move, name="move"),
+    path("<str:asset_tag>/status/", views.terminal_status, name="status"),
+]

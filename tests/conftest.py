@@ -13,6 +13,17 @@ from tests.factories import PASSWORD, OrganizationFactory, make_location, make_u
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_run_in_the_test_process():
+    """Tasks enqueued by code under test run at once, in process. The tests that claim
+    asynchronous behaviour start real workers in subprocesses, which this does not touch."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD
@@ -20,17 +31,23 @@ def password() -> str:
 
 @pytest.fixture
 def operator(db) -> Organization:
-    return OrganizationFactory(code="tepco-pg", name="送配電株式会社", kind=Organization.Kind.NETWORK_OPERATOR)
+    return OrganizationFactory(
+        code="tepco-pg", name="送配電株式会社", kind=Organization.Kind.NETWORK_OPERATOR
+    )
 
 
 @pytest.fixture
 def contractor_org(db) -> Organization:
-    return OrganizationFactory(code="kanto-denko", name="関東電工", kind=Organization.Kind.CONTRACTOR)
+    return OrganizationFactory(
+        code="kanto-denko", name="関東電工", kind=Organization.Kind.CONTRACTOR
+    )
 
 
 @pytest.fixture
 def other_contractor_org(db) -> Organization:
-    return OrganizationFactory(code="other-works", name="他社工業", kind=Organization.Kind.CONTRACTOR)
+    return OrganizationFactory(
+        code="other-works", name="他社工業", kind=Organization.Kind.CONTRACTOR
+    )
 
 
 @pytest.fixture
@@ -76,4 +93,6 @@ def open_room(site):
     """A room on the site that is not secured: terminals there break the storage rule."""
     building = make_location(kind="building", parent=site, code="hq-b2", name="別館")
     floor = make_location(kind="floor", parent=building, code="hq-b2-1f", name="1F")
-    return make_location(kind="room", parent=floor, code="hq-b2-lobby", name="ロビー", secured=False)
+    return make_location(
+        kind="room", parent=floor, code="hq-b2-lobby", name="ロビー", secured=False
+    )

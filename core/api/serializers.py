@@ -20,6 +20,13 @@ class OrganizationInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Organization.Kind.choices)
 
 
+class OrganizationUpdateSerializer(serializers.Serializer):
+    """The code is fixed once the organization exists: other rows refer to it by code."""
+
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=Organization.Kind.choices)
+
+
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_username")
 

@@ -1,6 +1,7 @@
 import django_filters
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny
@@ -12,10 +13,26 @@ from core.api.serializers import (
     AuditEventSerializer,
     OrganizationInputSerializer,
     OrganizationSerializer,
+    OrganizationUpdateSerializer,
     TokenRequestSerializer,
 )
 from core.models import AuditEvent, Organization
 from core.services import api_token_issue, organization_create, organization_update
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """Describes `Authorization: Token <token>` in the schema (registered by being defined)."""
+
+    target_class = "core.api.authentication.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": _('Token from /api/v1/auth/token/, sent as "Token <token>".'),
+        }
 
 
 class TokenThrottle(AnonRateThrottle):
@@ -69,12 +86,10 @@ class OrganizationViewSet(
         organization = organization_create(actor=request.user, **data.validated_data)
         return Response(OrganizationSerializer(organization).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=OrganizationInputSerializer, responses={200: OrganizationSerializer})
+    @extend_schema(request=OrganizationUpdateSerializer, responses={200: OrganizationSerializer})
     def update(self, request, *args, **kwargs):
         organization = self.get_object()
-        data = OrganizationInputSerializer(
-            data={"code": organization.code, **request.data}, partial=kwargs.get("partial", False)
-        )
+        data = OrganizationUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
         data.is_valid(raise_exception=True)
         organization = organization_update(
             organization=organization,
@@ -83,6 +98,10 @@ class OrganizationViewSet(
             kind=data.validated_data.get("kind", organization.kind),
         )
         return Response(OrganizationSerializer(organization).data)
+
+    @extend_schema(request=OrganizationUpdateSerializer, responses={200: OrganizationSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
 
 
 class AuditEventFilter(django_filters.FilterSet):

@@ -1,0 +1,96 @@
+"""Admin for users, organizations, tokens and the audit trail.
+
+Organizations are written through core.services so the admin leaves the same audit events as
+the pages; tokens and audit events can only be looked at.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from core import services
+from core.models import ApiToken, AuditEvent, Organization, User
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewable, never written from the admin: the services are the only writers."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = (*DjangoUserAdmin.list_display, "organization")
+    list_filter = (*DjangoUserAdmin.list_filter, "organization")
+    list_select_related = ("organization",)
+    fieldsets = (*DjangoUserAdmin.fieldsets, (_("Organization"), {"fields": ("organization",)}))
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        (_("Organization"), {"fields": ("organization",)}),
+    )
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Audit events keep their actors: users are deactivated, never deleted.
+        return False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kind")
+    list_filter = ("kind",)
+    search_fields = ("code", "name")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("code",) if obj else ()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.organization_update(
+                organization=obj, actor=request.user, name=obj.name, kind=obj.kind
+            )
+            return
+        created = services.organization_create(
+            actor=request.user, code=obj.code, name=obj.name, kind=obj.kind
+        )
+        obj.pk = created.pk
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ("prefix", "user", "created_at", "last_used_at")
+    list_select_related = ("user",)
+    search_fields = ("prefix", "user__username")
+    # The digest means nothing to a reader; the prefix is what a user can match.
+    fields = ("prefix", "user", "created_at", "last_used_at")
+    readonly_fields = fields
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "occurred_at", "actor_username", "action", "object_type", "object_id")
+    list_filter = ("action", "object_type")
+    search_fields = ("action", "object_id", "actor_username")
+    date_hierarchy = "occurred_at"
+    # Every field is editable=False, so the view-only page shows them only when listed here.
+    fields = (
+        "seq",
+        "occurred_at",
+        "actor_username",
+        "action",
+        "object_type",
+        "object_id",
+        "details",
+        "prev_hash",
+        "hash",
+    )
+    readonly_fields = fields

@@ -1,0 +1,176 @@
+"""Demo data written through the services, so it carries the same audit trail as real work.
+
+Every object is looked up by its natural key first and created only when missing: a second run
+changes nothing, and a run that stopped half way finishes the rest.
+"""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from core.models import Organization, User
+from core.roles import Role
+from core.services import organization_create, user_create
+from terminals import services as inventory
+from terminals.models import AccessCard, Location, Terminal
+
+Kind = Organization.Kind
+
+OPERATOR = ("mirai-pg", "みらい送配電株式会社", Kind.NETWORK_OPERATOR)
+ORGANIZATIONS = [
+    OPERATOR,
+    ("mirai-energy", "みらい電力エナジー株式会社", Kind.RETAIL),
+    ("kanto-densetsu", "関東電設工業株式会社", Kind.CONTRACTOR),
+    ("hokushin-tech", "北辰テクノサービス株式会社", Kind.CONTRACTOR),
+]
+
+# code, name, kind, parent code, secured
+LOCATIONS = [
+    ("honten", "本店", Location.Kind.SITE, None, True),
+    ("honten-main", "本館", Location.Kind.BUILDING, "honten", True),
+    ("honten-main-3f", "3階", Location.Kind.FLOOR, "honten-main", True),
+    ("honten-main-3f-storage", "端末保管室", Location.Kind.ROOM, "honten-main-3f", True),
+    ("honten-cab-a", "保管庫A", Location.Kind.CABINET, "honten-main-3f-storage", True),
+    ("honten-cab-b", "保管庫B", Location.Kind.CABINET, "honten-main-3f-storage", True),
+    ("honten-main-1f", "1階", Location.Kind.FLOOR, "honten-main", True),
+    # Not locked: the one terminal left here shows up as a storage warning on the dashboard.
+    ("honten-main-1f-meeting", "共用会議室", Location.Kind.ROOM, "honten-main-1f", False),
+]
+SITE_ADDRESS = "東京都千代田区内幸町1-1-3"
+
+TERMINAL_COUNT = 30
+MODELS = ["ThinkPad L14 Gen 4", "dynabook B65/HV", "Let's note SV1"]
+UNSECURED_TAG = "NW-0030"
+MAINTENANCE_TAGS = {
+    "NW-0027": "バッテリー膨張のため点検",
+    "NW-0028": "OS更新",
+    "NW-0029": "キーボード交換",
+}
+LOST_TAG = "NW-0026"
+ENTRY_CARDS = 10
+SIGN_IN_CARDS = 10
+
+# username, password, role, organization code. Fixed on purpose: this is demo data, and the
+# command prints them.
+USERS = [
+    ("facilities", "green-cabinet-41", Role.FACILITIES, "mirai-pg"),
+    ("security", "silver-badge-73", Role.SECURITY, "mirai-pg"),
+    ("auditor", "quiet-ledger-58", Role.AUDITOR, "mirai-pg"),
+    ("contractor", "orange-helmet-26", Role.CONTRACTOR, "kanto-densetsu"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo organizations, locations, terminals, access cards and one user per role."
+
+    def handle(self, *args, **options):
+        self.created = 0
+        with transaction.atomic():
+            organizations = {
+                code: self._organization(code, name, kind) for code, name, kind in ORGANIZATIONS
+            }
+            new_users = {
+                username: self._user(username, password, role, organizations[org])
+                for username, password, role, org in USERS
+            }
+            actor = User.objects.get(username="facilities")
+            locations = self._locations(actor, organizations[OPERATOR[0]])
+            terminals = self._terminals(actor, locations)
+            self._cards(actor, locations["honten-cab-a"], terminals)
+
+        if self.created:
+            self.stdout.write(self.style.SUCCESS(f"Demo data: {self.created} objects created."))
+        else:
+            self.stdout.write("Demo data already in place: nothing changed.")
+        self.stdout.write("Demo logins (username / password / role):")
+        for username, password, role, _org in USERS:
+            self.stdout.write(f"  {username:<12} {password:<18} {role}")
+        if not all(new_users.values()):
+            self.stdout.write("Users from an earlier run keep the password they have now.")
+
+    def _organization(self, code: str, name: str, kind: str) -> Organization:
+        found = Organization.objects.filter(code=code).first()
+        if found:
+            return found
+        self.created += 1
+        return organization_create(actor=None, code=code, name=name, kind=kind)
+
+    def _user(self, username: str, password: str, role: str, organization: Organization) -> bool:
+        if User.objects.filter(username=username).exists():
+            return False
+        self.created += 1
+        user_create(
+            actor=None,
+            username=username,
+            role=role,
+            password=password,
+            organization=organization,
+            email=f"{username}@example.jp",
+        )
+        return True
+
+    def _locations(self, actor: User, operator: Organization) -> dict[str, Location]:
+        locations: dict[str, Location] = {}
+        for code, name, kind, parent, secured in LOCATIONS:
+            found = Location.objects.filter(code=code).first()
+            if found is None:
+                self.created += 1
+                found = inventory.location_create(
+                    actor=actor,
+                    code=code,
+                    name=name,
+                    kind=kind,
+                    custodian=operator,
+                    parent=locations[parent] if parent else None,
+                    secured=secured,
+                    address=SITE_ADDRESS if kind == Location.Kind.SITE else "",
+                )
+            locations[code] = found
+        return locations
+
+    def _terminals(self, actor: User, locations: dict[str, Location]) -> dict[str, Terminal]:
+        terminals: dict[str, Terminal] = {}
+        for n in range(1, TERMINAL_COUNT + 1):
+            tag = f"NW-{n:04d}"
+            found = Terminal.objects.filter(asset_tag=tag).first()
+            if found is None:
+                self.created += 1
+                if tag == UNSECURED_TAG:
+                    location = locations["honten-main-1f-meeting"]
+                else:
+                    location = locations["honten-cab-a" if n <= 15 else "honten-cab-b"]
+                found = inventory.terminal_create(
+                    actor=actor,
+                    asset_tag=tag,
+                    location=location,
+                    custodian=location.custodian,
+                    serial_number=f"PF4X{n:04d}",
+                    hostname=f"nwpc-{n:04d}",
+                    model_name=MODELS[n % len(MODELS)],
+                )
+                # Only a terminal this run created gets its demo state: reruns change nothing.
+                if tag in MAINTENANCE_TAGS:
+                    found = inventory.terminal_send_to_maintenance(
+                        terminal=found, actor=actor, reason=MAINTENANCE_TAGS[tag]
+                    )
+                elif tag == LOST_TAG:
+                    found = inventory.terminal_mark_lost(
+                        terminal=found, actor=actor, reason="災害対応後、返却時に所在不明"
+                    )
+            terminals[tag] = found
+        return terminals
+
+    def _cards(self, actor: User, cabinet: Location, terminals: dict[str, Terminal]) -> None:
+        for n in range(1, ENTRY_CARDS + SIGN_IN_CARDS + 1):
+            number = f"IC-{n:04d}"
+            if AccessCard.objects.filter(card_number=number).exists():
+                continue
+            self.created += 1
+            sign_in = n > ENTRY_CARDS
+            inventory.access_card_create(
+                actor=actor,
+                card_number=number,
+                kind=AccessCard.Kind.SIGN_IN if sign_in else AccessCard.Kind.ENTRY,
+                location=cabinet,
+                # Each sign-in card belongs with one terminal in the same cabinet.
+                terminal=terminals[f"NW-{n - ENTRY_CARDS:04d}"] if sign_in else None,
+            )

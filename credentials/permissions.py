@@ -1,0 +1,25 @@
+"""Who may reveal a stored password. Nobody, unless a policy says so: lending registers the one
+policy that exists (the borrowing contractor of an active loan, once)."""
+
+from collections.abc import Callable
+
+from core.models import User
+
+RevealPolicy = Callable[[User, "Account"], bool]  # noqa: F821 (credentials.models.Account)
+_reveal_policies: list[RevealPolicy] = []
+
+
+def register_reveal_policy(policy: RevealPolicy) -> None:
+    if policy not in _reveal_policies:
+        _reveal_policies.append(policy)
+
+
+def unregister_reveal_policy(policy: RevealPolicy) -> None:
+    if policy in _reveal_policies:
+        _reveal_policies.remove(policy)
+
+
+def may_reveal(user: User, account) -> bool:
+    return (
+        user.is_authenticated and user.is_active and any(p(user, account) for p in _reveal_policies)
+    )

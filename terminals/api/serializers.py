@@ -1,0 +1,230 @@
+"""Inventory API serializers: output serializers describe rows, input serializers only parse
+requests (by code, not by primary key) before the services decide."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from core.models import Organization
+from terminals.models import AccessCard, Location, Movement, Terminal
+
+# References by code ---------------------------------------------------------------------------
+
+
+class LocationCodeField(serializers.SlugRelatedField):
+    default_error_messages = {
+        "does_not_exist": _("No location has the code {value}."),
+        "invalid": _("Give a location code."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Location.objects.all(), **kwargs)
+
+
+class OrganizationCodeField(serializers.SlugRelatedField):
+    default_error_messages = {
+        "does_not_exist": _("No organization has the code {value}."),
+        "invalid": _("Give an organization code."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Organization.objects.all(), **kwargs)
+
+
+class TerminalTagField(serializers.SlugRelatedField):
+    default_error_messages = {
+        "does_not_exist": _("No terminal has the asset tag {value}."),
+        "invalid": _("Give an asset tag."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="asset_tag", queryset=Terminal.objects.all(), **kwargs)
+
+
+def _reason(*, required: bool) -> serializers.CharField:
+    if required:
+        return serializers.CharField(max_length=300)
+    return serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+# Locations ------------------------------------------------------------------------------------
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    custodian = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Location
+        fields = [
+            "code",
+            "name",
+            "kind",
+            "kind_label",
+            "parent",
+            "site",
+            "custodian",
+            "secured",
+            "address",
+        ]
+        read_only_fields = fields
+
+
+class LocationCreateSerializer(serializers.Serializer):
+    code = serializers.SlugField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=Location.Kind.choices)
+    parent = LocationCodeField(required=False, allow_null=True, default=None)
+    custodian = OrganizationCodeField()
+    secured = serializers.BooleanField(required=False, default=False)
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class LocationUpdateSerializer(serializers.Serializer):
+    """Code, kind and parent are fixed once a location exists: its path depends on them."""
+
+    name = serializers.CharField(max_length=200)
+    custodian = OrganizationCodeField()
+    secured = serializers.BooleanField()
+    address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+# Terminals ------------------------------------------------------------------------------------
+
+
+class TerminalSerializer(serializers.ModelSerializer):
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    location_name = serializers.CharField(source="location.name", read_only=True)
+    site = serializers.SlugRelatedField(source="location.site", slug_field="code", read_only=True)
+    custodian = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    storage_warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = Terminal
+        fields = [
+            "asset_tag",
+            "serial_number",
+            "hostname",
+            "model_name",
+            "status",
+            "status_label",
+            "location",
+            "location_name",
+            "site",
+            "custodian",
+            "notes",
+            "storage_warnings",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class TerminalCreateSerializer(serializers.Serializer):
+    asset_tag = serializers.CharField(max_length=64)
+    serial_number = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, default=""
+    )
+    hostname = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    model_name = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    location = LocationCodeField()
+    custodian = OrganizationCodeField()
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class TerminalUpdateSerializer(serializers.Serializer):
+    """What describes a terminal; its location and status change only through the actions."""
+
+    serial_number = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    hostname = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    model_name = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    custodian = OrganizationCodeField(required=False)
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class TerminalMoveSerializer(serializers.Serializer):
+    to_location = LocationCodeField()
+    reason = _reason(required=False)
+
+
+class TerminalTransitionSerializer(serializers.Serializer):
+    """Maintenance and return to storage: the terminal may change place on the way."""
+
+    to_location = LocationCodeField(required=False, allow_null=True, default=None)
+    reason = _reason(required=False)
+
+
+class ReasonRequiredSerializer(serializers.Serializer):
+    """Lost and retired terminals or cards: the reason is the record of why."""
+
+    reason = _reason(required=True)
+
+
+class MovementSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(
+        source="actor.username",
+        read_only=True,
+        allow_null=True,
+        help_text=_("Who made the change; null when the system did."),
+    )
+    from_location = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    to_location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Movement
+        fields = [
+            "occurred_at",
+            "actor",
+            "from_location",
+            "to_location",
+            "from_status",
+            "to_status",
+            "reason",
+        ]
+        read_only_fields = fields
+
+
+# Access cards ---------------------------------------------------------------------------------
+
+
+class AccessCardSerializer(serializers.ModelSerializer):
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    terminal = serializers.SlugRelatedField(slug_field="asset_tag", read_only=True, allow_null=True)
+
+    class Meta:
+        model = AccessCard
+        fields = [
+            "card_number",
+            "kind",
+            "kind_label",
+            "status",
+            "status_label",
+            "location",
+            "terminal",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class AccessCardCreateSerializer(serializers.Serializer):
+    card_number = serializers.CharField(max_length=64)
+    kind = serializers.ChoiceField(choices=AccessCard.Kind.choices)
+    location = LocationCodeField(required=False, allow_null=True, default=None)
+    terminal = TerminalTagField(required=False, allow_null=True, default=None)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AccessCardUpdateSerializer(serializers.Serializer):
+    location = LocationCodeField(required=False, allow_null=True)
+    terminal = TerminalTagField(required=False, allow_null=True)
+    notes = serializers.CharField(required=False, allow_blank=True)
+
+
+class AccessCardStoreSerializer(serializers.Serializer):
+    reason = _reason(required=False)

@@ -1,0 +1,512 @@
+"""The inventory as CSV files that Excel opens and saves ("CSV UTF-8").
+
+Imports check every row before writing any, then write all rows through the services in one
+transaction, so a file is either imported whole (each row with its audit event) or not at all.
+"""
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils.translation import gettext as _
+
+from core.errors import InvalidInput
+from core.models import Organization, User
+from terminals import services
+from terminals.models import Location, Terminal
+
+TERMINAL_COLUMNS = (
+    "asset_tag",
+    "serial_number",
+    "hostname",
+    "model",
+    "location",
+    "custodian",
+    "notes",
+)
+# Written by the export so people can read it; the importer accepts and ignores them, because a
+# terminal always enters the inventory in storage, and its site follows from its location.
+TERMINAL_EXPORT_ONLY_COLUMNS = ("status", "site")
+LOCATION_COLUMNS = ("code", "name", "kind", "parent", "custodian", "secured", "address")
+
+# CSV column -> model field, where they differ.
+_TERMINAL_FIELDS = {"model": "model_name"}
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no", ""})  # an empty cell: not secured
+# A cell starting with one of these is run as a formula by spreadsheet programs; the export
+# prefixes an apostrophe (which Excel hides) and the import takes it off again.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_EXPORT_CHUNK_SIZE = 2000
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in a file: `row` is the line number (the header is row 1), `field` the column."""
+
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.field:
+            return _("row %(row)d, %(field)s: %(message)s") % {
+                "row": self.row,
+                "field": self.field,
+                "message": self.message,
+            }
+        return _("row %(row)d: %(message)s") % {"row": self.row, "message": self.message}
+
+
+class CsvImportError(InvalidInput):
+    """The file was refused; `errors` lists every problem found, and nothing was written."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__(
+            _("The file was not imported; nothing was saved."),
+            field_errors={"file": [str(error) for error in errors]},
+        )
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    values: dict[str, str]
+
+
+# Reading --------------------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CsvImportError(
+            [
+                RowError(
+                    line,
+                    "",
+                    _(
+                        "This line is not UTF-8 text. In Excel, save the file as "
+                        '"CSV UTF-8 (comma delimited)" and upload it again.'
+                    ),
+                )
+            ]
+        ) from exc
+
+
+def _cell(value: str) -> str:
+    value = value.strip()
+    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
+def _read(
+    data: bytes, *, accepted: tuple[str, ...], required: tuple[str, ...]
+) -> tuple[list[_Row], list[RowError]]:
+    """The rows as column -> stripped value, and the rows that do not fit the header.
+
+    Raises at once on a file that cannot be read or a bad header: its rows mean nothing then.
+    """
+    reader = csv.reader(io.StringIO(_decode(data), newline=""))
+    records: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for record in reader:
+            # Blank lines, and lines of empty cells that Excel leaves below a table, carry nothing.
+            if any(value.strip() for value in record):
+                records.append((line, record))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise CsvImportError(
+            [RowError(line, "", _("This line is not valid CSV: %(error)s") % {"error": exc})]
+        ) from exc
+    if not records:
+        raise CsvImportError([RowError(1, "", _("The file is empty."))])
+
+    (header_line, header), *body = records
+    columns = [name.strip().lower() for name in header]
+    errors = []
+    seen: set[str] = set()
+    for name in columns:
+        if name not in accepted:
+            errors.append(
+                RowError(
+                    header_line,
+                    name,
+                    _("Unknown column. The columns are: %(columns)s.")
+                    % {"columns": ", ".join(accepted)},
+                )
+            )
+        elif name in seen:
+            errors.append(RowError(header_line, name, _("This column appears more than once.")))
+        seen.add(name)
+    errors.extend(
+        RowError(header_line, name, _("This required column is missing."))
+        for name in required
+        if name not in seen
+    )
+    if not errors and not body:
+        errors.append(RowError(header_line, "", _("The file has a header but no rows.")))
+    if errors:
+        raise CsvImportError(errors)
+
+    rows = []
+    for line, record in body:
+        if len(record) != len(columns):
+            errors.append(
+                RowError(
+                    line,
+                    "",
+                    _("This row has %(count)d values; the header has %(expected)d.")
+                    % {"count": len(record), "expected": len(columns)},
+                )
+            )
+            continue
+        values = dict.fromkeys(accepted, "")
+        values.update(zip(columns, (_cell(value) for value in record), strict=True))
+        rows.append(_Row(line, values))
+    return rows, errors
+
+
+def _field_errors(model: type[models.Model], field: str, value: str) -> list[str]:
+    """The model field's own checks (length, slug, blank), with Django's translated messages."""
+    try:
+        model._meta.get_field(field).clean(value, None)
+    except ValidationError as exc:
+        return exc.messages
+    return []
+
+
+def _service_errors(line: int, exc: InvalidInput, columns: dict[str, str]) -> list[RowError]:
+    """A refusal by a service while writing (a race with another writer) as row errors."""
+    errors = [
+        RowError(line, columns.get(field, field), message)
+        for field, messages in exc.field_errors.items()
+        for message in messages
+    ]
+    return errors or [RowError(line, "", exc.message)]
+
+
+# Terminals ------------------------------------------------------------------------------------
+
+
+def import_terminals_csv(*, actor: User | None, data: bytes) -> list[Terminal]:
+    """Create one terminal per row (in storage, with its movement and audit event), or none.
+
+    Columns: asset_tag and location (a location code) are required; custodian is an
+    organization code and defaults to the location's custodian; serial_number, hostname,
+    model and notes are optional. An export's status and site columns are ignored.
+    """
+    rows, errors = _read(
+        data,
+        accepted=TERMINAL_COLUMNS + TERMINAL_EXPORT_ONLY_COLUMNS,
+        required=("asset_tag", "location"),
+    )
+    locations = Location.objects.select_related("custodian").in_bulk(
+        {row.values["location"] for row in rows}, field_name="code"
+    )
+    organizations = Organization.objects.in_bulk(
+        {row.values["custodian"] for row in rows}, field_name="code"
+    )
+    existing_tags = set(
+        Terminal.objects.filter(
+            asset_tag__in={row.values["asset_tag"] for row in rows}
+        ).values_list("asset_tag", flat=True)
+    )
+
+    first_line_of_tag: dict[str, int] = {}
+    plans: list[tuple[int, dict]] = []
+    for row in rows:
+        v = row.values
+        row_errors = [
+            RowError(row.line, column, message)
+            for column in ("asset_tag", "serial_number", "hostname", "model", "notes")
+            for message in _field_errors(Terminal, _TERMINAL_FIELDS.get(column, column), v[column])
+        ]
+        tag = v["asset_tag"]
+        if tag and tag in first_line_of_tag:
+            row_errors.append(
+                RowError(
+                    row.line,
+                    "asset_tag",
+                    _("The asset tag %(tag)s is already on row %(row)d of this file.")
+                    % {"tag": tag, "row": first_line_of_tag[tag]},
+                )
+            )
+        elif tag in existing_tags:
+            row_errors.append(
+                RowError(
+                    row.line,
+                    "asset_tag",
+                    _("A terminal with asset tag %(tag)s already exists.") % {"tag": tag},
+                )
+            )
+        first_line_of_tag.setdefault(tag, row.line)
+
+        location = locations.get(v["location"])
+        if not v["location"]:
+            row_errors.append(RowError(row.line, "location", _("A location is required.")))
+        elif location is None:
+            row_errors.append(
+                RowError(
+                    row.line,
+                    "location",
+                    _("Unknown location code: %(code)s.") % {"code": v["location"]},
+                )
+            )
+        custodian = organizations.get(v["custodian"]) if v["custodian"] else None
+        if v["custodian"] and custodian is None:
+            row_errors.append(
+                RowError(
+                    row.line,
+                    "custodian",
+                    _("Unknown organization code: %(code)s.") % {"code": v["custodian"]},
+                )
+            )
+
+        errors.extend(row_errors)
+        if not row_errors:
+            plans.append(
+                (
+                    row.line,
+                    {
+                        "asset_tag": tag,
+                        "location": location,
+                        "custodian": custodian or location.custodian,
+                        "serial_number": v["serial_number"],
+                        "hostname": v["hostname"],
+                        "model_name": v["model"],
+                        "notes": v["notes"],
+                    },
+                )
+            )
+    if errors:
+        raise CsvImportError(sorted(errors, key=lambda error: error.row))
+
+    created = []
+    with transaction.atomic():
+        for line, fields in plans:
+            try:
+                created.append(services.terminal_create(actor=actor, **fields))
+            except InvalidInput as exc:
+                # Raised inside the block, so every row written so far is rolled back.
+                raise CsvImportError(_service_errors(line, exc, {"model_name": "model"})) from exc
+    return created
+
+
+class _Echo:
+    """A file whose write() hands the CSV line back, so rows can be streamed one by one."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _safe(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
+def export_terminals_csv(queryset: models.QuerySet[Terminal]) -> Iterator[str]:
+    """CSV text in chunks, BOM first (Excel reads Japanese right); re-imports as it is."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(TERMINAL_COLUMNS + TERMINAL_EXPORT_ONLY_COLUMNS)
+    terminals = queryset.select_related("location", "location__site", "custodian")
+    for terminal in terminals.iterator(chunk_size=_EXPORT_CHUNK_SIZE):
+        site = terminal.location.site
+        yield writer.writerow(
+            [
+                _safe(value)
+                for value in (
+                    terminal.asset_tag,
+                    terminal.serial_number,
+                    terminal.hostname,
+                    terminal.model_name,
+                    terminal.location.code,
+                    terminal.custodian.code,
+                    terminal.notes,
+                    terminal.status,
+                    site.code if site else "",
+                )
+            ]
+        )
+
+
+# Locations ------------------------------------------------------------------------------------
+
+
+def _parse_bool(value: str) -> bool | None:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return None
+
+
+def import_locations_csv(*, actor: User | None, data: bytes) -> list[Location]:
+    """Create one location per row, or none.
+
+    Columns: code, name and kind are required; parent is a location code (empty for a site)
+    that exists already or comes on an earlier row; custodian is an organization code and
+    defaults to the parent's; secured is true/false, 1/0 or yes/no (empty: false).
+    """
+    rows, errors = _read(data, accepted=LOCATION_COLUMNS, required=("code", "name", "kind"))
+    parents_in_db = Location.objects.select_related("custodian").in_bulk(
+        {row.values["parent"] for row in rows}, field_name="code"
+    )
+    organizations = Organization.objects.in_bulk(
+        {row.values["custodian"] for row in rows}, field_name="code"
+    )
+    first_line_of_code: dict[str, int] = {}
+    for row in rows:
+        first_line_of_code.setdefault(row.values["code"], row.line)
+
+    # Earlier rows of this file: code -> (unsaved stand-in for nesting checks, custodian).
+    in_file: dict[str, tuple[Location | None, Organization | None]] = {}
+    plans: list[tuple[int, dict]] = []
+    for row in rows:
+        v = row.values
+        code, kind, parent_code = v["code"], v["kind"].lower(), v["parent"]
+        row_errors = [
+            RowError(row.line, column, message)
+            for column in ("code", "name", "address")
+            for message in _field_errors(Location, column, v[column])
+        ]
+        if code and first_line_of_code[code] != row.line:
+            row_errors.append(
+                RowError(
+                    row.line,
+                    "code",
+                    _("The code %(code)s is already on row %(row)d of this file.")
+                    % {"code": code, "row": first_line_of_code[code]},
+                )
+            )
+
+        parent: Location | None = None
+        parent_known = True
+        parent_custodian: Organization | None = None
+        if parent_code in in_file:
+            parent, parent_custodian = in_file[parent_code]
+            parent_known = parent is not None
+        elif parent_code in parents_in_db:
+            parent = parents_in_db[parent_code]
+            parent_custodian = parent.custodian
+        elif parent_code:
+            parent_known = False
+            if parent_code == code:
+                message = _("A location cannot be its own parent.")
+            elif parent_code in first_line_of_code:
+                message = _(
+                    "The parent %(code)s comes later in the file (row %(row)d); "
+                    "put parents above their children."
+                ) % {"code": parent_code, "row": first_line_of_code[parent_code]}
+            else:
+                message = _("Unknown location code: %(code)s.") % {"code": parent_code}
+            row_errors.append(RowError(row.line, "parent", message))
+
+        for field, messages in services.location_errors(
+            code=code, kind=kind, parent=parent
+        ).items():
+            # A parent that could not be resolved is reported once, above; and a code that
+            # already failed its own checks needs no second message.
+            if (field == "parent" and not parent_known) or (
+                field == "code" and any(e.field == "code" for e in row_errors)
+            ):
+                continue
+            row_errors.extend(RowError(row.line, field, message) for message in messages)
+
+        custodian = organizations.get(v["custodian"]) if v["custodian"] else parent_custodian
+        if v["custodian"] and custodian is None:
+            row_errors.append(
+                RowError(
+                    row.line,
+                    "custodian",
+                    _("Unknown organization code: %(code)s.") % {"code": v["custodian"]},
+                )
+            )
+        elif custodian is None and parent_known:
+            row_errors.append(
+                RowError(
+                    row.line,
+                    "custodian",
+                    _("A custodian is required for a location without a parent."),
+                )
+            )
+
+        secured = _parse_bool(v["secured"])
+        if secured is None:
+            row_errors.append(
+                RowError(
+                    row.line,
+                    "secured",
+                    _("Write true or false (or 1/0, yes/no), not %(value)s.")
+                    % {"value": v["secured"]},
+                )
+            )
+
+        errors.extend(row_errors)
+        valid_kind = kind in Location.Kind.values
+        if code and code not in in_file:
+            # Children of a row with errors are checked against its kind when that is known,
+            # so one bad row does not hide its children's own mistakes.
+            in_file[code] = (Location(code=code, kind=kind) if valid_kind else None, custodian)
+        if not row_errors:
+            plans.append(
+                (
+                    row.line,
+                    {
+                        "code": code,
+                        "name": v["name"],
+                        "kind": kind,
+                        "parent_code": parent_code,
+                        "custodian": custodian,
+                        "secured": secured,
+                        "address": v["address"],
+                    },
+                )
+            )
+    if errors:
+        raise CsvImportError(sorted(errors, key=lambda error: error.row))
+
+    created: dict[str, Location] = {}
+    with transaction.atomic():
+        for line, fields in plans:
+            parent_code = fields.pop("parent_code")
+            parent = created.get(parent_code) or parents_in_db.get(parent_code)
+            try:
+                created[fields["code"]] = services.location_create(
+                    actor=actor, parent=parent, **fields
+                )
+            except InvalidInput as exc:
+                raise CsvImportError(_service_errors(line, exc, {})) from exc
+    return list(created.values())
+
+
+def export_locations_csv(queryset: models.QuerySet[Location]) -> Iterator[str]:
+    """Locations as CSV in tree order, so that every parent comes before its children."""
+    writer = csv.writer(_Echo())
+    yield "\ufeff" + writer.writerow(LOCATION_COLUMNS)
+    locations = queryset.select_related("parent", "custodian").order_by("path")
+    for location in locations.iterator(chunk_size=_EXPORT_CHUNK_SIZE):
+        yield writer.writerow(
+            [
+                _safe(value)
+                for value in (
+                    location.code,
+                    location.name,
+                    location.kind,
+                    location.parent.code if location.parent else "",
+                    location.custodian.code,
+                    "true" if location.secured else "false",
+                    location.address,
+                )
+            ]
+        )

@@ -1,0 +1,77 @@
+"""Production settings pass Django's deploy checks and refuse to start without their secrets."""
+
+import base64
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+REPO = Path(settings.BASE_DIR)
+SECRETS = ("SECRET_KEY", "CREDENTIAL_KEYS")
+
+
+def production_secrets() -> dict[str, str]:
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "CREDENTIAL_KEYS": f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+    }
+
+
+def manage(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    # The test session's own settings stay out, DJANGO_ALLOW_ASYNC_UNSAFE (set for Playwright in
+    # conftest) among them: the deploy check rightly refuses it.
+    dropped = {"DATABASE_URL", "REDIS_URL", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    dropped.update(SECRETS, (f"{name}_FILE" for name in SECRETS))
+    base = {k: v for k, v in os.environ.items() if k not in dropped}
+    base.update(
+        APP_ENV="production",
+        ALLOWED_HOSTS="example.jp",
+        DATA_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    )
+    base.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deploy_checks_without_a_warning(tmp_path):
+    result = manage(
+        tmp_path, "check", "--deploy", "--fail-level", "WARNING", **production_secrets()
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_reads_its_secrets_from_files(tmp_path):
+    files = {}
+    for name, value in production_secrets().items():
+        path = tmp_path / name.lower()
+        path.write_text(value + "\n")
+        files[f"{name}_FILE"] = str(path)
+
+    result = manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", **files)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("missing", SECRETS)
+def test_production_without_a_secret_refuses_to_start_and_names_it(tmp_path, missing):
+    present = {k: v for k, v in production_secrets().items() if k != missing}
+
+    result = manage(tmp_path, "check", **present)
+
+    assert result.returncode != 0
+    assert f"{missing} (or {missing}_FILE) must be set in production" in result.stderr
+    # It must not quietly fall back to a generated development secret.
+    assert not list(tmp_path.glob("*.txt"))

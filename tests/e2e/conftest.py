@@ -1,0 +1,45 @@
+"""Playwright drives Debian's chromium (never a downloaded one) against the live server."""
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+SCREENS = Path(tempfile.gettempdir()) / "screens"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": DESKTOP}
+
+
+@pytest.fixture
+def screenshot(page):
+    """Save the page as it looks on a desktop and on a phone, for a person to look at."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str) -> None:
+        page.screenshot(path=SCREENS / f"{name}-desktop.png", full_page=True)
+        page.set_viewport_size(PHONE)
+        page.screenshot(path=SCREENS / f"{name}-phone.png", full_page=True)
+        page.set_viewport_size(DESKTOP)
+
+    return take

@@ -1,0 +1,354 @@
+import codecs
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import translation
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.models import AuditEvent
+from terminals import csv_io, services
+from terminals.csv_io import CsvImportError, RowError, import_locations_csv, import_terminals_csv
+from terminals.models import Location, Movement, Terminal
+from tests.factories import make_terminal
+
+
+def counts() -> tuple[int, int, int, int]:
+    return (
+        Terminal.objects.count(),
+        Location.objects.count(),
+        Movement.objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+
+def refused(importer, actor, text: str | bytes) -> list[RowError]:
+    """Import a file that must be refused; check that nothing was written; return the errors."""
+    before = counts()
+    data = text if isinstance(text, bytes) else text.encode()
+    with pytest.raises(CsvImportError) as caught:
+        importer(actor=actor, data=data)
+    assert counts() == before
+    return caught.value.errors
+
+
+def rows_and_fields(errors: list[RowError]) -> list[tuple[int, str]]:
+    return [(error.row, error.field) for error in errors]
+
+
+# Terminals ------------------------------------------------------------------------------------
+
+
+def test_a_utf8_file_creates_each_terminal_in_storage_with_its_event_and_movement(
+    facilities, cabinet, contractor_org
+):
+    data = (
+        "asset_tag,serial_number,hostname,model,location,custodian,notes\n"
+        "NW-0001,SN1,nwpc-1,ThinkPad L14,hq-cab-1,,予備機\n"
+        "NW-0002,SN2,nwpc-2,ThinkPad L14,hq-cab-1,kanto-denko,\n"
+    ).encode()
+
+    created = import_terminals_csv(actor=facilities, data=data)
+
+    assert [t.asset_tag for t in created] == ["NW-0001", "NW-0002"]
+    first, second = Terminal.objects.order_by("asset_tag")
+    assert (first.hostname, first.model_name, first.notes) == ("nwpc-1", "ThinkPad L14", "予備機")
+    assert first.status == Terminal.Status.IN_STORAGE
+    assert first.location == cabinet
+    assert first.custodian == cabinet.custodian, "custodian defaults to the location's"
+    assert second.custodian == contractor_org
+    events = AuditEvent.objects.filter(action="terminal.created")
+    assert sorted(events.values_list("object_id", flat=True)) == sorted(
+        [str(first.pk), str(second.pk)]
+    )
+    assert set(events.values_list("actor_username", flat=True)) == {"fiona"}
+    assert first.movements.count() == 1
+    assert second.movements.count() == 1
+
+
+def test_an_excel_csv_utf8_file_with_bom_crlf_and_trailing_empty_lines_imports(facilities, cabinet):
+    text = (
+        "asset_tag,location,notes\r\n"
+        "  NW-0100 , hq-cab-1 ,  本店 保管庫  \r\n"
+        '"NW-0101",hq-cab-1,"二行の\r\nメモ, カンマ付き"\r\n'
+        ",,\r\n"
+        "\r\n"
+    )
+
+    created = import_terminals_csv(actor=facilities, data=codecs.BOM_UTF8 + text.encode())
+
+    assert [t.asset_tag for t in created] == ["NW-0100", "NW-0101"]
+    assert Terminal.objects.get(asset_tag="NW-0100").notes == "本店 保管庫"
+    assert Terminal.objects.get(asset_tag="NW-0101").notes == "二行の\r\nメモ, カンマ付き"
+
+
+def test_a_missing_required_column_is_reported_on_row_1_and_nothing_is_written(facilities, cabinet):
+    errors = refused(import_terminals_csv, facilities, "asset_tag,hostname\nNW-1,pc\n")
+
+    assert rows_and_fields(errors) == [(1, "location")]
+
+
+def test_an_unknown_column_is_refused_on_row_1(facilities, cabinet):
+    errors = refused(
+        import_terminals_csv, facilities, "asset_tag,location,colour\nNW-1,hq-cab-1,red\n"
+    )
+
+    assert rows_and_fields(errors) == [(1, "colour")]
+
+
+def test_a_tag_twice_in_the_file_is_refused_on_its_second_row(facilities, cabinet):
+    with translation.override("en"):
+        errors = refused(
+            import_terminals_csv,
+            facilities,
+            "asset_tag,location\nNW-1,hq-cab-1\nNW-2,hq-cab-1\nNW-1,hq-cab-1\n",
+        )
+
+    assert rows_and_fields(errors) == [(4, "asset_tag")]
+    assert "row 2" in errors[0].message
+
+
+def test_a_tag_already_in_the_inventory_is_refused(facilities, cabinet):
+    make_terminal(location=cabinet, asset_tag="NW-7")
+
+    errors = refused(import_terminals_csv, facilities, "asset_tag,location\nNW-7,hq-cab-1\n")
+
+    assert rows_and_fields(errors) == [(2, "asset_tag")]
+
+
+def test_an_unknown_location_or_custodian_is_refused(facilities, cabinet):
+    errors = refused(
+        import_terminals_csv,
+        facilities,
+        "asset_tag,location,custodian\nNW-1,nowhere,\nNW-2,hq-cab-1,nobody\n",
+    )
+
+    assert rows_and_fields(errors) == [(2, "location"), (3, "custodian")]
+
+
+def test_a_shift_jis_file_is_refused_at_its_first_japanese_line(facilities, cabinet):
+    data = "asset_tag,location,notes\nNW-1,hq-cab-1,spare\nNW-2,hq-cab-1,予備機\n".encode("cp932")
+
+    with translation.override("en"):
+        errors = refused(import_terminals_csv, facilities, data)
+
+    assert rows_and_fields(errors) == [(3, "")]
+    assert "CSV UTF-8" in errors[0].message
+
+
+@pytest.mark.parametrize("data", [b"", b"\r\n\r\n", codecs.BOM_UTF8])
+def test_an_empty_file_is_refused(facilities, data):
+    errors = refused(import_terminals_csv, facilities, data)
+
+    assert rows_and_fields(errors) == [(1, "")]
+
+
+def test_a_header_without_rows_is_refused(facilities):
+    errors = refused(import_terminals_csv, facilities, "asset_tag,location\n")
+
+    assert rows_and_fields(errors) == [(1, "")]
+
+
+def test_every_bad_row_is_reported_and_the_good_rows_between_them_are_not_written(
+    facilities, cabinet
+):
+    errors = refused(
+        import_terminals_csv,
+        facilities,
+        "asset_tag,location,hostname\n"
+        ",hq-cab-1,pc-1\n"
+        "NW-2,hq-cab-1,pc-2\n"
+        "NW-3,nowhere," + "x" * 200 + "\n",
+    )
+
+    assert rows_and_fields(errors) == [(2, "asset_tag"), (4, "hostname"), (4, "location")]
+
+
+def test_a_row_with_more_or_fewer_values_than_the_header_is_refused(facilities, cabinet):
+    errors = refused(
+        import_terminals_csv,
+        facilities,
+        "asset_tag,location\nNW-1,hq-cab-1,extra\nNW-2\n",
+    )
+
+    assert rows_and_fields(errors) == [(2, ""), (3, "")]
+
+
+def test_a_row_refused_while_writing_rolls_back_the_rows_before_it(
+    facilities, cabinet, monkeypatch
+):
+    """A tag taken by another writer between the check and the write undoes the whole file."""
+    create = services.terminal_create
+
+    def create_losing_the_race_on_the_second_row(**fields):
+        if fields["asset_tag"] == "NW-2":
+            create(actor=None, asset_tag="NW-2", location=cabinet, custodian=cabinet.custodian)
+        return create(**fields)
+
+    monkeypatch.setattr(services, "terminal_create", create_losing_the_race_on_the_second_row)
+
+    with pytest.raises(CsvImportError) as caught:
+        import_terminals_csv(
+            actor=facilities, data=b"asset_tag,location\nNW-1,hq-cab-1\nNW-2,hq-cab-1\n"
+        )
+
+    assert rows_and_fields(caught.value.errors) == [(3, "asset_tag")]
+    assert not Terminal.objects.exists()
+    assert not AuditEvent.objects.filter(action="terminal.created").exists()
+
+
+BAD_ROWS = {
+    "unknown location": "{tag},nowhere,",
+    "empty tag": ",hq-cab-1,",
+    "tag in inventory": "NW-EXISTING,hq-cab-1,",
+    "unknown custodian": "{tag},hq-cab-1,nobody",
+    "too many values": "{tag},hq-cab-1,,extra",
+}
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(
+        st.one_of(st.just("good"), st.sampled_from(sorted(BAD_ROWS))), min_size=1, max_size=8
+    ).filter(lambda rows: any(row != "good" for row in rows))
+)
+def test_any_file_with_a_bad_row_writes_nothing_and_names_every_bad_row(facilities, cabinet, rows):
+    if not Terminal.objects.filter(asset_tag="NW-EXISTING").exists():
+        make_terminal(location=cabinet, asset_tag="NW-EXISTING")
+    lines = [
+        ("{tag},hq-cab-1," if row == "good" else BAD_ROWS[row]).format(tag=f"NW-P{n}")
+        for n, row in enumerate(rows)
+    ]
+    text = "asset_tag,location,custodian\n" + "\n".join(lines) + "\n"
+
+    errors = refused(import_terminals_csv, facilities, text)
+
+    bad_lines = {n + 2 for n, row in enumerate(rows) if row != "good"}
+    assert {error.row for error in errors} == bad_lines
+
+
+# Locations ------------------------------------------------------------------------------------
+
+
+def test_locations_import_with_parents_earlier_in_the_file(facilities, operator, site):
+    data = (
+        "code,name,kind,parent,custodian,secured,address\n"
+        "kita,北支社,site,,tepco-pg,no,札幌市北区\n"
+        "kita-b1,本館,building,kita,,yes,\n"
+        "kita-b1-2f,2F,floor,kita-b1,,1,\n"
+        "hq-annex,別館,BUILDING,hq,,TRUE,\n"
+    ).encode()
+
+    created = import_locations_csv(actor=facilities, data=data)
+
+    assert [loc.code for loc in created] == ["kita", "kita-b1", "kita-b1-2f", "hq-annex"]
+    kita, building, floor, annex = created
+    assert floor.parent == building and building.parent == kita
+    assert floor.site == kita and annex.site == site
+    assert floor.path == f"/{kita.pk}/{building.pk}/{floor.pk}/"
+    assert floor.custodian == operator, "custodian defaults to the parent's"
+    assert (kita.secured, building.secured, floor.secured, annex.secured) == (
+        False,
+        True,
+        True,
+        True,
+    )
+    assert kita.address == "札幌市北区"
+    assert AuditEvent.objects.filter(action="location.created", actor_username="fiona").count() == 4
+
+
+def test_locations_with_bad_nesting_kind_or_parent_are_refused_row_by_row(facilities, site):
+    errors = refused(
+        import_locations_csv,
+        facilities,
+        "code,name,kind,parent,custodian,secured\n"
+        "b1,Building,building,hq,,\n"  # fine
+        "f1,Floor,floor,,tepco-pg,\n"  # no parent
+        "b2,Building,building,f9,,\n"  # parent comes later
+        "f9,Floor,floor,b1,,\n"  # fine
+        "x1,Thing,shed,hq,,\n"  # unknown kind
+        "b3,Building,building,f9,,\n"  # a building inside a floor
+        "s2,Site,site,,,\n"  # a site needs a custodian
+        "b1,Again,building,hq,,maybe\n",  # code twice, bad flag
+    )
+
+    assert rows_and_fields(errors) == [
+        (3, "parent"),
+        (4, "parent"),
+        (6, "kind"),
+        (7, "parent"),
+        (8, "custodian"),
+        (9, "code"),
+        (9, "secured"),
+    ]
+
+
+def test_a_location_code_already_in_the_inventory_is_refused(facilities, site):
+    errors = refused(
+        import_locations_csv, facilities, "code,name,kind,custodian\nhq,Head office,site,tepco-pg\n"
+    )
+
+    assert rows_and_fields(errors) == [(2, "code")]
+
+
+# The command ----------------------------------------------------------------------------------
+
+
+def test_the_command_imports_a_file_and_prints_the_count(facilities, cabinet, tmp_path, capsys):
+    path = tmp_path / "terminals.csv"
+    path.write_bytes(b"asset_tag,location\nNW-1,hq-cab-1\nNW-2,hq-cab-1\n")
+
+    with translation.override("en"):
+        call_command("import_csv", "terminals", str(path), "--as", "fiona")
+
+    assert "Imported 2 terminals." in capsys.readouterr().out
+    assert set(
+        AuditEvent.objects.filter(action="terminal.created").values_list(
+            "actor_username", flat=True
+        )
+    ) == {"fiona"}
+
+
+def test_the_command_lists_each_bad_row_and_exits_1(facilities, cabinet, tmp_path, capsys):
+    path = tmp_path / "terminals.csv"
+    path.write_bytes(b"asset_tag,location\nNW-1,nowhere\nNW-2,hq-cab-1\nNW-2,hq-cab-1\n")
+    before = counts()
+
+    with translation.override("en"), pytest.raises(CommandError) as caught:
+        call_command("import_csv", "terminals", str(path))
+
+    assert caught.value.returncode == 1
+    stderr = capsys.readouterr().err.splitlines()
+    assert stderr[0].startswith("row 2, location: ")
+    assert stderr[1].startswith("row 4, asset_tag: ")
+    assert counts() == before
+
+
+def test_the_command_imports_locations(facilities, site, tmp_path, capsys):
+    path = tmp_path / "locations.csv"
+    path.write_bytes(b"code,name,kind,parent\nhq-b9,Annex,building,hq\n")
+
+    call_command("import_csv", "locations", str(path))
+
+    assert Location.objects.get(code="hq-b9").parent == site
+    assert AuditEvent.objects.filter(action="location.created", actor_username="system").exists()
+
+
+def test_the_command_refuses_an_unknown_user(cabinet, tmp_path):
+    path = tmp_path / "terminals.csv"
+    path.write_bytes(b"asset_tag,location\nNW-1,hq-cab-1\n")
+
+    with pytest.raises(CommandError):
+        call_command("import_csv", "terminals", str(path), "--as", "nobody")
+
+    assert not Terminal.objects.exists()
+
+
+def test_the_error_lists_every_row_for_pages_that_show_field_errors(facilities, cabinet):
+    with translation.override("en"), pytest.raises(CsvImportError) as caught:
+        csv_io.import_terminals_csv(actor=facilities, data=b"asset_tag,location\nNW-1,nowhere\n")
+
+    assert caught.value.field_errors == {"file": [str(caught.value.errors[0])]}
+    assert str(caught.value.errors[0]).startswith("row 2, location: Unknown location code")
