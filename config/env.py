@@ -46,7 +46,9 @@ def envsecret(name: str) -> str:
     return value
 
 
-def development_secret(data_dir: Path, filename: str, nbytes: int = 50, key_spec: bool = False) -> str:
+def development_secret(
+    data_dir: Path, filename: str, nbytes: int = 50, key_spec: bool = False
+) -> str:
     """A development-only secret generated once and kept in the data folder; with `key_spec`,
     a credential keyring spec with one AES-256 key."""
     path = data_dir / filename

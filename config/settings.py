@@ -102,7 +102,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -175,7 +178,9 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     # A message not acknowledged within this time is redelivered; results use the same value.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600)
+    }
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
 else:
     CELERY_BROKER_URL = "filesystem://"
@@ -217,7 +222,9 @@ CELERY_BEAT_SCHEDULE = {
 CREDENTIAL_KEYS = envsecret("CREDENTIAL_KEYS")
 if not CREDENTIAL_KEYS:
     if PRODUCTION:
-        raise ImproperlyConfigured("CREDENTIAL_KEYS (or CREDENTIAL_KEYS_FILE) must be set in production")
+        raise ImproperlyConfigured(
+            "CREDENTIAL_KEYS (or CREDENTIAL_KEYS_FILE) must be set in production"
+        )
     CREDENTIAL_KEYS = development_secret(DATA_DIR, "credential_keys.txt", key_spec=True)
 ROTATION_MAX_RETRIES = envint("ROTATION_MAX_RETRIES", 5)
 ROTATION_RETRY_BASE_DELAY_SECONDS = envint("ROTATION_RETRY_BASE_DELAY_SECONDS", 10)

@@ -11,13 +11,16 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", _("Auditor")
 
 
-_READ_INVENTORY = [f"{app}.view_{model}" for app, model in (
-    ("core", "organization"),
-    ("terminals", "location"),
-    ("terminals", "terminal"),
-    ("terminals", "accesscard"),
-    ("terminals", "movement"),
-)]
+_READ_INVENTORY = [
+    f"{app}.view_{model}"
+    for app, model in (
+        ("core", "organization"),
+        ("terminals", "location"),
+        ("terminals", "terminal"),
+        ("terminals", "accesscard"),
+        ("terminals", "movement"),
+    )
+]
 
 _READ_CREDENTIALS = [
     "credentials.view_targetsystem",

@@ -30,7 +30,9 @@ def organization_create(*, actor: User | None, code: str, name: str, kind: str) 
 
 
 @transaction.atomic
-def organization_update(*, organization: Organization, actor: User | None, name: str, kind: str) -> Organization:
+def organization_update(
+    *, organization: Organization, actor: User | None, name: str, kind: str
+) -> Organization:
     if kind not in Organization.Kind.values:
         raise InvalidInput(
             _("The organization was not saved."),
@@ -58,8 +60,12 @@ def api_token_issue(*, user: User) -> str:
     from core.models import ApiToken
 
     token = secrets.token_urlsafe(32)
-    api_token = ApiToken.objects.create(user=user, prefix=token[:8], digest=ApiToken.digest_of(token))
-    record_event(actor=user, action="api_token.issued", obj=api_token, details={"prefix": api_token.prefix})
+    api_token = ApiToken.objects.create(
+        user=user, prefix=token[:8], digest=ApiToken.digest_of(token)
+    )
+    record_event(
+        actor=user, action="api_token.issued", obj=api_token, details={"prefix": api_token.prefix}
+    )
     return token
 
 

@@ -106,6 +106,11 @@ class TargetSystem(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    @property
+    def login_id_pattern(self) -> str:
+        """The shape of its login IDs, for people: the prefix, then one x per random character."""
+        return self.login_id_prefix + "x" * self.login_id_random_length
+
 
 class Account(models.Model):
     """One login ID on one target system, bound to one terminal; its password is the secret."""

@@ -703,6 +703,20 @@ def account_delete(*, account: Account, actor: User | None) -> Account:
     return locked
 
 
+def accounts_delete_for_terminal(*, terminal_id: int) -> int:
+    """Delete every live account of a (retired) terminal on its target, then here."""
+    accounts = Account.objects.filter(terminal_id=terminal_id).exclude(state=AccountState.DELETED)
+    count = 0
+    for account in accounts:
+        if account.state == AccountState.ROTATION_PENDING:
+            # A rotation is pushing to the target now; deleting under it would race. The
+            # policy check reports accounts of retired terminals, so this one is not forgotten.
+            continue
+        account_delete(account=account, actor=None)
+        count += 1
+    return count
+
+
 # Keys -----------------------------------------------------------------------------------------
 
 

@@ -37,3 +37,8 @@ def resend_stale_rotations() -> int:
 @shared_task(ignore_result=True)
 def rotate_aged_secrets() -> int:
     return services.rotation_request_aged()
+
+
+@shared_task(ignore_result=True)
+def delete_accounts_of_terminal(terminal_id: int) -> int:
+    return services.accounts_delete_for_terminal(terminal_id=terminal_id)

@@ -1,4 +1,4 @@
-"""The terminal list's search, filters and sorting, shared by the page, the CSV export and the API."""
+"""The terminal list's search, filters and sorting: shared by the page, the export and the API."""
 
 import django_filters
 from django.db.models import Q

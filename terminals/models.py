@@ -105,7 +105,9 @@ class Terminal(models.Model):
     # The one place that says which status may follow which (DESIGN.md, Terminal states).
     # Reserved, lent and returned are reached only through lending.
     ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.IN_STORAGE: frozenset({Status.RESERVED, Status.MAINTENANCE, Status.LOST, Status.RETIRED}),
+        Status.IN_STORAGE: frozenset(
+            {Status.RESERVED, Status.MAINTENANCE, Status.LOST, Status.RETIRED}
+        ),
         Status.RESERVED: frozenset(
             {Status.LENT, Status.IN_STORAGE, Status.MAINTENANCE, Status.LOST, Status.RETIRED}
         ),
@@ -181,7 +183,11 @@ class Movement(models.Model):
         related_name="+",
     )
     from_location = models.ForeignKey(
-        Location, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        Location,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("from location"),
     )
     to_location = models.ForeignKey(

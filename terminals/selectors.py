@@ -16,9 +16,13 @@ def terminal_queryset(*, user: User) -> QuerySet[Terminal]:
 
 def terminals_breaking_storage_rule(*, user: User) -> QuerySet[Terminal]:
     """Not lent (nor lost or retired), yet not at a secured location of a network operator."""
-    return terminal_queryset(user=user).exclude(status__in=Terminal.AWAY_STATUSES).filter(
-        Q(location__secured=False)
-        | ~Q(location__custodian__kind=Organization.Kind.NETWORK_OPERATOR)
+    return (
+        terminal_queryset(user=user)
+        .exclude(status__in=Terminal.AWAY_STATUSES)
+        .filter(
+            Q(location__secured=False)
+            | ~Q(location__custodian__kind=Organization.Kind.NETWORK_OPERATOR)
+        )
     )
 
 

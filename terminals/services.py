@@ -1,5 +1,7 @@
 """Every write to the inventory: one function per transition, each writing its audit event."""
 
+from collections.abc import Callable
+
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
@@ -25,9 +27,10 @@ def location_errors(*, code: str, kind: str, parent: Location | None) -> dict[st
         errors["parent"] = [_("A site is the top of the tree and has no parent.")]
     elif kind != Location.Kind.SITE and parent is None:
         errors["parent"] = [_("Only a site can be without a parent.")]
-    elif parent is not None and Location.DEPTH[Location.Kind(kind)] <= Location.DEPTH[
-        Location.Kind(parent.kind)
-    ]:
+    elif (
+        parent is not None
+        and Location.DEPTH[Location.Kind(kind)] <= Location.DEPTH[Location.Kind(parent.kind)]
+    ):
         errors["parent"] = [
             _("A %(kind)s cannot be inside a %(parent)s.")
             % {"kind": Location.Kind(kind).label, "parent": Location.Kind(parent.kind).label}
@@ -119,9 +122,12 @@ def terminal_create(
     asset_tag = asset_tag.strip()
     if not asset_tag:
         raise InvalidInput(
-            _("The terminal was not saved."), field_errors={"asset_tag": [_("An asset tag is required.")]}
+            _("The terminal was not saved."),
+            field_errors={"asset_tag": [_("An asset tag is required.")]},
         )
-    duplicate = {"asset_tag": [_("A terminal with asset tag %(tag)s already exists.") % {"tag": asset_tag}]}
+    duplicate = {
+        "asset_tag": [_("A terminal with asset tag %(tag)s already exists.") % {"tag": asset_tag}]
+    }
     if Terminal.objects.filter(asset_tag=asset_tag).exists():
         raise InvalidInput(_("The terminal was not saved."), field_errors=duplicate)
     try:
@@ -144,7 +150,6 @@ def terminal_create(
         actor=actor,
         to_location=location,
         to_status=Status.IN_STORAGE,
-        reason=_("Registered"),
     )
     record_event(
         actor=actor,
@@ -266,14 +271,22 @@ def _transition(
     actor: User | None,
     reason: str,
     to_location: Location | None = None,
+    guard: Callable[[Terminal], list[str]] | None = None,
 ) -> Terminal:
-    """Lock, re-check under the lock, change, record. Callers hold a transaction."""
+    """Lock, re-check under the lock, change, record. Callers hold a transaction.
+    `guard` returns the reasons a rule forbids this transition now (empty: allowed)."""
     terminal = _lock(terminal)
     allowed = Terminal.ALLOWED_TRANSITIONS[Status(terminal.status)]
     if to_status not in allowed:
         raise TransitionNotAllowed(
             _("A terminal that is %(old)s cannot become %(new)s.")
             % {"old": Status(terminal.status).label, "new": Status(to_status).label}
+        )
+    reasons = guard(terminal) if guard else []
+    if reasons:
+        raise RuleViolation(
+            _("The terminal cannot become %(new)s yet.") % {"new": Status(to_status).label},
+            reasons=reasons,
         )
     from_status, from_location = terminal.status, terminal.location
     terminal.status = to_status
@@ -319,8 +332,22 @@ def terminal_return_to_storage(
     reason: str = "",
 ) -> Terminal:
     return _transition(
-        terminal, to_status=Status.IN_STORAGE, actor=actor, reason=reason, to_location=to_location
+        terminal,
+        to_status=Status.IN_STORAGE,
+        actor=actor,
+        reason=reason,
+        to_location=to_location,
+        guard=_credentials_rotated_after_return,
     )
+
+
+def _credentials_rotated_after_return(terminal: Terminal) -> list[str]:
+    """A returned terminal is stored again only once its accounts were rotated."""
+    if terminal.status != Status.RETURNED:
+        return []
+    from credentials.selectors import credential_blockers  # credentials builds on terminals
+
+    return credential_blockers(terminal=terminal)
 
 
 @transaction.atomic
@@ -339,7 +366,14 @@ def terminal_mark_lost(*, terminal: Terminal, actor: User | None, reason: str) -
 
 @transaction.atomic
 def terminal_retire(*, terminal: Terminal, actor: User | None, reason: str) -> Terminal:
-    return _transition(terminal, to_status=Status.RETIRED, actor=actor, reason=reason)
+    """Retired terminals keep no accounts: after the commit, a worker deletes them on their
+    target systems (the policy check reports any that linger)."""
+    terminal = _transition(terminal, to_status=Status.RETIRED, actor=actor, reason=reason)
+    from credentials.tasks import delete_accounts_of_terminal  # credentials builds on terminals
+
+    terminal_id = terminal.pk
+    transaction.on_commit(lambda: delete_accounts_of_terminal.delay(terminal_id))
+    return terminal
 
 
 # The transitions staff make by hand from the terminal page; the rest belong to lending.
@@ -422,7 +456,9 @@ def access_card_update(
     return card
 
 
-def _card_transition(card: AccessCard, *, to_status: str, actor: User | None, reason: str) -> AccessCard:
+def _card_transition(
+    card: AccessCard, *, to_status: str, actor: User | None, reason: str
+) -> AccessCard:
     card = AccessCard.objects.select_for_update().get(pk=card.pk)
     if to_status not in AccessCard.ALLOWED_TRANSITIONS[AccessCard.Status(card.status)]:
         raise TransitionNotAllowed(
@@ -439,7 +475,12 @@ def _card_transition(card: AccessCard, *, to_status: str, actor: User | None, re
         actor=actor,
         action=f"access_card.{to_status}",
         obj=card,
-        details={"card_number": card.card_number, "from_status": from_status, "to_status": to_status, "reason": reason},
+        details={
+            "card_number": card.card_number,
+            "from_status": from_status,
+            "to_status": to_status,
+            "reason": reason,
+        },
     )
     return card
 
@@ -450,8 +491,12 @@ def access_card_lend(*, card: AccessCard, actor: User | None, reason: str = "") 
 
 
 @transaction.atomic
-def access_card_return_to_storage(*, card: AccessCard, actor: User | None, reason: str = "") -> AccessCard:
-    return _card_transition(card, to_status=AccessCard.Status.IN_STORAGE, actor=actor, reason=reason)
+def access_card_return_to_storage(
+    *, card: AccessCard, actor: User | None, reason: str = ""
+) -> AccessCard:
+    return _card_transition(
+        card, to_status=AccessCard.Status.IN_STORAGE, actor=actor, reason=reason
+    )
 
 
 @transaction.atomic

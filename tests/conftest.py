@@ -3,6 +3,7 @@
 import os
 
 import pytest
+from django.utils import translation
 
 from core.models import Organization
 from core.roles import Role
@@ -11,6 +12,18 @@ from tests.factories import PASSWORD, OrganizationFactory, make_location, make_u
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
 # beside one unless told it is safe (it is: the test thread is the only one using it).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Race tests need PostgreSQL's row locks; scripts/test runs them in its PostgreSQL pass."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    kept = [item for item in items if not item.get_closest_marker("postgresql_only")]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -22,6 +35,20 @@ def _tasks_run_in_the_test_process():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Messages built outside a request (services, tasks) are read in English by the tests;
+    pages choose their language per request, as for users (Japanese by default)."""
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Every persona is a new user: the production hasher's deliberate slowness adds up.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

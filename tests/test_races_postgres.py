@@ -4,7 +4,7 @@ IMMEDIATE transaction serialises writers instead."""
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from core.audit import record_event, verify_chain
 from core.errors import TransitionNotAllowed
@@ -13,12 +13,7 @@ from terminals import services
 from terminals.models import Terminal
 from tests.factories import make_terminal
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="row locks are tested on PostgreSQL (scripts/test)"
-    ),
-]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql_only]
 
 
 def run_together(*targets):

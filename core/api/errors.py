@@ -18,6 +18,8 @@ def exception_handler(exc, context):
         body.setdefault("detail", exc.message)
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):
-        body = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        body = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)

@@ -172,7 +172,7 @@ def test_adding_a_location_in_the_admin_computes_its_place_in_the_tree(
 
     assert response.status_code == 302
     building = Location.objects.get(code="hq-b7")
-    assert (building.site, building.path) == (site, f"{site.path}{building.pk}/")
+    assert (building.site, building.path) == (site, f"{site.path}{building.pk:08d}/")
     assert AuditEvent.objects.filter(action="location.created", object_id=str(building.pk)).exists()
 
 

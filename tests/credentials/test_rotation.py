@@ -229,3 +229,38 @@ def test_manual_targets_need_an_administrator_and_a_second_person(
     assert account.state == AccountState.LOCKED
     assert account.login_id == login_id
     assert services.secret_plaintext(account.current_version) == password
+
+
+def test_a_returned_terminal_is_stored_again_only_after_its_accounts_were_rotated(
+    local_target, terminal, django_capture_on_commit_callbacks
+):
+    from core.errors import RuleViolation
+    from terminals import services as terminal_services
+
+    account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
+    terminal_services.terminal_reserve(terminal=terminal, actor=None)
+    terminal_services.terminal_lend(terminal=terminal, actor=None)
+    terminal_services.terminal_mark_returned(
+        terminal=terminal, actor=None, to_location=terminal.location
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        services.rotation_request(account=account, reason="return", actor=None)
+    with pytest.raises(RuleViolation) as refused:
+        terminal_services.terminal_return_to_storage(terminal=terminal, actor=None)
+    assert any("rotation is pending" in r for r in refused.value.reasons)
+    services.rotation_resend_stale(older_than_seconds=0)
+    terminal = terminal_services.terminal_return_to_storage(terminal=terminal, actor=None)
+    assert terminal.status == "in_storage"
+
+
+def test_retiring_a_terminal_deletes_its_accounts(
+    local_target, terminal, django_capture_on_commit_callbacks
+):
+    from terminals import services as terminal_services
+
+    account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        terminal_services.terminal_retire(terminal=terminal, actor=None, reason="end of life")
+    account.refresh_from_db()
+    assert account.state == AccountState.DELETED
+    assert account.login_id_records.get().valid_until is not None

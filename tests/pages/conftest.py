@@ -29,9 +29,3 @@ def as_user(client):
         return client
 
     return login
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    # Every persona is a new user: the production hasher's deliberate slowness adds up here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -247,7 +247,7 @@ def test_locations_import_with_parents_earlier_in_the_file(facilities, operator,
     kita, building, floor, annex = created
     assert floor.parent == building and building.parent == kita
     assert floor.site == kita and annex.site == site
-    assert floor.path == f"/{kita.pk}/{building.pk}/{floor.pk}/"
+    assert floor.path == f"/{kita.pk:08d}/{building.pk:08d}/{floor.pk:08d}/"
     assert floor.custodian == operator, "custodian defaults to the parent's"
     assert (kita.secured, building.secured, floor.secured, annex.secured) == (
         False,

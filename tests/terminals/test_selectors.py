@@ -6,7 +6,10 @@ def test_the_location_tree_rolls_counts_up_to_the_site(site, cabinet, open_room,
     make_terminal(location=cabinet)
     make_terminal(location=cabinet)
     make_terminal(location=open_room)
-    rows = {location.code: (own, total) for location, own, total in selectors.location_tree(user=facilities)}
+    rows = {
+        location.code: (own, total)
+        for location, own, total in selectors.location_tree(user=facilities)
+    }
     assert rows["hq-cab-1"] == (2, 2)
     assert rows["hq-b1"] == (0, 2)
     assert rows["hq"] == (0, 3)
@@ -14,7 +17,9 @@ def test_the_location_tree_rolls_counts_up_to_the_site(site, cabinet, open_room,
 
 def test_counts_by_status_list_every_status_including_zero(cabinet, facilities):
     make_terminal(location=cabinet)
-    counts = {status: n for status, _label, n in selectors.terminal_counts_by_status(user=facilities)}
+    counts = {
+        status: n for status, _label, n in selectors.terminal_counts_by_status(user=facilities)
+    }
     assert counts["in_storage"] == 1
     assert counts["lent"] == 0
 

@@ -25,7 +25,9 @@ PATHS = {
 
 def go(terminal: Terminal, to_status: str, actor=None) -> Terminal:
     call = {
-        Status.IN_STORAGE: lambda: services.terminal_return_to_storage(terminal=terminal, actor=actor),
+        Status.IN_STORAGE: lambda: services.terminal_return_to_storage(
+            terminal=terminal, actor=actor
+        ),
         Status.RESERVED: lambda: services.terminal_reserve(terminal=terminal, actor=actor),
         Status.LENT: lambda: services.terminal_lend(terminal=terminal, actor=actor),
         Status.RETURNED: lambda: services.terminal_mark_returned(
@@ -108,7 +110,9 @@ def test_it_refuses_a_duplicate_asset_tag_naming_the_field(cabinet):
 
 def test_moving_a_terminal_records_from_and_to(cabinet, open_room, facilities):
     terminal = make_terminal(location=cabinet)
-    services.terminal_move(terminal=terminal, actor=facilities, to_location=open_room, reason="desk")
+    services.terminal_move(
+        terminal=terminal, actor=facilities, to_location=open_room, reason="desk"
+    )
     terminal.refresh_from_db()
     assert terminal.location == open_room
     movement = terminal.movements.first()
@@ -134,7 +138,9 @@ def test_a_lent_or_retired_terminal_cannot_be_moved(cabinet, open_room, status):
     assert AuditEvent.objects.count() == before
 
 
-def test_editing_descriptive_fields_writes_the_changes_and_nothing_when_unchanged(cabinet, facilities):
+def test_editing_descriptive_fields_writes_the_changes_and_nothing_when_unchanged(
+    cabinet, facilities
+):
     terminal = make_terminal(location=cabinet, hostname="old-name")
     kwargs = dict(
         terminal=terminal,

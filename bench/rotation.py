@@ -1,0 +1,517 @@
+"""Rotation throughput: every account rotated end to end through real Celery workers and a real
+Redis, next to a floor measured in the same run and the same process: the same service calls
+(password and login ID generation, encryption, the connector's call, the three steps' database
+writes) in one plain loop without Celery.
+
+    .venv/bin/python bench/rotation.py [--accounts 2000] [--connector local|ldap|both]
+                                       [--concurrency 2] [--connector-delay 0] [--profile]
+
+Everything it needs is its own and gone afterwards: a temporary DATA_DIR with a migrated SQLite
+database, a redis-server and (for ldap) a slapd on free loopback ports. With DATABASE_URL set it
+uses that database instead, and empties it before and after: it refuses a database whose name
+does not contain "bench". Exits non-zero when any rotation did not succeed.
+"""
+
+import argparse
+import base64
+import contextlib
+import cProfile
+import datetime
+import os
+import platform
+import pstats
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+REPO = Path(__file__).resolve().parent.parent
+# Run as a script, Python puts bench/ on the path, not the project.
+sys.path.insert(0, str(REPO))
+
+REQUEST_BATCH = 100  # rotations requested per transaction, as a bulk forced rotation would
+POLL_SECONDS = 0.1
+STALL_SECONDS = 60  # no rotation finished for this long: the worker is stuck, give up
+START_TIMEOUT = 60
+
+
+class BenchError(Exception):
+    """The bench could not run, or a rotation did not end as it should."""
+
+
+# Processes ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, *, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise BenchError(f"{what} did not start within {START_TIMEOUT} s{tail(log)}")
+        time.sleep(0.1)
+
+
+def tail(log: Path | None) -> str:
+    if log is None or not log.exists():
+        return ""
+    return "\n--- " + str(log) + " (end) ---\n" + log.read_text(errors="replace")[-4000:]
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class RedisServer:
+    def __init__(self, folder: Path, port: int):
+        self.folder, self.port = folder, port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "RedisServer":
+        if shutil.which("redis-server") is None:
+            raise BenchError("redis-server is needed: apt-get install redis-server")
+        self.process = subprocess.Popen(  # noqa: S603
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",  # noqa: S607
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self._answers, what="redis-server")
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        stop_process(self.process)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class Worker:
+    """`celery worker` as deployed (prefork pool, log level info), with the bench's environment."""
+
+    def __init__(self, name: str, concurrency: int, log: Path):
+        self.name, self.concurrency, self.log = name, concurrency, log
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Worker":
+        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info",
+                "--concurrency", str(self.concurrency), "-n", f"{self.name}@%h"]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603
+                args, cwd=REPO, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_until(
+            lambda: self.process.poll() is None and b" ready." in self.log.read_bytes(),
+            what=f"worker {self.name}",
+            log=self.log,
+        )
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        stop_process(self.process)
+
+
+# Environment ----------------------------------------------------------------------------------
+
+
+def prepare_environment(folder: Path, redis_url: str, connector_delay: float) -> bool:
+    """The settings of the bench process; workers inherit them unchanged, so both sides share
+    the database, the broker and the keys. Returns whether the database is the caller's."""
+    import dj_database_url
+
+    external = "DATABASE_URL" in os.environ
+    if external:
+        name = str(dj_database_url.parse(os.environ["DATABASE_URL"])["NAME"] or "")
+        if "bench" not in name:
+            raise BenchError(
+                f"DATABASE_URL names the database {name!r}; the bench empties its database, so "
+                'it only runs on one whose name contains "bench"'
+            )
+    else:
+        os.environ["DATABASE_URL"] = f"sqlite:///{folder / 'bench.sqlite3'}"
+    os.environ.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        APP_ENV="development",
+        DATA_DIR=str(folder),
+        REDIS_URL=redis_url,
+        CREDENTIAL_KEYS=f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ROTATION_CONNECTOR_DELAY_SECONDS=str(connector_delay),
+    )
+    return external
+
+
+def machine_description(concurrency: int) -> list[str]:
+    import celery
+    from django.db import connection
+
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        database = f"SQLite {sqlite3.sqlite_version} (WAL, one file in a temporary folder)"
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version()")
+            database = cursor.fetchone()[0].split(" on ")[0]
+    # "Redis server v=7.0.15 sha=..."
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)  # noqa: S607
+    redis_version = redis.stdout.split()[2].removeprefix("v=")
+    return [
+        f"date:     {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"machine:  nproc {len(os.sched_getaffinity(0))}, {cpu}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine)",
+        f"software: Python {platform.python_version()}, Celery {celery.__version__}, "
+        f"Redis {redis_version}",
+        f"database: {database}",
+        f"worker:   celery prefork, concurrency {concurrency}, one worker process group",
+    ]
+
+
+# Setup (not measured) -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def rotations_kept_in_process():
+    """Hand-offs to Celery collected instead of sent. `rotation_dispatch`, called after each
+    commit, is the only place where a rotation meets Celery; replacing it with a list keeps
+    every other line of the request and of the rotation exactly as in production."""
+    from credentials import services
+
+    rotation_ids: list[int] = []
+
+    def collect(*, rotation_id: int) -> None:
+        rotation_ids.append(rotation_id)
+
+    with mock.patch.object(services, "rotation_dispatch", collect):
+        yield rotation_ids
+
+
+def create_target(kind: str, slapd):
+    from credentials import services
+
+    if kind == "local":
+        return services.target_system_create(
+            actor=None, code="bench-local", name="Bench (local)", connector="local"
+        )
+    return services.target_system_create(
+        actor=None,
+        code="bench-ldap",
+        name="Bench (LDAP)",
+        connector="ldap",
+        ldap_url=slapd.url,
+        ldap_base_dn=slapd.new_branch(),
+        ldap_bind_dn=slapd.bind_dn,
+        ldap_bind_password=slapd.bind_password,
+    )
+
+
+def create_accounts(target, count: int) -> None:
+    """`count` terminals with one account each, whose initial rotations ran in this process:
+    the measured phases start from locked accounts with current secrets."""
+    from django.db import transaction
+    from django.test import override_settings
+
+    from core.models import Organization
+    from core.services import organization_create
+    from credentials import services
+    from terminals.services import location_create, terminal_create
+
+    operator = Organization.objects.filter(code="bench-operator").first() or organization_create(
+        actor=None, code="bench-operator", name="Bench operator", kind="network_operator"
+    )
+    location = location_create(
+        actor=None,
+        code=f"{target.code}-site",
+        name=f"Bench site for {target.code}",
+        kind="site",
+        custodian=operator,
+        secured=True,
+    )
+    with rotations_kept_in_process() as rotation_ids:
+        for start in range(0, count, REQUEST_BATCH):
+            with transaction.atomic():
+                for n in range(start, min(start + REQUEST_BATCH, count)):
+                    terminal = terminal_create(
+                        actor=None,
+                        asset_tag=f"{target.code}-{n:05d}",
+                        location=location,
+                        custodian=operator,
+                    )
+                    services.account_create(actor=None, target_system=target, terminal=terminal)
+    # A simulated slow target slows the measured phases only.
+    with override_settings(ROTATION_CONNECTOR_DELAY_SECONDS=0):
+        for rotation_id in rotation_ids:
+            services.rotation_perform(rotation_id=rotation_id)
+
+
+# Measured phases ------------------------------------------------------------------------------
+
+
+def accounts_of(target) -> list:
+    from credentials.models import Account
+
+    return list(Account.objects.filter(target_system=target).order_by("pk"))
+
+
+def request_rotations(accounts: list) -> None:
+    from django.db import transaction
+
+    from credentials import services
+    from credentials.models import RotationReason
+
+    for start in range(0, len(accounts), REQUEST_BATCH):
+        with transaction.atomic():
+            for account in accounts[start : start + REQUEST_BATCH]:
+                services.rotation_request(account=account, reason=RotationReason.FORCED, actor=None)
+
+
+@dataclass
+class Phase:
+    seconds: float
+    requests_seconds: float  # until the last request was committed (and, end to end, sent)
+    count: int
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+def measure_floor(target, profile: bool) -> Phase:
+    """The same requests and the same `rotation_perform` the worker runs, one after the other in
+    this process: what the service code costs with no broker, no worker and no parallelism."""
+    from credentials import services
+    from credentials.models import RotationStatus
+
+    accounts = accounts_of(target)
+    profiler = cProfile.Profile() if profile else None
+    with rotations_kept_in_process() as rotation_ids:
+        if profiler:
+            profiler.enable()
+        start = time.perf_counter()
+        request_rotations(accounts)
+        requested = time.perf_counter()
+        outcomes = [services.rotation_perform(rotation_id=r) for r in rotation_ids]
+        end = time.perf_counter()
+        if profiler:
+            profiler.disable()
+    if profiler:
+        print(f"\n[{target.code}] profile of the floor loop:", file=sys.stderr)
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(25)
+        stats.sort_stats("tottime").print_stats(15)
+    if len(rotation_ids) != len(accounts) or set(outcomes) != {RotationStatus.SUCCEEDED}:
+        raise BenchError(f"[{target.code}] floor: not every rotation succeeded: {set(outcomes)}")
+    return Phase(end - start, requested - start, len(accounts))
+
+
+def measure_end_to_end(target, concurrency: int, log: Path) -> Phase:
+    """Requests sent to Redis on commit, run by a worker started beforehand; the clock stops
+    when the database shows every one of them succeeded."""
+    from django.db.models import Max
+
+    from credentials.models import Rotation, RotationStatus
+
+    accounts = accounts_of(target)
+    mark = Rotation.objects.aggregate(m=Max("pk"))["m"] or 0
+    phase = Rotation.objects.filter(pk__gt=mark, account__target_system=target)
+    with Worker(f"bench-{target.code}", concurrency, log):
+        start = time.perf_counter()
+        request_rotations(accounts)
+        requested = time.perf_counter()
+        done, last_progress, last_done = 0, requested, -1
+        while done < len(accounts):
+            time.sleep(POLL_SECONDS)
+            done = phase.filter(status=RotationStatus.SUCCEEDED).count()
+            now = time.perf_counter()
+            if done != last_done:
+                last_progress, last_done = now, done
+            if phase.filter(status=RotationStatus.FAILED).exists():
+                raise BenchError(f"[{target.code}] a rotation failed{tail(log)}")
+            if now - last_progress > STALL_SECONDS:
+                raise BenchError(
+                    f"[{target.code}] {done} of {len(accounts)} rotations succeeded, and none "
+                    f"for {STALL_SECONDS} s{tail(log)}"
+                )
+        end = time.perf_counter()
+    return Phase(end - start, requested - start, len(accounts))
+
+
+# Checks ---------------------------------------------------------------------------------------
+
+
+def verify(target, count: int) -> list[str]:
+    """What is wrong with the target's accounts after the run (empty when nothing is)."""
+    from credentials import services
+    from credentials.models import Account, AccountState, Rotation, RotationStatus, SecretVersion
+
+    problems = []
+    rotations = Rotation.objects.filter(account__target_system=target)
+    # Each account: its initial rotation, the floor's and the end-to-end one.
+    if rotations.count() != 3 * count:
+        problems.append(f"{rotations.count()} rotations instead of {3 * count}")
+    unfinished = rotations.exclude(status=RotationStatus.SUCCEEDED).count()
+    if unfinished:
+        problems.append(f"{unfinished} rotations did not succeed")
+    accounts = Account.objects.filter(target_system=target)
+    locked = accounts.filter(state=AccountState.LOCKED).count()
+    if locked != count:
+        problems.append(f"{locked} accounts locked instead of {count}")
+    if SecretVersion.objects.filter(account__target_system=target, status="pending").exists():
+        problems.append("pending secret versions are left")
+    on_target = sorted(services.connector_for(target).list_login_ids())
+    if on_target != sorted(accounts.values_list("login_id", flat=True)):
+        problems.append("the target's login IDs differ from the database's")
+    return [f"[{target.code}] {p}" for p in problems]
+
+
+# Main -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    connector: str
+    accounts: int
+    end_to_end: Phase
+    floor: Phase
+
+
+def report(results: list[Result], machine: list[str], total: float) -> str:
+    header = (
+        f"{'connector':<10}{'accounts':>9}{'end-to-end s':>14}{'rot/s':>9}"
+        f"{'floor s':>10}{'rot/s':>9}{'ratio':>8}"
+    )
+    lines = ["", "Rotation benchmark", *machine, "", header, "-" * len(header)]
+    for r in results:
+        lines.append(
+            f"{r.connector:<10}{r.accounts:>9}{r.end_to_end.seconds:>14.1f}"
+            f"{r.end_to_end.rate:>9.1f}{r.floor.seconds:>10.1f}{r.floor.rate:>9.1f}"
+            f"{r.end_to_end.rate / r.floor.rate:>8.2f}"
+        )
+    lines += [
+        "",
+        "ratio = end-to-end rotations/s / floor rotations/s. Both include requesting the",
+        f"rotations ({REQUEST_BATCH} per transaction); the floor ran first, in this process.",
+        "Requests committed after (s): "
+        + ", ".join(
+            f"{r.connector} floor {r.floor.requests_seconds:.1f} / end-to-end "
+            f"{r.end_to_end.requests_seconds:.1f}"
+            for r in results
+        ),
+        f"Whole run, setup included: {total:.0f} s",
+    ]
+    return "\n".join(lines)
+
+
+def run(args, folder: Path) -> int:
+    began = time.perf_counter()
+    redis_port = free_port()
+    external = prepare_environment(
+        folder, f"redis://127.0.0.1:{redis_port}/0", args.connector_delay
+    )
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from core.audit import verify_chain
+
+    kinds = ["local", "ldap"] if args.connector == "both" else [args.connector]
+    with contextlib.ExitStack() as stack:
+        call_command("migrate", verbosity=0)
+        if external:
+            call_command("flush", interactive=False, verbosity=0)
+            stack.callback(call_command, "flush", interactive=False, verbosity=0)
+        stack.enter_context(RedisServer(folder, redis_port))
+        slapd = None
+        if "ldap" in kinds:
+            from tests.credentials.slapd import Slapd
+
+            if Slapd.missing():
+                raise BenchError(f"slapd is needed: apt-get install slapd ({Slapd.missing()})")
+            slapd = stack.enter_context(Slapd())
+
+        results, problems = [], []
+        for kind in kinds:
+            step = time.perf_counter()
+            target = create_target(kind, slapd)
+            create_accounts(target, args.accounts)
+            print(
+                f"[{kind}] {args.accounts} accounts set up in {time.perf_counter() - step:.1f} s",
+                file=sys.stderr,
+            )
+            floor = measure_floor(target, args.profile)
+            print(f"[{kind}] floor: {floor.seconds:.1f} s", file=sys.stderr)
+            end_to_end = measure_end_to_end(target, args.concurrency, folder / f"worker-{kind}.log")
+            print(f"[{kind}] end to end: {end_to_end.seconds:.1f} s", file=sys.stderr)
+            results.append(Result(kind, args.accounts, end_to_end, floor))
+            problems += verify(target, args.accounts)
+        checked, broken = verify_chain()
+        if broken is not None:
+            problems.append(f"audit chain broken at event {broken.seq}: {broken.reason}")
+        machine = machine_description(args.concurrency)
+
+    print(report(results, machine, time.perf_counter() - began))
+    print(f"audit chain: {checked} events verified")
+    for problem in problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=2000)
+    parser.add_argument("--connector", choices=["local", "ldap", "both"], default="both")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument(
+        "--connector-delay",
+        type=float,
+        default=0,
+        help="seconds of pause before each connector call in the measured phases (a slow target)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="print a cProfile of the floor loop to stderr"
+    )
+    args = parser.parse_args()
+    if args.accounts < 1 or args.concurrency < 1:
+        parser.error("--accounts and --concurrency must be at least 1")
+    folder = Path(tempfile.mkdtemp(prefix="nwterm-bench-"))
+    try:
+        return run(args, folder)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Credential pages: the terminal's accounts, security's rotation queue and forced rotations,
+and the manual-rotation task of a target's administrators. No page shows a password except the
+manual task (to that target's administrators) and, in lending, the borrower's reveal page."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core.errors import ApplicationError
+from credentials import selectors, services
+from credentials.forms import AccountCreateForm
+from credentials.models import Account, Rotation, RotationStatus, TargetSystem
+from terminals.models import Terminal
+from terminals.views import requires
+
+
+@require_GET
+@requires("credentials.view_rotation")
+def rotation_queue(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "credentials/rotation_queue.html",
+        {
+            "rotations": selectors.rotation_queue(user=request.user),
+            "targets": selectors.target_system_queryset(user=request.user),
+        },
+    )
+
+
+@require_GET
+@requires("credentials.view_targetsystem")
+def target_system_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "credentials/target_system_list.html",
+        {"targets": selectors.target_system_queryset(user=request.user)},
+    )
+
+
+@require_POST
+@requires("credentials.add_rotation")
+def rotation_force(request: HttpRequest) -> HttpResponse:
+    """Force rotations of one account, of a terminal's accounts, or of a target's accounts."""
+    if request.POST.get("account"):
+        accounts = Account.objects.filter(pk=request.POST["account"])
+    elif request.POST.get("terminal"):
+        accounts = Account.objects.filter(terminal__asset_tag=request.POST["terminal"])
+    elif request.POST.get("target_system"):
+        accounts = Account.objects.filter(target_system__code=request.POST["target_system"])
+    else:
+        accounts = Account.objects.none()
+    try:
+        rotations = services.rotation_force(actor=request.user, accounts=accounts)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)d rotation was requested.", "%(n)d rotations were requested.", len(rotations)
+            )
+            % {"n": len(rotations)},
+        )
+    return redirect(request.POST.get("next") or "credentials:rotations")
+
+
+@require_POST
+@requires("credentials.add_account")
+def account_create(request: HttpRequest, asset_tag: str) -> HttpResponse:
+    terminal = get_object_or_404(Terminal, asset_tag=asset_tag)
+    form = AccountCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            account = services.account_create(
+                actor=request.user,
+                target_system=form.cleaned_data["target_system"],
+                terminal=terminal,
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _(
+                    "An account on %(target)s was created; "
+                    "its first rotation sets its login ID and password."
+                )
+                % {"target": account.target_system.name},
+            )
+    else:
+        messages.error(request, _("Choose a target system."))
+    return redirect("terminals:detail", asset_tag=terminal.asset_tag)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@requires("credentials.view_rotation")
+def manual_rotation(request: HttpRequest, pk: int) -> HttpResponse:
+    """A `manual` target's task: an administrator sees the values and confirms they were set;
+    a second administrator signs in with them and verifies."""
+    rotation = get_object_or_404(
+        Rotation.objects.select_related(
+            "account__target_system", "account__terminal", "set_confirmed_by"
+        ),
+        pk=pk,
+    )
+    target: TargetSystem = rotation.account.target_system
+    is_admin = target.administrators.filter(pk=request.user.pk).exists()
+    values = None
+    if request.method == "POST":
+        if not is_admin:
+            raise PermissionDenied
+        step = request.POST.get("step")
+        try:
+            if step == "show":
+                values = services.manual_rotation_values(rotation=rotation, actor=request.user)
+            elif step == "confirm":
+                services.manual_rotation_confirm_set(rotation=rotation, actor=request.user)
+                messages.success(request, _("Recorded: the new values were set on the target."))
+                return redirect("credentials:manual", pk=rotation.pk)
+            elif step == "verify":
+                services.manual_rotation_verify(rotation=rotation, actor=request.user)
+                messages.success(
+                    request, _("Verified: the new login ID and password are now current.")
+                )
+                return redirect("credentials:rotations")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        rotation.refresh_from_db()
+    return render(
+        request,
+        "credentials/manual_rotation.html",
+        {
+            "rotation": rotation,
+            "target": target,
+            "is_admin": is_admin,
+            "values": values,
+            "awaiting_admin": rotation.status == RotationStatus.AWAITING_ADMIN,
+            "awaiting_verification": rotation.status == RotationStatus.AWAITING_VERIFICATION,
+        },
+    )
