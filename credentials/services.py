@@ -250,7 +250,7 @@ def _open_rotation(*, account: Account, reason: str, actor: User | None) -> Rota
 def rotation_request(*, account: Account, reason: str, actor: User | None) -> Rotation:
     """Ask for a rotation in the caller's transaction; the worker is asked after the commit.
     An account with a rotation already open keeps that one (a second would change nothing)."""
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
     existing = Rotation.objects.filter(account=account, status__in=OPEN_ROTATION_STATUSES).first()
     if existing is not None:
         return existing
@@ -297,7 +297,7 @@ def rotation_resend_stale(*, older_than_seconds: int | None = None) -> int:
 def _prepare_pending(rotation_id: int) -> tuple[Rotation, SecretVersion] | None:
     """Step 1: store the new values as pending (or find the ones a crashed try stored)."""
     rotation = (
-        Rotation.objects.select_for_update()
+        Rotation.objects.select_for_update(of=("self",))
         .select_related("account__target_system")
         .get(pk=rotation_id)
     )
@@ -365,11 +365,13 @@ def _make_current(
     *, rotation_id: int, actor: User | None, expected: str = RotationStatus.REQUESTED
 ) -> None:
     """Step 3: the target accepted the pending values; make them current."""
-    rotation = Rotation.objects.select_for_update().get(pk=rotation_id)
+    rotation = Rotation.objects.select_for_update(of=("self",)).get(pk=rotation_id)
     if rotation.status != expected:
         return  # a duplicate delivery finished it already
-    account = Account.objects.select_for_update().get(pk=rotation.account_id)
-    pending = SecretVersion.objects.select_for_update().get(pk=rotation.pending_version_id)
+    account = Account.objects.select_for_update(of=("self",)).get(pk=rotation.account_id)
+    pending = SecretVersion.objects.select_for_update(of=("self",)).get(
+        pk=rotation.pending_version_id
+    )
     now = timezone.now()
     old_version = account.current_version
     if old_version is not None:
@@ -409,11 +411,13 @@ def rotation_fail(*, rotation_id: int, error: str) -> None:
     """After the last retry: the account is `rotation_failed`, which blocks lending, and
     security officers are told by email."""
     rotation = (
-        Rotation.objects.select_for_update().select_related("account__terminal").get(pk=rotation_id)
+        Rotation.objects.select_for_update(of=("self",))
+        .select_related("account__terminal")
+        .get(pk=rotation_id)
     )
     if rotation.status != RotationStatus.REQUESTED:
         return
-    account = Account.objects.select_for_update().get(pk=rotation.account_id)
+    account = Account.objects.select_for_update(of=("self",)).get(pk=rotation.account_id)
     _set_account_state(account, AccountState.ROTATION_FAILED)
     account.save(update_fields=["state"])
     rotation.status, rotation.finished_at, rotation.last_error = (
@@ -524,7 +528,7 @@ def manual_rotation_values(*, rotation: Rotation, actor: User) -> tuple[str, str
     """The pending login ID and password, shown to the target's administrators only."""
     with transaction.atomic():
         rotation = (
-            Rotation.objects.select_for_update()
+            Rotation.objects.select_for_update(of=("self",))
             .select_related("account__target_system", "pending_version")
             .get(pk=rotation.pk)
         )
@@ -547,7 +551,7 @@ def manual_rotation_values(*, rotation: Rotation, actor: User) -> tuple[str, str
 @transaction.atomic
 def manual_rotation_confirm_set(*, rotation: Rotation, actor: User) -> Rotation:
     rotation = (
-        Rotation.objects.select_for_update()
+        Rotation.objects.select_for_update(of=("self",))
         .select_related("account__target_system")
         .get(pk=rotation.pk)
     )
@@ -569,7 +573,7 @@ def manual_rotation_confirm_set(*, rotation: Rotation, actor: User) -> Rotation:
 def manual_rotation_verify(*, rotation: Rotation, actor: User) -> Rotation:
     """A second person signed in with the new values: only now are they current."""
     rotation = (
-        Rotation.objects.select_for_update()
+        Rotation.objects.select_for_update(of=("self",))
         .select_related("account__target_system")
         .get(pk=rotation.pk)
     )
@@ -594,7 +598,9 @@ def secret_reveal(*, account: Account, actor: User) -> tuple[str, str]:
     """The current login ID and password, once, to whoever the reveal policy allows. The event
     is written in the same transaction: no event, no reveal."""
     account = (
-        Account.objects.select_for_update().select_related("current_version").get(pk=account.pk)
+        Account.objects.select_for_update(of=("self",))
+        .select_related("current_version")
+        .get(pk=account.pk)
     )
     if not may_reveal(actor, account):
         raise RuleViolation(_("You may not reveal this account's password."))
@@ -605,7 +611,7 @@ def secret_reveal(*, account: Account, actor: User) -> tuple[str, str]:
         AccountState.DELETED,
     ):
         raise RuleViolation(_("This account has no current password to reveal."))
-    version = SecretVersion.objects.select_for_update().get(pk=version.pk)
+    version = SecretVersion.objects.select_for_update(of=("self",)).get(pk=version.pk)
     extra = version.revealed_at is not None
     if extra and version.extra_reveal_approved_by_id is None:
         raise RevealRefused(
@@ -633,10 +639,12 @@ def secret_approve_extra_reveal(*, account: Account, actor: User, reason: str) -
         raise InvalidInput(
             _("No approval was recorded."), field_errors={"reason": [_("A reason is required.")]}
         )
-    account = Account.objects.select_for_update().get(pk=account.pk)
+    account = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
     if account.current_version_id is None:
         raise RuleViolation(_("This account has no current password."))
-    version = SecretVersion.objects.select_for_update().get(pk=account.current_version_id)
+    version = SecretVersion.objects.select_for_update(of=("self",)).get(
+        pk=account.current_version_id
+    )
     if version.revealed_at is None:
         raise RuleViolation(_("This password has not been revealed yet; no approval is needed."))
     version.extra_reveal_approved_by = actor
@@ -656,13 +664,15 @@ def secret_approve_extra_reveal(*, account: Account, actor: User, reason: str) -
 def _change_lock(*, account: Account, actor: User | None, to_state: str) -> Account:
     with transaction.atomic():
         locked = (
-            Account.objects.select_for_update().select_related("target_system").get(pk=account.pk)
+            Account.objects.select_for_update(of=("self",))
+            .select_related("target_system")
+            .get(pk=account.pk)
         )
         _set_account_state(locked, to_state)  # refuse before touching the target
     connector = connector_for(locked.target_system)
     (connector.unlock if to_state == AccountState.UNLOCKED else connector.lock)(locked.login_id)
     with transaction.atomic():
-        locked = Account.objects.select_for_update().get(pk=account.pk)
+        locked = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
         _set_account_state(locked, to_state)
         locked.save(update_fields=["state"])
         record_event(
@@ -686,12 +696,14 @@ def account_delete(*, account: Account, actor: User | None) -> Account:
     """Delete the account on its target, then here (no longer needed, or its terminal retired)."""
     with transaction.atomic():
         locked = (
-            Account.objects.select_for_update().select_related("target_system").get(pk=account.pk)
+            Account.objects.select_for_update(of=("self",))
+            .select_related("target_system")
+            .get(pk=account.pk)
         )
         _set_account_state(locked, AccountState.DELETED)
     connector_for(locked.target_system).delete(locked.login_id)
     with transaction.atomic():
-        locked = Account.objects.select_for_update().get(pk=account.pk)
+        locked = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
         _set_account_state(locked, AccountState.DELETED)
         locked.save(update_fields=["state"])
         LoginIdRecord.objects.filter(account=locked, valid_until__isnull=True).update(
@@ -729,7 +741,7 @@ def reencrypt_under_newest_key(*, batch_size: int = 200) -> dict[str, int]:
     while True:
         with transaction.atomic():
             batch = list(
-                SecretVersion.objects.select_for_update()
+                SecretVersion.objects.select_for_update(of=("self",))
                 .exclude(key_id=newest)
                 .order_by("pk")[:batch_size]
             )
@@ -744,7 +756,7 @@ def reencrypt_under_newest_key(*, batch_size: int = 200) -> dict[str, int]:
             break
     with transaction.atomic():
         targets = (
-            TargetSystem.objects.select_for_update()
+            TargetSystem.objects.select_for_update(of=("self",))
             .exclude(ldap_bind_password_ciphertext=None)
             .exclude(ldap_bind_password_key_id=newest)
         )

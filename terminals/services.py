@@ -92,7 +92,7 @@ def location_update(
     secured: bool,
     address: str = "",
 ) -> Location:
-    location = Location.objects.select_for_update().get(pk=location.pk)
+    location = Location.objects.select_for_update(of=("self",)).get(pk=location.pk)
     new = {"name": name, "custodian_id": custodian.pk, "secured": secured, "address": address}
     changes = {k: [getattr(location, k), v] for k, v in new.items() if getattr(location, k) != v}
     if not changes:
@@ -180,7 +180,7 @@ def terminal_update(
     notes: str,
 ) -> Terminal:
     """Change what describes a terminal; its location and status change only by transitions."""
-    terminal = Terminal.objects.select_for_update().get(pk=terminal.pk)
+    terminal = Terminal.objects.select_for_update(of=("self",)).get(pk=terminal.pk)
     new = dict(
         zip(
             _DESCRIPTIVE_FIELDS,
@@ -199,7 +199,11 @@ def terminal_update(
 
 
 def _lock(terminal: Terminal) -> Terminal:
-    return Terminal.objects.select_for_update().select_related("location").get(pk=terminal.pk)
+    return (
+        Terminal.objects.select_for_update(of=("self",))
+        .select_related("location")
+        .get(pk=terminal.pk)
+    )
 
 
 def _record_movement(
@@ -438,7 +442,7 @@ def access_card_update(
     terminal: Terminal | None,
     notes: str,
 ) -> AccessCard:
-    card = AccessCard.objects.select_for_update().get(pk=card.pk)
+    card = AccessCard.objects.select_for_update(of=("self",)).get(pk=card.pk)
     if card.status == AccessCard.Status.LENT:
         raise RuleViolation(_("A lent access card cannot be changed until it is returned."))
     new = {
@@ -459,7 +463,7 @@ def access_card_update(
 def _card_transition(
     card: AccessCard, *, to_status: str, actor: User | None, reason: str
 ) -> AccessCard:
-    card = AccessCard.objects.select_for_update().get(pk=card.pk)
+    card = AccessCard.objects.select_for_update(of=("self",)).get(pk=card.pk)
     if to_status not in AccessCard.ALLOWED_TRANSITIONS[AccessCard.Status(card.status)]:
         raise TransitionNotAllowed(
             _("An access card that is %(old)s cannot become %(new)s.")
