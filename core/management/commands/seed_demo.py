@@ -10,6 +10,8 @@ from django.db import transaction
 from core.models import Organization, User
 from core.roles import Role
 from core.services import organization_create, user_create
+from credentials import services as credentials
+from credentials.models import Account, TargetSystem
 from terminals import services as inventory
 from terminals.models import AccessCard, Location, Terminal
 
@@ -49,6 +51,14 @@ LOST_TAG = "NW-0026"
 ENTRY_CARDS = 10
 SIGN_IN_CARDS = 10
 
+# code, name: the target systems every stored terminal has an account on (local connector: the
+# demo needs no directory server). The worker gives each account its first random login ID and
+# password as soon as it starts.
+TARGET_SYSTEMS = [
+    ("callcenter", "コールセンターシステム"),
+    ("nol", "ネットワークオンラインシステム"),
+]
+
 # username, password, role, organization code. Fixed on purpose: this is demo data, and the
 # command prints them.
 USERS = [
@@ -76,6 +86,7 @@ class Command(BaseCommand):
             locations = self._locations(actor, organizations[OPERATOR[0]])
             terminals = self._terminals(actor, locations)
             self._cards(actor, locations["honten-cab-a"], terminals)
+            self._accounts(User.objects.get(username="security"), terminals)
 
         if self.created:
             self.stdout.write(self.style.SUCCESS(f"Demo data: {self.created} objects created."))
@@ -174,3 +185,19 @@ class Command(BaseCommand):
                 # Each sign-in card belongs with one terminal in the same cabinet.
                 terminal=terminals[f"NW-{n - ENTRY_CARDS:04d}"] if sign_in else None,
             )
+
+    def _accounts(self, actor: User, terminals: dict[str, Terminal]) -> None:
+        for code, name in TARGET_SYSTEMS:
+            target = TargetSystem.objects.filter(code=code).first()
+            if target is None:
+                self.created += 1
+                target = credentials.target_system_create(
+                    actor=actor, code=code, name=name, connector="local"
+                )
+            for terminal in terminals.values():
+                if terminal.status == Terminal.Status.LOST:
+                    continue
+                if Account.objects.filter(target_system=target, terminal=terminal).exists():
+                    continue
+                self.created += 1
+                credentials.account_create(actor=actor, target_system=target, terminal=terminal)
