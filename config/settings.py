@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -216,7 +217,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credentials.tasks.rotate_aged_secrets",
         "schedule": envint("AGED_SECRET_CHECK_SECONDS", 3600),
     },
+    "settle-returned-terminals": {
+        "task": "lending.tasks.settle_returned_terminals",
+        "schedule": envint("SETTLE_RETURNS_SECONDS", 30),
+    },
+    "notify-loans-due-soon": {
+        "task": "lending.tasks.notify_loans_due_soon",
+        "schedule": envint("DUE_SOON_CHECK_SECONDS", 900),
+    },
+    "notify-overdue-loans": {
+        "task": "lending.tasks.notify_overdue_loans",
+        "schedule": crontab(hour=envint("OVERDUE_NOTICE_HOUR", 9), minute=0),
+    },
 }
+# Lending rules.
+LENDING_GRACE_HOURS = envint("LENDING_GRACE_HOURS", 24)
+LENDING_SEPARATION_OF_DUTIES = envbool("LENDING_SEPARATION_OF_DUTIES", True)
+LENDING_MAX_QUANTITY = envint("LENDING_MAX_QUANTITY", 20)
+LENDING_DUE_SOON_HOURS = envint("LENDING_DUE_SOON_HOURS", 6)
 
 # Credential encryption keys: "id:base64,id:base64", newest first (it encrypts; all decrypt).
 CREDENTIAL_KEYS = envsecret("CREDENTIAL_KEYS")

@@ -28,10 +28,23 @@ _READ_CREDENTIALS = [
     "credentials.view_rotation",
 ]
 
+_READ_LENDING = [
+    "lending.view_declaration",
+    "lending.view_accessrequest",
+    "lending.view_loan",
+    "lending.view_returnconfirmation",
+    "terminals.view_discrepancy",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FACILITIES: _READ_INVENTORY
     + _READ_CREDENTIALS
+    + _READ_LENDING
     + [
+        "core.add_user",  # contractor users
+        "lending.change_accessrequest",  # approve, reject
+        "lending.add_loan",  # check-out
+        "lending.change_loan",  # return
         "core.add_organization",
         "core.change_organization",
         "terminals.add_location",
@@ -51,9 +64,20 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.add_account",
         "credentials.change_account",
         "credentials.add_rotation",
+        *_READ_LENDING,
+        "lending.add_declaration",
+        "lending.change_declaration",
+        "lending.revoke_loan",
     ],
-    Role.AUDITOR: [*_READ_INVENTORY, *_READ_CREDENTIALS, "core.view_auditevent"],
-    Role.CONTRACTOR: [],
+    Role.AUDITOR: [*_READ_INVENTORY, *_READ_CREDENTIALS, *_READ_LENDING, "core.view_auditevent"],
+    # What a contractor sees of these is limited to their own organization in lending.selectors.
+    Role.CONTRACTOR: [
+        "lending.view_declaration",
+        "lending.add_accessrequest",
+        "lending.view_accessrequest",
+        "lending.view_loan",
+        "lending.reveal_own_loan",
+    ],
 }
 
 

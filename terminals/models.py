@@ -260,3 +260,59 @@ class AccessCard(models.Model):
 
     def __str__(self) -> str:
         return self.card_number
+
+
+class DiscrepancyKind(models.TextChoices):
+    CARD_NOT_RETURNED = "card_not_returned", _("Access card not returned")
+
+
+class DiscrepancyStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class Discrepancy(models.Model):
+    """A difference between what should be and what is, for a security officer to review."""
+
+    Kind = DiscrepancyKind
+    Status = DiscrepancyStatus
+
+    kind = models.CharField(_("kind"), max_length=32, choices=DiscrepancyKind.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=DiscrepancyStatus.choices,
+        default=DiscrepancyStatus.OPEN,
+    )
+    terminal = models.ForeignKey(
+        Terminal,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="discrepancies",
+        verbose_name=_("terminal"),
+    )
+    access_card = models.ForeignKey(
+        AccessCard,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="discrepancies",
+        verbose_name=_("access card"),
+    )
+    details = models.JSONField(_("details"), default=dict)
+    opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        verbose_name = _("discrepancy")
+        verbose_name_plural = _("discrepancies")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=DiscrepancyStatus.values),
+                name="discrepancy_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_status_display()})"

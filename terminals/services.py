@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
 from core.models import Organization, User
-from terminals.models import AccessCard, Location, Movement, Terminal
+from terminals.models import AccessCard, Discrepancy, Location, Movement, Terminal
 
 Status = Terminal.Status
 
@@ -511,3 +511,32 @@ def access_card_mark_lost(*, card: AccessCard, actor: User | None, reason: str) 
 @transaction.atomic
 def access_card_retire(*, card: AccessCard, actor: User | None, reason: str) -> AccessCard:
     return _card_transition(card, to_status=AccessCard.Status.RETIRED, actor=actor, reason=reason)
+
+
+# Discrepancies --------------------------------------------------------------------------------
+
+
+def discrepancy_open(
+    *,
+    actor: User | None,
+    kind: str,
+    terminal: Terminal | None = None,
+    access_card: AccessCard | None = None,
+    details: dict | None = None,
+) -> Discrepancy:
+    """Record a difference for security to review, in the caller's transaction."""
+    discrepancy = Discrepancy.objects.create(
+        kind=kind, terminal=terminal, access_card=access_card, details=details or {}
+    )
+    record_event(
+        actor=actor,
+        action="discrepancy.opened",
+        obj=discrepancy,
+        details={
+            "kind": kind,
+            "terminal": terminal.asset_tag if terminal else None,
+            "access_card": access_card.card_number if access_card else None,
+            **(details or {}),
+        },
+    )
+    return discrepancy

@@ -1,0 +1,66 @@
+"""Emails about requests and loans: Japanese first, then English, in one message (recipients'
+language is not known). Sent by workers, after the commit that caused them."""
+
+from collections import defaultdict
+
+from django.contrib.auth.models import Group
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from core.models import User
+from core.roles import Role
+
+
+def _bilingual(template: str, context: dict) -> tuple[str, str]:
+    subjects, bodies = [], []
+    for language in ("ja", "en"):
+        with translation.override(language):
+            subjects.append(render_to_string(f"emails/{template}_subject.txt", context).strip())
+            bodies.append(render_to_string(f"emails/{template}.txt", context).strip())
+    return " / ".join(subjects), "\n\n----------\n\n".join(bodies)
+
+
+def _staff() -> list[User]:
+    return list(
+        Group.objects.get(name=Role.FACILITIES).user_set.filter(is_active=True).exclude(email="")
+    )
+
+
+def _contractor_users(organization_id: int) -> list[User]:
+    return list(
+        User.objects.filter(organization_id=organization_id, is_active=True).exclude(email="")
+    )
+
+
+def request_event(*, request_id: int, event: str) -> None:
+    from lending.tasks import send_request_notification
+
+    send_request_notification.delay(request_id, event)
+
+
+def send_request_email(*, request_id: int, event: str) -> int:
+    from lending.models import AccessRequest
+
+    request = AccessRequest.objects.select_related("declaration", "contractor", "submitted_by").get(
+        pk=request_id
+    )
+    recipients = {user.email for user in _contractor_users(request.contractor_id) + _staff()}
+    if not recipients:
+        return 0
+    subject, body = _bilingual("request_event", {"request": request, "event": event})
+    send_mail(subject, body, None, sorted(recipients))
+    return len(recipients)
+
+
+def loan_summary(*, loans, kind: str) -> int:
+    """One email per recipient listing the loans they should act on (kind: overdue, due_soon)."""
+    by_recipient: dict[str, list] = defaultdict(list)
+    staff = _staff()
+    for loan in loans:
+        for user in _contractor_users(loan.request.contractor_id) + staff:
+            by_recipient[user.email].append(loan)
+    for email, their_loans in by_recipient.items():
+        subject, body = _bilingual("loan_summary", {"loans": their_loans, "kind": kind})
+        send_mail(subject, body, None, [email])
+    return len(by_recipient)

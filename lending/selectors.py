@@ -1,0 +1,218 @@
+"""Reads for lending: what each user may see (a contractor sees only their organization's
+requests and loans), why a terminal may not be lent now, and the close report."""
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.models import User
+from core.roles import Role
+from credentials.models import Account, Rotation, RotationStatus
+from credentials.selectors import credential_blockers
+from lending.models import (
+    AccessRequest,
+    Declaration,
+    DeclarationStatus,
+    Loan,
+    LoanStatus,
+    RequestStatus,
+)
+from terminals.models import AccessCard, Terminal
+
+
+def _is_contractor(user: User) -> bool:
+    return user.role == Role.CONTRACTOR
+
+
+def declaration_queryset(*, user: User) -> QuerySet[Declaration]:
+    qs = Declaration.objects.prefetch_related("sites").select_related("declared_by")
+    if not user.has_perm("lending.view_declaration"):
+        return qs.none()
+    if _is_contractor(user):
+        return qs.filter(status=DeclarationStatus.ACTIVE)
+    return qs
+
+
+def active_declarations() -> QuerySet[Declaration]:
+    return Declaration.objects.filter(status=DeclarationStatus.ACTIVE).prefetch_related("sites")
+
+
+def access_request_queryset(*, user: User) -> QuerySet[AccessRequest]:
+    qs = AccessRequest.objects.select_related(
+        "declaration", "contractor", "submitted_by", "decided_by"
+    )
+    if not user.has_perm("lending.view_accessrequest"):
+        return qs.none()
+    if _is_contractor(user):
+        return qs.filter(contractor_id=user.organization_id) if user.organization_id else qs.none()
+    return qs
+
+
+def loan_queryset(*, user: User) -> QuerySet[Loan]:
+    qs = Loan.objects.select_related(
+        "terminal", "request__contractor", "request__declaration", "handed_out_by"
+    )
+    if not user.has_perm("lending.view_loan"):
+        return qs.none()
+    if _is_contractor(user):
+        return (
+            qs.filter(request__contractor_id=user.organization_id)
+            if user.organization_id
+            else qs.none()
+        )
+    return qs
+
+
+def borrower_may_reveal(user: User, account: Account) -> bool:
+    """The reveal policy: a user of the contractor that holds an open, unrevoked loan of the
+    account's terminal."""
+    return (
+        _is_contractor(user)
+        and user.organization_id is not None
+        and Loan.objects.filter(
+            status=LoanStatus.OPEN,
+            revoked_at__isnull=True,
+            terminal_id=account.terminal_id,
+            request__contractor_id=user.organization_id,
+        ).exists()
+    )
+
+
+def loans_out_count(request: AccessRequest) -> int:
+    """Loans that count against the request's quantity (everything but failed hand-outs)."""
+    return request.loans.exclude(status=LoanStatus.ABANDONED).count()
+
+
+def checkout_refusals(*, request: AccessRequest, terminal: Terminal, actor: User) -> list[str]:
+    """Every reason this terminal may not be handed out against this request by this person."""
+    reasons = []
+    declaration = request.declaration
+    if terminal.status != Terminal.Status.IN_STORAGE:
+        reasons.append(
+            _("Terminal %(tag)s is not in storage (it is %(status)s).")
+            % {"tag": terminal.asset_tag, "status": Terminal.Status(terminal.status).label}
+        )
+    reasons += credential_blockers(terminal=terminal)
+    if declaration.status != DeclarationStatus.ACTIVE:
+        reasons.append(
+            _("The declaration “%(title)s” is not active.") % {"title": declaration.title}
+        )
+    if request.status != RequestStatus.APPROVED:
+        reasons.append(
+            _("Request #%(id)s is not approved (it is %(status)s).")
+            % {"id": request.pk, "status": RequestStatus(request.status).label}
+        )
+    elif loans_out_count(request) >= request.quantity:
+        reasons.append(
+            _("Request #%(id)s already has its %(n)s terminals.")
+            % {"id": request.pk, "n": request.quantity}
+        )
+    if not declaration.sites.filter(pk=terminal.location.site_id).exists():
+        reasons.append(
+            _("Terminal %(tag)s is kept at a site outside the declaration's area.")
+            % {"tag": terminal.asset_tag}
+        )
+    if settings.LENDING_SEPARATION_OF_DUTIES and request.decided_by_id == actor.pk:
+        reasons.append(_("You approved this request, so someone else must hand out its terminals."))
+    return reasons
+
+
+def close_blockers(*, declaration: Declaration) -> list[str]:
+    """What is still out under a declaration: each item blocks closing it."""
+    reasons = []
+    loans = Loan.objects.filter(request__declaration=declaration).select_related("terminal")
+    for loan in loans.filter(status__in=Loan.OUT):
+        reasons.append(_("Terminal %(tag)s is still lent.") % {"tag": loan.terminal.asset_tag})
+    for loan in loans.filter(
+        status=LoanStatus.RETURNED, return_confirmation__settled_at__isnull=True
+    ):
+        reasons.append(
+            _("Terminal %(tag)s was returned but its rotation has not finished.")
+            % {"tag": loan.terminal.asset_tag}
+        )
+    unfinished = (
+        Rotation.objects.filter(
+            account__terminal__loans__request__declaration=declaration,
+            status__in=[
+                RotationStatus.REQUESTED,
+                RotationStatus.AWAITING_ADMIN,
+                RotationStatus.AWAITING_VERIFICATION,
+                RotationStatus.FAILED,
+            ],
+        )
+        .select_related("account__terminal")
+        .distinct()
+    )
+    for rotation in unfinished:
+        reasons.append(
+            _("A rotation of %(account)s (terminal %(tag)s) has not succeeded.")
+            % {"account": rotation.account, "tag": rotation.account.terminal.asset_tag}
+        )
+    cards = AccessCard.objects.filter(
+        loans__request__declaration=declaration, status=AccessCard.Status.LENT
+    ).distinct()
+    for card in cards:
+        reasons.append(_("Access card %(number)s is still lent.") % {"number": card.card_number})
+    return reasons
+
+
+def overdue_loans(*, now=None) -> QuerySet[Loan]:
+    now = now or timezone.now()
+    return Loan.objects.filter(status=LoanStatus.OPEN, due_at__lt=now).select_related(
+        "terminal", "request__contractor"
+    )
+
+
+def loans_due_soon(*, now=None) -> QuerySet[Loan]:
+    now = now or timezone.now()
+    horizon = now + timezone.timedelta(hours=settings.LENDING_DUE_SOON_HOURS)
+    return Loan.objects.filter(
+        status=LoanStatus.OPEN, due_at__gte=now, due_at__lt=horizon, due_soon_notice_at__isnull=True
+    ).select_related("terminal", "request__contractor")
+
+
+def close_report(*, declaration: Declaration) -> list[dict]:
+    """Each loan under a declaration from request to rotation, in check-out order."""
+    loans = (
+        Loan.objects.filter(request__declaration=declaration)
+        .exclude(status=LoanStatus.ABANDONED)
+        .select_related(
+            "terminal",
+            "handed_out_by",
+            "request__contractor",
+            "request__submitted_by",
+            "request__decided_by",
+            "return_confirmation__received_by",
+            "return_confirmation__return_location",
+        )
+        .order_by("checked_out_at")
+    )
+    rows = []
+    for loan in loans:
+        confirmation = getattr(loan, "return_confirmation", None)
+        rotations = Rotation.objects.filter(
+            account__terminal=loan.terminal,
+            requested_at__gte=loan.checked_out_at,
+            status=RotationStatus.SUCCEEDED,
+        ).order_by("-finished_at")
+        last_rotation = rotations.first()
+        rows.append(
+            {
+                "loan": loan,
+                "request": loan.request,
+                "confirmation": confirmation,
+                "rotated_at": last_rotation.finished_at if last_rotation else None,
+                "rotations": rotations.count(),
+            }
+        )
+    return rows
+
+
+def request_counts(*, user: User) -> dict[str, int]:
+    qs = access_request_queryset(user=user).order_by()
+    return dict(qs.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+
+
+def open_loans_of(*, user: User) -> QuerySet[Loan]:
+    return loan_queryset(user=user).filter(Q(status=LoanStatus.OPEN))

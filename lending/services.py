@@ -1,0 +1,666 @@
+"""Writes for disaster lending. Each transition locks its row, re-checks under the lock,
+changes, writes its audit event, and enqueues work (email, rotation) after the commit. Calls to
+target systems (unlocking accounts at check-out) happen between transactions, never inside one."""
+
+import contextlib
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import record_event
+from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
+from core.models import Organization, User
+from credentials import services as credentials
+from credentials.connectors import ConnectorError
+from credentials.models import Account, AccountState, RotationReason
+from lending import notifications
+from lending.models import (
+    AccessRequest,
+    Declaration,
+    DeclarationStatus,
+    Loan,
+    LoanStatus,
+    RequestStatus,
+    ReturnCondition,
+    ReturnConfirmation,
+)
+from lending.selectors import checkout_refusals, close_blockers
+from terminals import services as inventory
+from terminals.models import AccessCard, Discrepancy, Location, Terminal
+
+ACKNOWLEDGEMENT = (
+    "I will use this terminal and the information it reaches only for the disaster response "
+    "named in this request, will not pass it to a retail company or anyone else, and will "
+    "return it when asked. / 本端末および本端末で閲覧する情報を、本申請の非常災害対応以外の目的に"
+    "使用せず、小売電気事業者その他の第三者に提供しないこと、返却を求められた際は速やかに返却する"
+    "ことを誓約します。"
+)
+
+
+def _check_transition(model, obj, to_status: str) -> None:
+    if to_status not in model.ALLOWED_TRANSITIONS[obj.status]:
+        raise TransitionNotAllowed(
+            _("A %(model)s that is %(old)s cannot become %(new)s.")
+            % {
+                "model": model._meta.verbose_name,
+                "old": model.Status(obj.status).label,
+                "new": model.Status(to_status).label,
+            }
+        )
+
+
+# Declarations ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def declaration_declare(
+    *,
+    actor: User,
+    title: str,
+    sites: Iterable[Location],
+    declared_at=None,
+    lending_limit=None,
+) -> Declaration:
+    sites = list(sites)
+    errors: dict[str, list[str]] = {}
+    if not title.strip():
+        errors["title"] = [_("A title is required.")]
+    if not sites:
+        errors["sites"] = [_("Choose at least one site.")]
+    elif any(site.kind != Location.Kind.SITE for site in sites):
+        errors["sites"] = [_("The area is made of sites.")]
+    declared_at = declared_at or timezone.now()
+    if lending_limit is not None and lending_limit <= declared_at:
+        errors["lending_limit"] = [_("The lending limit must be after the declaration.")]
+    if errors:
+        raise InvalidInput(_("The declaration was not saved."), field_errors=errors)
+    declaration = Declaration.objects.create(
+        title=title.strip(), declared_at=declared_at, declared_by=actor, lending_limit=lending_limit
+    )
+    declaration.sites.set(sites)
+    record_event(
+        actor=actor,
+        action="declaration.declared",
+        obj=declaration,
+        details={
+            "title": declaration.title,
+            "sites": [site.code for site in sites],
+            "lending_limit": lending_limit.isoformat() if lending_limit else None,
+        },
+    )
+    return declaration
+
+
+@transaction.atomic
+def declaration_lift(
+    *, declaration: Declaration, actor: User, grace_hours: int | None = None
+) -> Declaration:
+    """Lifting makes every open loan under the declaration due after the grace period."""
+    declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    _check_transition(Declaration, declaration, DeclarationStatus.LIFTED)
+    now = timezone.now()
+    grace = grace_hours if grace_hours is not None else settings.LENDING_GRACE_HOURS
+    due = now + timezone.timedelta(hours=grace)
+    declaration.status, declaration.lifted_at, declaration.lifted_by = (
+        DeclarationStatus.LIFTED,
+        now,
+        actor,
+    )
+    declaration.save(update_fields=["status", "lifted_at", "lifted_by"])
+    made_due = Loan.objects.filter(
+        request__declaration=declaration, status=LoanStatus.OPEN, due_at__gt=due
+    )
+    loan_ids = list(made_due.values_list("pk", flat=True))
+    made_due.update(due_at=due)
+    # Requests not yet served can no longer be served.
+    AccessRequest.objects.filter(declaration=declaration, status=RequestStatus.SUBMITTED).update(
+        status=RequestStatus.CANCELLED,
+        decided_at=now,
+        decision_reason=_("The declaration was lifted."),
+    )
+    record_event(
+        actor=actor,
+        action="declaration.lifted",
+        obj=declaration,
+        details={"grace_hours": grace, "due_at": due.isoformat(), "loans_made_due": loan_ids},
+    )
+    return declaration
+
+
+@transaction.atomic
+def declaration_close(*, declaration: Declaration, actor: User) -> Declaration:
+    """Closing is refused while anything lent under the declaration is out or not rotated."""
+    declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    _check_transition(Declaration, declaration, DeclarationStatus.CLOSED)
+    reasons = close_blockers(declaration=declaration)
+    if reasons:
+        raise RuleViolation(_("The declaration cannot be closed yet."), reasons=reasons)
+    declaration.status, declaration.closed_at, declaration.closed_by = (
+        DeclarationStatus.CLOSED,
+        timezone.now(),
+        actor,
+    )
+    declaration.save(update_fields=["status", "closed_at", "closed_by"])
+    record_event(
+        actor=actor,
+        action="declaration.closed",
+        obj=declaration,
+        details={"loans": declaration_loan_count(declaration)},
+    )
+    return declaration
+
+
+def declaration_loan_count(declaration: Declaration) -> int:
+    return (
+        Loan.objects.filter(request__declaration=declaration)
+        .exclude(status=LoanStatus.ABANDONED)
+        .count()
+    )
+
+
+# Access requests ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def access_request_submit(
+    *,
+    actor: User,
+    declaration: Declaration | None,
+    work_site: str,
+    quantity: int,
+    operators: list[str],
+    purpose: str,
+    needed_until,
+) -> AccessRequest:
+    errors: dict[str, list[str]] = {}
+    organization = actor.organization
+    if organization is None or organization.kind != Organization.Kind.CONTRACTOR:
+        raise RuleViolation(_("Only a contractor's users can submit an access request."))
+    if declaration is None or declaration.status != DeclarationStatus.ACTIVE:
+        errors["declaration"] = [_("There is no active declaration to request terminals under.")]
+    if not 1 <= quantity <= settings.LENDING_MAX_QUANTITY:
+        errors["quantity"] = [
+            _("Ask for between 1 and %(max)s terminals.") % {"max": settings.LENDING_MAX_QUANTITY}
+        ]
+    operators = [name.strip() for name in operators if name.strip()]
+    if not operators:
+        errors["operators"] = [_("Name at least one operator who will use the terminals.")]
+    if not work_site.strip():
+        errors["work_site"] = [_("Say where the terminals will be used.")]
+    if not purpose.strip():
+        errors["purpose"] = [_("Say what the terminals are needed for.")]
+    now = timezone.now()
+    if needed_until <= now:
+        errors["needed_until"] = [_("“Needed until” must be in the future.")]
+    elif (
+        declaration is not None
+        and declaration.lending_limit
+        and needed_until > declaration.lending_limit
+    ):
+        errors["needed_until"] = [
+            _("“Needed until” is after the declaration's lending limit (%(limit)s).")
+            % {"limit": timezone.localtime(declaration.lending_limit).strftime("%Y-%m-%d %H:%M")}
+        ]
+    if errors:
+        raise InvalidInput(_("The request was not submitted."), field_errors=errors)
+    request = AccessRequest.objects.create(
+        declaration=declaration,
+        contractor=organization,
+        submitted_by=actor,
+        work_site=work_site.strip(),
+        quantity=quantity,
+        operators=operators,
+        purpose=purpose.strip(),
+        needed_until=needed_until,
+    )
+    record_event(
+        actor=actor,
+        action="access_request.submitted",
+        obj=request,
+        details={
+            "declaration": declaration.pk,
+            "contractor": organization.code,
+            "quantity": quantity,
+            "operators": operators,
+            "needed_until": needed_until.isoformat(),
+        },
+    )
+    transaction.on_commit(
+        lambda: notifications.request_event(request_id=request.pk, event="submitted")
+    )
+    return request
+
+
+def _decide(
+    request: AccessRequest, *, actor: User, to_status: str, reason: str, action: str
+) -> AccessRequest:
+    request = AccessRequest.objects.select_for_update().get(pk=request.pk)
+    _check_transition(AccessRequest, request, to_status)
+    request.status, request.decided_by, request.decided_at = to_status, actor, timezone.now()
+    request.decision_reason = reason
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    record_event(actor=actor, action=action, obj=request, details={"reason": reason})
+    transaction.on_commit(
+        lambda: notifications.request_event(request_id=request.pk, event=to_status)
+    )
+    return request
+
+
+@transaction.atomic
+def access_request_approve(
+    *, request: AccessRequest, actor: User, reason: str = ""
+) -> AccessRequest:
+    if request.declaration.status != DeclarationStatus.ACTIVE:
+        raise RuleViolation(_("The declaration is no longer active."))
+    return _decide(
+        request,
+        actor=actor,
+        to_status=RequestStatus.APPROVED,
+        reason=reason,
+        action="access_request.approved",
+    )
+
+
+@transaction.atomic
+def access_request_reject(*, request: AccessRequest, actor: User, reason: str) -> AccessRequest:
+    if not reason.strip():
+        raise InvalidInput(
+            _("The request was not rejected."),
+            field_errors={"reason": [_("A reason is required.")]},
+        )
+    return _decide(
+        request,
+        actor=actor,
+        to_status=RequestStatus.REJECTED,
+        reason=reason.strip(),
+        action="access_request.rejected",
+    )
+
+
+@transaction.atomic
+def access_request_cancel(
+    *, request: AccessRequest, actor: User, reason: str = ""
+) -> AccessRequest:
+    """The contractor withdraws an open request; terminals already handed out stay lent."""
+    if actor.role == "contractor" and actor.organization_id != request.contractor_id:
+        raise RuleViolation(_("You can cancel only your own organization's requests."))
+    if request.loans.filter(status__in=Loan.OUT).exists():
+        raise RuleViolation(_("Terminals of this request are out; return them first."))
+    return _decide(
+        request,
+        actor=actor,
+        to_status=RequestStatus.CANCELLED,
+        reason=reason,
+        action="access_request.cancelled",
+    )
+
+
+# Check-out ------------------------------------------------------------------------------------
+
+
+def loan_checkout(
+    *,
+    request: AccessRequest,
+    terminal: Terminal,
+    actor: User,
+    operator_name: str,
+    acknowledged_name: str,
+    cards: Iterable[AccessCard] | None = None,
+) -> Loan:
+    """Hand out one terminal: reserve it (one winner under the row lock), unlock its accounts on
+    their targets, and only then record it as lent."""
+    errors: dict[str, list[str]] = {}
+    if not operator_name.strip():
+        errors["operator_name"] = [_("Name the operator who receives the terminal.")]
+    if not acknowledged_name.strip():
+        errors["acknowledged_name"] = [
+            _("The operator signs the acknowledgement of the handling rules.")
+        ]
+    if errors:
+        raise InvalidInput(_("The terminal was not handed out."), field_errors=errors)
+    loan = _reserve(
+        request=request,
+        terminal=terminal,
+        actor=actor,
+        operator_name=operator_name.strip(),
+        acknowledged_name=acknowledged_name.strip(),
+        cards=list(cards or terminal.access_cards.filter(status=AccessCard.Status.IN_STORAGE)),
+    )
+    unlocked: list[Account] = []
+    try:
+        for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
+            unlocked.append(credentials.account_unlock(account=account, actor=actor))
+    except (ConnectorError, RuleViolation) as exc:
+        _abandon(loan=loan, actor=actor, unlocked=unlocked, error=str(exc))
+        raise RuleViolation(
+            _("Terminal %(tag)s was not handed out: an account could not be unlocked.")
+            % {"tag": terminal.asset_tag},
+            reasons=[str(exc)],
+        ) from exc
+    return _confirm_lent(loan=loan, actor=actor)
+
+
+@transaction.atomic
+def _reserve(*, request, terminal, actor, operator_name, acknowledged_name, cards) -> Loan:
+    request = (
+        AccessRequest.objects.select_for_update(of=("self",))
+        .select_related("declaration")
+        .get(pk=request.pk)
+    )
+    terminal = (
+        Terminal.objects.select_for_update(of=("self",))
+        .select_related("location")
+        .get(pk=terminal.pk)
+    )
+    reasons = checkout_refusals(request=request, terminal=terminal, actor=actor)
+    if reasons:
+        raise RuleViolation(
+            _("Terminal %(tag)s cannot be handed out.") % {"tag": terminal.asset_tag},
+            reasons=reasons,
+        )
+    inventory.terminal_reserve(
+        terminal=terminal,
+        actor=actor,
+        reason=_("Hand-out for request #%(id)s") % {"id": request.pk},
+    )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            loan = Loan.objects.create(
+                request=request,
+                terminal=terminal,
+                work_site=request.work_site,
+                operator_name=operator_name,
+                handed_out_by=actor,
+                checked_out_at=now,
+                due_at=request.needed_until,
+                acknowledgement_text=ACKNOWLEDGEMENT,
+                acknowledged_name=acknowledged_name,
+                acknowledged_at=now,
+            )
+    except IntegrityError as exc:  # the partial unique constraint: another hand-out won
+        raise RuleViolation(
+            _("Terminal %(tag)s is already being handed out.") % {"tag": terminal.asset_tag}
+        ) from exc
+    loan.cards.set([card for card in cards if card.status == AccessCard.Status.IN_STORAGE])
+    return loan
+
+
+@transaction.atomic
+def _abandon(*, loan: Loan, actor: User, unlocked: list[Account], error: str) -> None:
+    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    loan.status = LoanStatus.ABANDONED
+    loan.save(update_fields=["status"])
+    for account in unlocked:
+        # It was opened for this loan: rotate it, since it may have been seen unlocked.
+        credentials.rotation_request(account=account, reason=RotationReason.REVOKED, actor=actor)
+    inventory.terminal_return_to_storage(
+        terminal=loan.terminal, actor=actor, reason=_("Hand-out failed")
+    )
+    record_event(actor=actor, action="loan.abandoned", obj=loan, details={"error": error[:500]})
+
+
+@transaction.atomic
+def _confirm_lent(*, loan: Loan, actor: User) -> Loan:
+    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    _check_transition(Loan, loan, LoanStatus.OPEN)
+    loan.status = LoanStatus.OPEN
+    loan.save(update_fields=["status"])
+    inventory.terminal_lend(
+        terminal=loan.terminal,
+        actor=actor,
+        reason=_("Lent for request #%(id)s") % {"id": loan.request_id},
+    )
+    cards = list(loan.cards.all())
+    for card in cards:
+        inventory.access_card_lend(
+            card=card,
+            actor=actor,
+            reason=_("With terminal %(tag)s") % {"tag": loan.terminal.asset_tag},
+        )
+    record_event(
+        actor=actor,
+        action="loan.checked_out",
+        obj=loan,
+        details={
+            "terminal": loan.terminal.asset_tag,
+            "request": loan.request_id,
+            "contractor": loan.request.contractor.code,
+            "operator": loan.operator_name,
+            "acknowledged_by": loan.acknowledged_name,
+            "cards": [card.card_number for card in cards],
+            "due_at": loan.due_at.isoformat(),
+        },
+    )
+    return loan
+
+
+# Credentials to the borrower ------------------------------------------------------------------
+
+
+@transaction.atomic
+def loan_reveal(*, loan: Loan, actor: User) -> list[tuple[Account, str, str]]:
+    """Every account of a loan's terminal, revealed once together: all or nothing."""
+    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    if loan.status != LoanStatus.OPEN or loan.revoked_at is not None:
+        raise RuleViolation(_("This loan is not open: its credentials cannot be shown."))
+    accounts = loan.terminal.accounts.exclude(state=AccountState.DELETED).select_related(
+        "target_system"
+    )
+    return [
+        (account, *credentials.secret_reveal(account=account, actor=actor)) for account in accounts
+    ]
+
+
+# Return ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def loan_return(
+    *,
+    loan: Loan,
+    actor: User,
+    condition: str,
+    cards_returned: Iterable[AccessCard],
+    return_location: Location,
+    handed_back_by: str,
+    operator_signature: str,
+    notes: str = "",
+) -> ReturnConfirmation:
+    """Record the check-in confirmed by both sides, and request the rotation of every account
+    of the terminal in the same transaction."""
+    errors: dict[str, list[str]] = {}
+    if condition not in ReturnCondition.values:
+        errors["condition"] = [_("Choose the terminal's condition.")]
+    if not handed_back_by.strip():
+        errors["handed_back_by"] = [_("Name the operator who hands the terminal back.")]
+    if not operator_signature.strip():
+        errors["operator_signature"] = [_("The operator signs the return.")]
+    if errors:
+        raise InvalidInput(_("The return was not recorded."), field_errors=errors)
+    loan = Loan.objects.select_for_update().select_related("terminal").get(pk=loan.pk)
+    _check_transition(Loan, loan, LoanStatus.RETURNED)
+    lent_cards = list(loan.cards.all())
+    returned = [card for card in cards_returned if card in lent_cards]
+    missing = [
+        card
+        for card in lent_cards
+        if card not in returned and card.status == AccessCard.Status.LENT
+    ]
+    now = timezone.now()
+    loan.status = LoanStatus.RETURNED
+    loan.save(update_fields=["status"])
+    confirmation = ReturnConfirmation.objects.create(
+        loan=loan,
+        returned_at=now,
+        condition=condition,
+        return_location=return_location,
+        handed_back_by=handed_back_by.strip(),
+        operator_signature=operator_signature.strip(),
+        received_by=actor,
+        notes=notes,
+    )
+    confirmation.cards_returned.set(returned)
+    inventory.terminal_mark_returned(
+        terminal=loan.terminal,
+        actor=actor,
+        to_location=return_location,
+        reason=ReturnCondition(condition).label,
+    )
+    for card in returned:
+        if card.status == AccessCard.Status.LENT:
+            inventory.access_card_return_to_storage(
+                card=card,
+                actor=actor,
+                reason=_("Returned with %(tag)s") % {"tag": loan.terminal.asset_tag},
+            )
+    for card in missing:
+        inventory.discrepancy_open(
+            actor=actor,
+            kind=Discrepancy.Kind.CARD_NOT_RETURNED,
+            terminal=loan.terminal,
+            access_card=card,
+            details={"loan": loan.pk, "contractor": loan.request.contractor.code},
+        )
+    for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
+        credentials.rotation_request(account=account, reason=RotationReason.RETURN, actor=actor)
+    record_event(
+        actor=actor,
+        action="loan.returned",
+        obj=loan,
+        details={
+            "terminal": loan.terminal.asset_tag,
+            "condition": condition,
+            "cards_returned": [card.card_number for card in returned],
+            "cards_missing": [card.card_number for card in missing],
+            "return_location": return_location.code,
+            "handed_back_by": confirmation.handed_back_by,
+            "received_by": actor.get_username(),
+        },
+    )
+    return confirmation
+
+
+def returned_terminals_settle() -> int:
+    """Move each returned terminal on once its accounts were rotated: to storage when its
+    condition is ok, to maintenance otherwise. Run by the scheduler."""
+    from credentials.selectors import credential_blockers
+
+    settled = 0
+    pending = ReturnConfirmation.objects.filter(
+        settled_at__isnull=True, loan__terminal__status=Terminal.Status.RETURNED
+    )
+    for confirmation in pending.select_related("loan__terminal", "return_location"):
+        terminal = confirmation.loan.terminal
+        if credential_blockers(terminal=terminal):
+            continue
+        with transaction.atomic():
+            locked = ReturnConfirmation.objects.select_for_update().get(pk=confirmation.pk)
+            if locked.settled_at is not None:
+                continue
+            if confirmation.condition == ReturnCondition.OK:
+                inventory.terminal_return_to_storage(
+                    terminal=terminal, actor=None, reason=_("Rotated and inspected")
+                )
+            else:
+                inventory.terminal_send_to_maintenance(
+                    terminal=terminal,
+                    actor=None,
+                    reason=ReturnCondition(confirmation.condition).label,
+                )
+            locked.settled_at = timezone.now()
+            locked.save(update_fields=["settled_at"])
+        settled += 1
+    return settled
+
+
+# Revocation and loss --------------------------------------------------------------------------
+
+
+def _lock_and_rotate_accounts(*, loan: Loan, actor: User, reason: str) -> None:
+    for account in loan.terminal.accounts.filter(state=AccountState.UNLOCKED):
+        # If the target does not answer, the rotation below locks it too, retrying until it does.
+        with contextlib.suppress(ConnectorError):
+            credentials.account_lock(account=account, actor=actor)
+    with transaction.atomic():
+        for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
+            credentials.rotation_request(account=account, reason=reason, actor=actor)
+
+
+def loan_revoke(*, loan: Loan, actor: User, reason: str) -> Loan:
+    """Stolen terminal or misuse: lock and rotate its accounts now, while the device is out.
+    The loan stays open until the terminal is returned or declared lost."""
+    if not reason.strip():
+        raise InvalidInput(
+            _("The loan was not revoked."), field_errors={"reason": [_("A reason is required.")]}
+        )
+    with transaction.atomic():
+        loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        if loan.status != LoanStatus.OPEN:
+            raise RuleViolation(_("Only an open loan can be revoked."))
+        if loan.revoked_at is not None:
+            raise RuleViolation(_("This loan was already revoked."))
+        loan.revoked_at, loan.revoked_by, loan.revocation_reason = (
+            timezone.now(),
+            actor,
+            reason.strip(),
+        )
+        loan.save(update_fields=["revoked_at", "revoked_by", "revocation_reason"])
+        record_event(
+            actor=actor,
+            action="loan.revoked",
+            obj=loan,
+            details={"terminal": loan.terminal.asset_tag, "reason": reason.strip()},
+        )
+    _lock_and_rotate_accounts(loan=loan, actor=actor, reason=RotationReason.REVOKED)
+    return loan
+
+
+def loan_mark_lost(*, loan: Loan, actor: User, reason: str) -> Loan:
+    if not reason.strip():
+        raise InvalidInput(
+            _("Nothing was recorded."), field_errors={"reason": [_("A reason is required.")]}
+        )
+    with transaction.atomic():
+        loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        _check_transition(Loan, loan, LoanStatus.LOST)
+        loan.status = LoanStatus.LOST
+        loan.save(update_fields=["status"])
+        inventory.terminal_mark_lost(terminal=loan.terminal, actor=actor, reason=reason.strip())
+        for card in loan.cards.filter(status=AccessCard.Status.LENT):
+            inventory.access_card_mark_lost(card=card, actor=actor, reason=reason.strip())
+        record_event(
+            actor=actor,
+            action="loan.lost",
+            obj=loan,
+            details={"terminal": loan.terminal.asset_tag, "reason": reason.strip()},
+        )
+    _lock_and_rotate_accounts(loan=loan, actor=actor, reason=RotationReason.REVOKED)
+    return loan
+
+
+# Reminders ------------------------------------------------------------------------------------
+
+
+def overdue_notify(*, now=None) -> int:
+    """One summary email per recipient about every overdue loan they should act on."""
+    from lending.selectors import overdue_loans
+
+    now = now or timezone.now()
+    loans = list(overdue_loans(now=now))
+    notifications.loan_summary(loans=loans, kind="overdue")
+    Loan.objects.filter(pk__in=[loan.pk for loan in loans]).update(last_overdue_notice_at=now)
+    return len(loans)
+
+
+def due_soon_notify(*, now=None) -> int:
+    from lending.selectors import loans_due_soon
+
+    now = now or timezone.now()
+    loans = list(loans_due_soon(now=now))
+    notifications.loan_summary(loans=loans, kind="due_soon")
+    Loan.objects.filter(pk__in=[loan.pk for loan in loans]).update(due_soon_notice_at=now)
+    return len(loans)

@@ -1,0 +1,23 @@
+from celery import shared_task
+
+from lending import notifications, services
+
+
+@shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_request_notification(request_id: int, event: str) -> int:
+    return notifications.send_request_email(request_id=request_id, event=event)
+
+
+@shared_task(ignore_result=True)
+def settle_returned_terminals() -> int:
+    return services.returned_terminals_settle()
+
+
+@shared_task(ignore_result=True)
+def notify_overdue_loans() -> int:
+    return services.overdue_notify()
+
+
+@shared_task(ignore_result=True)
+def notify_loans_due_soon() -> int:
+    return services.due_soon_notify()
