@@ -176,6 +176,8 @@ def access_request_submit(
     needed_until,
 ) -> AccessRequest:
     errors: dict[str, list[str]] = {}
+    if declaration is not None:
+        declaration = Declaration.objects.filter(pk=declaration.pk).first()  # its status now
     organization = actor.organization
     if organization is None or organization.kind != Organization.Kind.CONTRACTOR:
         raise RuleViolation(_("Only a contractor's users can submit an access request."))
@@ -484,7 +486,8 @@ def loan_return(
     loan = Loan.objects.select_for_update().select_related("terminal").get(pk=loan.pk)
     _check_transition(Loan, loan, LoanStatus.RETURNED)
     lent_cards = list(loan.cards.all())
-    returned = [card for card in cards_returned if card in lent_cards]
+    returned_pks = {card.pk for card in cards_returned}
+    returned = [card for card in lent_cards if card.pk in returned_pks]
     missing = [
         card
         for card in lent_cards
@@ -508,7 +511,7 @@ def loan_return(
         terminal=loan.terminal,
         actor=actor,
         to_location=return_location,
-        reason=ReturnCondition(condition).label,
+        reason=str(ReturnCondition(condition).label),
     )
     for card in returned:
         if card.status == AccessCard.Status.LENT:
@@ -569,7 +572,7 @@ def returned_terminals_settle() -> int:
                 inventory.terminal_send_to_maintenance(
                     terminal=terminal,
                     actor=None,
-                    reason=ReturnCondition(confirmation.condition).label,
+                    reason=str(ReturnCondition(confirmation.condition).label),
                 )
             locked.settled_at = timezone.now()
             locked.save(update_fields=["settled_at"])

@@ -1,0 +1,306 @@
+"""Lending API serializers. Output serializers describe rows and never hold a password (the
+reveal answer is its own serializer); input serializers only parse a request, referring to
+things by code, tag or number, and leave every rule to lending.services."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from credentials.models import AccountState
+from lending.models import AccessRequest, Declaration, Loan, ReturnCondition, ReturnConfirmation
+from terminals.api.serializers import LocationCodeField, TerminalTagField
+from terminals.models import AccessCard
+
+
+class CardNumberField(serializers.SlugRelatedField):
+    default_error_messages = {
+        "does_not_exist": _("No access card has the number {value}."),
+        "invalid": _("Give an access card number."),
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="card_number", queryset=AccessCard.objects.all(), **kwargs)
+
+
+class ReasonSerializer(serializers.Serializer):
+    """A reason; whether it may be empty is the service's rule (it answers per field)."""
+
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+# Declarations ---------------------------------------------------------------------------------
+
+
+class DeclarationSerializer(serializers.ModelSerializer):
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    sites = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    declared_by = serializers.CharField(source="declared_by.username", read_only=True)
+    lifted_by = serializers.CharField(source="lifted_by.username", read_only=True, default=None)
+    closed_by = serializers.CharField(source="closed_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = Declaration
+        fields = [
+            "id",
+            "title",
+            "status",
+            "status_label",
+            "sites",
+            "declared_at",
+            "declared_by",
+            "lending_limit",
+            "lifted_at",
+            "lifted_by",
+            "closed_at",
+            "closed_by",
+        ]
+        read_only_fields = fields
+
+
+class DeclarationInputSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, allow_blank=True)
+    sites = LocationCodeField(many=True, help_text=_("Codes of the sites the disaster covers."))
+    lending_limit = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class LiftInputSerializer(serializers.Serializer):
+    grace_hours = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=24 * 30,
+        help_text=_("Hours until open loans are due; the configured grace period when omitted."),
+    )
+
+
+class CloseReportRowSerializer(serializers.Serializer):
+    """One loan of the close report, from request to rotation. The labels head the CSV."""
+
+    loan = serializers.IntegerField(source="loan.pk", label=_("loan"))
+    terminal = serializers.CharField(source="loan.terminal.asset_tag", label=_("terminal"))
+    contractor = serializers.CharField(source="request.contractor.name", label=_("contractor"))
+    request = serializers.IntegerField(source="request.pk", label=_("access request"))
+    submitted_by = serializers.CharField(
+        source="request.submitted_by.username", label=_("submitted by")
+    )
+    submitted_at = serializers.DateTimeField(source="request.submitted_at", label=_("submitted at"))
+    approved_by = serializers.CharField(
+        source="request.decided_by.username", allow_null=True, label=_("approved by")
+    )
+    approved_at = serializers.DateTimeField(
+        source="request.decided_at", allow_null=True, label=_("approved at")
+    )
+    work_site = serializers.CharField(source="loan.work_site", label=_("work site"))
+    operator_name = serializers.CharField(
+        source="loan.operator_name", label=_("operator who received it")
+    )
+    acknowledged_name = serializers.CharField(source="loan.acknowledged_name", label=_("signed by"))
+    handed_out_by = serializers.CharField(
+        source="loan.handed_out_by.username", label=_("handed out by")
+    )
+    checked_out_at = serializers.DateTimeField(
+        source="loan.checked_out_at", label=_("checked out at")
+    )
+    due_at = serializers.DateTimeField(source="loan.due_at", label=_("due"))
+    status = serializers.CharField(source="loan.get_status_display", label=_("status"))
+    revoked_at = serializers.DateTimeField(
+        source="loan.revoked_at", allow_null=True, label=_("revoked at")
+    )
+    returned_at = serializers.DateTimeField(
+        source="confirmation.returned_at", allow_null=True, label=_("returned at")
+    )
+    condition = serializers.CharField(
+        source="confirmation.get_condition_display", allow_null=True, label=_("condition")
+    )
+    return_location = serializers.CharField(
+        source="confirmation.return_location.code", allow_null=True, label=_("return location")
+    )
+    handed_back_by = serializers.CharField(
+        source="confirmation.handed_back_by",
+        allow_null=True,
+        label=_("operator who handed it back"),
+    )
+    received_by = serializers.CharField(
+        source="confirmation.received_by.username", allow_null=True, label=_("received by")
+    )
+    rotated_at = serializers.DateTimeField(allow_null=True, label=_("rotated at"))
+    rotations = serializers.IntegerField(label=_("rotations"))
+
+
+# Access requests ------------------------------------------------------------------------------
+
+
+class AccessRequestSerializer(serializers.ModelSerializer):
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    declaration_title = serializers.CharField(source="declaration.title", read_only=True)
+    contractor = serializers.CharField(source="contractor.code", read_only=True)
+    contractor_name = serializers.CharField(source="contractor.name", read_only=True)
+    submitted_by = serializers.CharField(source="submitted_by.username", read_only=True)
+    operators = serializers.ListField(child=serializers.CharField(), read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+
+    class Meta:
+        model = AccessRequest
+        fields = [
+            "id",
+            "declaration",
+            "declaration_title",
+            "contractor",
+            "contractor_name",
+            "submitted_by",
+            "submitted_at",
+            "work_site",
+            "quantity",
+            "operators",
+            "purpose",
+            "needed_until",
+            "status",
+            "status_label",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+        ]
+        read_only_fields = fields
+
+
+class AccessRequestInputSerializer(serializers.Serializer):
+    # Blank and out-of-range values pass through: the service answers them with its messages.
+    declaration = serializers.PrimaryKeyRelatedField(
+        queryset=Declaration.objects.all(), required=False, allow_null=True, default=None
+    )
+    work_site = serializers.CharField(max_length=300, allow_blank=True)
+    quantity = serializers.IntegerField()
+    operators = serializers.ListField(
+        child=serializers.CharField(max_length=150, allow_blank=True),
+        allow_empty=True,
+        help_text=_("The names of the operators who will use the terminals."),
+    )
+    purpose = serializers.CharField(allow_blank=True)
+    needed_until = serializers.DateTimeField()
+
+
+# Loans ----------------------------------------------------------------------------------------
+
+
+class LoanAccountSerializer(serializers.Serializer):
+    """What the borrower may know of an account before revealing it: no login ID, no password."""
+
+    id = serializers.IntegerField()
+    target_system = serializers.CharField(source="target_system.code")
+    target_system_name = serializers.CharField(source="target_system.name")
+    revealed = serializers.SerializerMethodField()
+
+    def get_revealed(self, account) -> bool:
+        return bool(account.current_version and account.current_version.revealed_at)
+
+
+class ReturnConfirmationSerializer(serializers.ModelSerializer):
+    condition_label = serializers.CharField(source="get_condition_display", read_only=True)
+    cards_returned = serializers.SlugRelatedField(
+        slug_field="card_number", many=True, read_only=True
+    )
+    return_location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    received_by = serializers.CharField(source="received_by.username", read_only=True)
+
+    class Meta:
+        model = ReturnConfirmation
+        fields = [
+            "returned_at",
+            "condition",
+            "condition_label",
+            "cards_returned",
+            "return_location",
+            "handed_back_by",
+            "operator_signature",
+            "received_by",
+            "notes",
+            "settled_at",
+        ]
+        read_only_fields = fields
+
+
+class LoanSerializer(serializers.ModelSerializer):
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    terminal = serializers.CharField(source="terminal.asset_tag", read_only=True)
+    declaration = serializers.IntegerField(source="request.declaration_id", read_only=True)
+    contractor = serializers.CharField(source="request.contractor.code", read_only=True)
+    handed_out_by = serializers.CharField(source="handed_out_by.username", read_only=True)
+    cards = serializers.SlugRelatedField(slug_field="card_number", many=True, read_only=True)
+    accounts = serializers.SerializerMethodField()
+    revoked_by = serializers.CharField(source="revoked_by.username", read_only=True, default=None)
+    return_confirmation = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Loan
+        fields = [
+            "id",
+            "status",
+            "status_label",
+            "terminal",
+            "request",
+            "declaration",
+            "contractor",
+            "work_site",
+            "operator_name",
+            "handed_out_by",
+            "checked_out_at",
+            "due_at",
+            "acknowledgement_text",
+            "acknowledged_name",
+            "acknowledged_at",
+            "cards",
+            "accounts",
+            "revoked_at",
+            "revoked_by",
+            "revocation_reason",
+            "return_confirmation",
+        ]
+        read_only_fields = fields
+
+    def get_accounts(self, loan: Loan) -> list[dict]:
+        accounts = [
+            account
+            for account in loan.terminal.accounts.all()
+            if account.state != AccountState.DELETED
+        ]
+        return LoanAccountSerializer(accounts, many=True).data
+
+    def get_return_confirmation(self, loan: Loan) -> dict | None:
+        confirmation = getattr(loan, "return_confirmation", None)
+        return ReturnConfirmationSerializer(confirmation).data if confirmation else None
+
+
+class CheckoutInputSerializer(serializers.Serializer):
+    request = serializers.PrimaryKeyRelatedField(
+        queryset=AccessRequest.objects.select_related("declaration"),
+        help_text=_("The approved access request the terminal is lent against."),
+    )
+    terminal = TerminalTagField(help_text=_("The terminal's asset tag, as scanned."))
+    operator_name = serializers.CharField(max_length=150, allow_blank=True)
+    acknowledged_name = serializers.CharField(
+        max_length=150,
+        allow_blank=True,
+        help_text=_("The operator's name, signed under the handling rules."),
+    )
+    cards = CardNumberField(
+        many=True,
+        required=False,
+        help_text=_("Card numbers lent with it; the terminal's cards in storage when omitted."),
+    )
+
+
+class ReturnInputSerializer(serializers.Serializer):
+    condition = serializers.ChoiceField(choices=ReturnCondition.choices)
+    cards_returned = CardNumberField(many=True, required=False, default=list)
+    return_location = LocationCodeField()
+    handed_back_by = serializers.CharField(max_length=150, allow_blank=True)
+    operator_signature = serializers.CharField(max_length=150, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RevealedAccountSerializer(serializers.Serializer):
+    """The one answer that holds passwords: a loan's accounts, revealed once."""
+
+    target_system = serializers.CharField()
+    login_id = serializers.CharField()
+    password = serializers.CharField()
