@@ -122,6 +122,8 @@ TIME_ZONE = envstr("TIME_ZONE", "Asia/Tokyo")
 USE_I18N = True
 USE_TZ = True
 
+MEDIA_URL = "media/"
+MEDIA_ROOT = DATA_DIR / "media"  # discrepancy evidence; served only through a permission check
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -168,6 +170,10 @@ SPECTACULAR_SETTINGS = {
         "AccountStateEnum": "credentials.models.AccountState",
         "RotationStatusEnum": "credentials.models.RotationStatus",
         "RotationReasonEnum": "credentials.models.RotationReason",
+        "DeclarationStatusEnum": "lending.models.DeclarationStatus",
+        "RequestStatusEnum": "lending.models.RequestStatus",
+        "LoanStatusEnum": "lending.models.LoanStatus",
+        "ReturnConditionEnum": "lending.models.ReturnCondition",
     },
 }
 
