@@ -231,11 +231,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lending.tasks.notify_loans_due_soon",
         "schedule": envint("DUE_SOON_CHECK_SECONDS", 900),
     },
+    "open-due-stocktakes": {
+        "task": "terminals.tasks.open_due_stocktakes",
+        "schedule": crontab(hour=envint("STOCKTAKE_OPEN_HOUR", 6), minute=0),
+    },
+    "run-policy-checks": {
+        "task": "terminals.tasks.run_policy_checks",
+        "schedule": crontab(hour=envint("POLICY_CHECK_HOUR", 5), minute=30),
+    },
+    "send-stocktake-reminders": {
+        "task": "terminals.tasks.send_stocktake_reminders",
+        "schedule": crontab(hour=envint("STOCKTAKE_REMINDER_HOUR", 8), minute=0),
+    },
     "notify-overdue-loans": {
         "task": "lending.tasks.notify_overdue_loans",
         "schedule": crontab(hour=envint("OVERDUE_NOTICE_HOUR", 9), minute=0),
     },
 }
+# Stock-takes: days from opening to due, and how long before the due date the reminder goes.
+STOCKTAKE_DUE_DAYS = envint("STOCKTAKE_DUE_DAYS", 7)
+STOCKTAKE_REMINDER_DAYS = envint("STOCKTAKE_REMINDER_DAYS", 2)
 # Lending rules.
 LENDING_GRACE_HOURS = envint("LENDING_GRACE_HOURS", 24)
 LENDING_SEPARATION_OF_DUTIES = envbool("LENDING_SEPARATION_OF_DUTIES", True)

@@ -1,24 +1,13 @@
-"""Emails about requests and loans: Japanese first, then English, in one message (recipients'
-language is not known). Sent by workers, after the commit that caused them."""
+"""Emails about requests and loans (see core.emails), sent by workers after the commit."""
 
 from collections import defaultdict
 
 from django.contrib.auth.models import Group
 from django.core.mail import send_mail
-from django.template.loader import render_to_string
-from django.utils import translation
 
+from core.emails import bilingual
 from core.models import User
 from core.roles import Role
-
-
-def _bilingual(template: str, context: dict) -> tuple[str, str]:
-    subjects, bodies = [], []
-    for language in ("ja", "en"):
-        with translation.override(language):
-            subjects.append(render_to_string(f"emails/{template}_subject.txt", context).strip())
-            bodies.append(render_to_string(f"emails/{template}.txt", context).strip())
-    return " / ".join(subjects), "\n\n----------\n\n".join(bodies)
 
 
 def _staff() -> list[User]:
@@ -48,7 +37,7 @@ def send_request_email(*, request_id: int, event: str) -> int:
     recipients = {user.email for user in _contractor_users(request.contractor_id) + _staff()}
     if not recipients:
         return 0
-    subject, body = _bilingual("request_event", {"request": request, "event": event})
+    subject, body = bilingual("request_event", {"request": request, "event": event})
     send_mail(subject, body, None, sorted(recipients))
     return len(recipients)
 
@@ -61,6 +50,6 @@ def loan_summary(*, loans, kind: str) -> int:
         for user in _contractor_users(loan.request.contractor_id) + staff:
             by_recipient[user.email].append(loan)
     for email, their_loans in by_recipient.items():
-        subject, body = _bilingual("loan_summary", {"loans": their_loans, "kind": kind})
+        subject, body = bilingual("loan_summary", {"loans": their_loans, "kind": kind})
         send_mail(subject, body, None, [email])
     return len(by_recipient)

@@ -29,7 +29,8 @@ from lending.models import (
 )
 from lending.selectors import checkout_refusals, close_blockers
 from terminals import services as inventory
-from terminals.models import AccessCard, Discrepancy, Location, Terminal
+from terminals import stocktakes
+from terminals.models import AccessCard, Discrepancy, Location, StockTake, Terminal
 
 ACKNOWLEDGEMENT = (
     "I will use this terminal and the information it reaches only for the disaster response "
@@ -150,6 +151,14 @@ def declaration_close(*, declaration: Declaration, actor: User) -> Declaration:
         obj=declaration,
         details={"loans": declaration_loan_count(declaration)},
     )
+    # Count what came back: a stock-take of each site the declaration covered.
+    open_sites = set(
+        StockTake.objects.filter(status=StockTake.Status.OPEN).values_list("site_id", flat=True)
+    )
+    for site in declaration.sites.exclude(pk__in=open_sites):
+        stocktakes.stocktake_open(
+            site=site, actor=actor, reason=StockTake.Reason.DECLARATION_CLOSED
+        )
     return declaration
 
 
@@ -329,7 +338,12 @@ def loan_checkout(
         actor=actor,
         operator_name=operator_name.strip(),
         acknowledged_name=acknowledged_name.strip(),
-        cards=list(cards or terminal.access_cards.filter(status=AccessCard.Status.IN_STORAGE)),
+        # None: the terminal's cards in storage; an empty list: it goes out without cards.
+        cards=list(
+            terminal.access_cards.filter(status=AccessCard.Status.IN_STORAGE)
+            if cards is None
+            else cards
+        ),
     )
     unlocked: list[Account] = []
     try:

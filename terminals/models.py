@@ -324,7 +324,9 @@ class StockTake(models.Model):
             ),
             # The scheduler and a person may race to open one: one open per site at a time.
             models.UniqueConstraint(
-                fields=["site"], condition=models.Q(status="open"), name="stocktake_one_open_per_site"
+                fields=["site"],
+                condition=models.Q(status="open"),
+                name="stocktake_one_open_per_site",
             ),
         ]
 
@@ -435,30 +437,53 @@ class Discrepancy(models.Model):
 
     kind = models.CharField(_("kind"), max_length=32, choices=DiscrepancyKind.choices)
     status = models.CharField(
-        _("status"), max_length=16, choices=DiscrepancyStatus.choices, default=DiscrepancyStatus.OPEN
+        _("status"),
+        max_length=16,
+        choices=DiscrepancyStatus.choices,
+        default=DiscrepancyStatus.OPEN,
     )
     # What it is about, as text: policy checks find each subject again by it on the next run.
     subject = models.CharField(_("subject"), max_length=200, db_index=True)
     stocktake = models.ForeignKey(
-        StockTake, on_delete=models.PROTECT, null=True, blank=True, related_name="discrepancies",
+        StockTake,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="discrepancies",
         verbose_name=_("stock-take"),
     )
     location = models.ForeignKey(
-        Location, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        Location,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("location"),
     )
     terminal = models.ForeignKey(
-        Terminal, on_delete=models.PROTECT, null=True, blank=True, related_name="discrepancies",
+        Terminal,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="discrepancies",
         verbose_name=_("terminal"),
     )
     access_card = models.ForeignKey(
-        AccessCard, on_delete=models.PROTECT, null=True, blank=True, related_name="discrepancies",
+        AccessCard,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="discrepancies",
         verbose_name=_("access card"),
     )
     details = models.JSONField(_("details"), default=dict)
     opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("assignee"),
     )
     outcome = models.CharField(
@@ -476,7 +501,8 @@ class Discrepancy(models.Model):
         verbose_name_plural = _("discrepancies")
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=DiscrepancyStatus.values), name="discrepancy_status_valid"
+                condition=models.Q(status__in=DiscrepancyStatus.values),
+                name="discrepancy_status_valid",
             ),
             # A policy check finds a subject once while it stays open.
             models.UniqueConstraint(
@@ -495,7 +521,9 @@ class DiscrepancyEvidence(models.Model):
 
     discrepancy = models.ForeignKey(Discrepancy, on_delete=models.CASCADE, related_name="evidence")
     file = models.FileField(_("file"), upload_to="evidence/%Y/%m/")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,16 +14,16 @@ def terminal_queryset(*, user: User) -> QuerySet[Terminal]:
     return qs if user.has_perm("terminals.view_terminal") else qs.none()
 
 
-def terminals_breaking_storage_rule(*, user: User) -> QuerySet[Terminal]:
+def storage_rule_breaches(queryset: QuerySet[Terminal]) -> QuerySet[Terminal]:
     """Not lent (nor lost or retired), yet not at a secured location of a network operator."""
-    return (
-        terminal_queryset(user=user)
-        .exclude(status__in=Terminal.AWAY_STATUSES)
-        .filter(
-            Q(location__secured=False)
-            | ~Q(location__custodian__kind=Organization.Kind.NETWORK_OPERATOR)
-        )
+    return queryset.exclude(status__in=Terminal.AWAY_STATUSES).filter(
+        Q(location__secured=False)
+        | ~Q(location__custodian__kind=Organization.Kind.NETWORK_OPERATOR)
     )
+
+
+def terminals_breaking_storage_rule(*, user: User) -> QuerySet[Terminal]:
+    return storage_rule_breaches(terminal_queryset(user=user))
 
 
 def terminal_counts_by_status(*, user: User) -> list[tuple[str, str, int]]:

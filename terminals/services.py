@@ -528,7 +528,11 @@ def discrepancy_open(
     """Record a difference for security to review, in the caller's transaction."""
     subject = subject or (access_card.card_number if access_card else terminal.asset_tag)
     discrepancy = Discrepancy.objects.create(
-        kind=kind, subject=subject, terminal=terminal, access_card=access_card, details=details or {}
+        kind=kind,
+        subject=subject,
+        terminal=terminal,
+        access_card=access_card,
+        details=details or {},
     )
     record_event(
         actor=actor,
