@@ -1,0 +1,33 @@
+"""Orphan detection against the real slapd: an entry on the directory that no account owns."""
+
+from credentials import services
+from terminals.models import Discrepancy
+from terminals.policy_checks import run_policy_checks
+from terminals.stocktakes import discrepancy_resolve
+from tests.credentials.helpers import rotated_account
+
+
+def test_an_entry_no_account_owns_is_an_orphan_and_resolving_deletes_it(
+    slapd, branch, terminal, security, django_capture_on_commit_callbacks
+):
+    ldap = slapd.settings(base_dn=branch)
+    target = services.target_system_create(
+        actor=None, code="dir", name="Directory", connector="ldap",
+        ldap_url=ldap.url, ldap_base_dn=ldap.base_dn, ldap_bind_dn=ldap.bind_dn,
+        ldap_bind_password=ldap.bind_password,
+    )  # fmt: skip
+    account = rotated_account(target, terminal, django_capture_on_commit_callbacks)
+    connector = services.connector_for(target)
+    connector.apply_rotation(
+        old_login_id="leftover01", new_login_id="leftover01", password="Xx1!aaaaaaaaaaaa"
+    )
+    assert sorted(connector.list_login_ids()) == sorted([account.login_id, "leftover01"])
+
+    assert run_policy_checks().get("orphan_account") == 1
+    orphan = Discrepancy.objects.get(kind="orphan_account")
+    assert orphan.subject == "dir:leftover01"
+    discrepancy_resolve(
+        discrepancy=orphan, actor=security, outcome="orphan_deleted", note="削除漏れID"
+    )
+    assert connector.list_login_ids() == [account.login_id]
+    assert run_policy_checks().get("orphan_account") is None
