@@ -3,6 +3,8 @@ from rest_framework.routers import DefaultRouter
 
 from core.api.views import AuditEventViewSet, ObtainTokenView, OrganizationViewSet
 from credentials.api.views import AccountViewSet, RotationViewSet, TargetSystemViewSet
+from lending.api.views import AccessRequestViewSet, DeclarationViewSet, LoanViewSet
+from terminals.api.stocktakes import DiscrepancyViewSet, StockTakeViewSet
 from terminals.api.views import AccessCardViewSet, LocationViewSet, TerminalViewSet
 
 router = DefaultRouter()
@@ -14,6 +16,11 @@ router.register("events", AuditEventViewSet, basename="event")
 router.register("target-systems", TargetSystemViewSet, basename="targetsystem")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("rotations", RotationViewSet, basename="rotation")
+router.register("declarations", DeclarationViewSet, basename="declaration")
+router.register("access-requests", AccessRequestViewSet, basename="accessrequest")
+router.register("loans", LoanViewSet, basename="loan")
+router.register("stocktakes", StockTakeViewSet, basename="stocktake")
+router.register("discrepancies", DiscrepancyViewSet, basename="discrepancy")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

@@ -8,7 +8,13 @@ from django.utils.translation import gettext as _
 
 from core.models import User
 from core.roles import Role
-from credentials.models import Account, Rotation, RotationStatus
+from credentials.models import (
+    OPEN_ROTATION_STATUSES,
+    Account,
+    AccountState,
+    Rotation,
+    RotationStatus,
+)
 from credentials.selectors import credential_blockers
 from lending.models import (
     AccessRequest,
@@ -132,14 +138,12 @@ def close_blockers(*, declaration: Declaration) -> list[str]:
             % {"tag": loan.terminal.asset_tag}
         )
     unfinished = (
-        Rotation.objects.filter(
-            account__terminal__loans__request__declaration=declaration,
-            status__in=[
-                RotationStatus.REQUESTED,
-                RotationStatus.AWAITING_ADMIN,
-                RotationStatus.AWAITING_VERIFICATION,
-                RotationStatus.FAILED,
-            ],
+        Rotation.objects.filter(account__terminal__loans__request__declaration=declaration)
+        .filter(
+            Q(status__in=OPEN_ROTATION_STATUSES)
+            # A failed rotation stays in the table after a retry succeeded; it blocks only
+            # while its account is still waiting for that retry.
+            | Q(status=RotationStatus.FAILED, account__state=AccountState.ROTATION_FAILED)
         )
         .select_related("account__terminal")
         .distinct()

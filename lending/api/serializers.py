@@ -3,10 +3,12 @@ reveal answer is its own serializer); input serializers only parse a request, re
 things by code, tag or number, and leave every rule to lending.services."""
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from credentials.models import AccountState
 from lending.models import AccessRequest, Declaration, Loan, ReturnCondition, ReturnConfirmation
+from lending.selectors import access_request_queryset
 from terminals.api.serializers import LocationCodeField, TerminalTagField
 from terminals.models import AccessCard
 
@@ -21,7 +23,14 @@ class CardNumberField(serializers.SlugRelatedField):
         super().__init__(slug_field="card_number", queryset=AccessCard.objects.all(), **kwargs)
 
 
-class ReasonSerializer(serializers.Serializer):
+class RefusalSerializer(serializers.Serializer):
+    """The 409 answer: a rule refused the action, for these reasons."""
+
+    detail = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class ActionReasonSerializer(serializers.Serializer):
     """A reason; whether it may be empty is the service's rule (it answers per field)."""
 
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
@@ -34,8 +43,8 @@ class DeclarationSerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
     sites = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     declared_by = serializers.CharField(source="declared_by.username", read_only=True)
-    lifted_by = serializers.CharField(source="lifted_by.username", read_only=True, default=None)
-    closed_by = serializers.CharField(source="closed_by.username", read_only=True, default=None)
+    lifted_by = serializers.CharField(source="lifted_by.username", read_only=True, allow_null=True)
+    closed_by = serializers.CharField(source="closed_by.username", read_only=True, allow_null=True)
 
     class Meta:
         model = Declaration
@@ -137,7 +146,9 @@ class AccessRequestSerializer(serializers.ModelSerializer):
     contractor_name = serializers.CharField(source="contractor.name", read_only=True)
     submitted_by = serializers.CharField(source="submitted_by.username", read_only=True)
     operators = serializers.ListField(child=serializers.CharField(), read_only=True)
-    decided_by = serializers.CharField(source="decided_by.username", read_only=True, default=None)
+    decided_by = serializers.CharField(
+        source="decided_by.username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = AccessRequest
@@ -166,7 +177,11 @@ class AccessRequestSerializer(serializers.ModelSerializer):
 class AccessRequestInputSerializer(serializers.Serializer):
     # Blank and out-of-range values pass through: the service answers them with its messages.
     declaration = serializers.PrimaryKeyRelatedField(
-        queryset=Declaration.objects.all(), required=False, allow_null=True, default=None
+        queryset=Declaration.objects.all(),
+        required=False,
+        allow_null=True,
+        default=None,
+        error_messages={"does_not_exist": _("No declaration has the number {pk_value}.")},
     )
     work_site = serializers.CharField(max_length=300, allow_blank=True)
     quantity = serializers.IntegerField()
@@ -227,7 +242,9 @@ class LoanSerializer(serializers.ModelSerializer):
     handed_out_by = serializers.CharField(source="handed_out_by.username", read_only=True)
     cards = serializers.SlugRelatedField(slug_field="card_number", many=True, read_only=True)
     accounts = serializers.SerializerMethodField()
-    revoked_by = serializers.CharField(source="revoked_by.username", read_only=True, default=None)
+    revoked_by = serializers.CharField(
+        source="revoked_by.username", read_only=True, allow_null=True
+    )
     return_confirmation = serializers.SerializerMethodField()
 
     class Meta:
@@ -257,6 +274,7 @@ class LoanSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(LoanAccountSerializer(many=True))
     def get_accounts(self, loan: Loan) -> list[dict]:
         accounts = [
             account
@@ -265,6 +283,7 @@ class LoanSerializer(serializers.ModelSerializer):
         ]
         return LoanAccountSerializer(accounts, many=True).data
 
+    @extend_schema_field(ReturnConfirmationSerializer(allow_null=True))
     def get_return_confirmation(self, loan: Loan) -> dict | None:
         confirmation = getattr(loan, "return_confirmation", None)
         return ReturnConfirmationSerializer(confirmation).data if confirmation else None
@@ -272,7 +291,8 @@ class LoanSerializer(serializers.ModelSerializer):
 
 class CheckoutInputSerializer(serializers.Serializer):
     request = serializers.PrimaryKeyRelatedField(
-        queryset=AccessRequest.objects.select_related("declaration"),
+        queryset=AccessRequest.objects.all(),
+        error_messages={"does_not_exist": _("No access request has the number {pk_value}.")},
         help_text=_("The approved access request the terminal is lent against."),
     )
     terminal = TerminalTagField(help_text=_("The terminal's asset tag, as scanned."))
@@ -287,6 +307,13 @@ class CheckoutInputSerializer(serializers.Serializer):
         required=False,
         help_text=_("Card numbers lent with it; the terminal's cards in storage when omitted."),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        http_request = self.context.get("request")
+        if http_request is not None:
+            # Only a request the user may see can be served; the selector decides which.
+            self.fields["request"].queryset = access_request_queryset(user=http_request.user)
 
 
 class ReturnInputSerializer(serializers.Serializer):
