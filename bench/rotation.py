@@ -298,6 +298,7 @@ class Phase:
     seconds: float
     requests_seconds: float  # until the last request was committed (and, end to end, sent)
     count: int
+    retried: int = 0  # rotations that needed more than one attempt (a connector error)
 
     @property
     def rate(self) -> float:
@@ -342,7 +343,7 @@ def measure_end_to_end(target, concurrency: int, log: Path) -> Phase:
     accounts = accounts_of(target)
     mark = Rotation.objects.aggregate(m=Max("pk"))["m"] or 0
     phase = Rotation.objects.filter(pk__gt=mark, account__target_system=target)
-    with Worker(f"bench-{target.code}", concurrency, log):
+    with Worker(target.code, concurrency, log):
         start = time.perf_counter()
         request_rotations(accounts)
         requested = time.perf_counter()
@@ -361,7 +362,8 @@ def measure_end_to_end(target, concurrency: int, log: Path) -> Phase:
                     f"for {STALL_SECONDS} s{tail(log)}"
                 )
         end = time.perf_counter()
-    return Phase(end - start, requested - start, len(accounts))
+    retried = phase.filter(attempts__gt=1).count()
+    return Phase(end - start, requested - start, len(accounts), retried)
 
 
 # Checks ---------------------------------------------------------------------------------------
@@ -425,6 +427,8 @@ def report(results: list[Result], machine: list[str], total: float) -> str:
             f"{r.end_to_end.requests_seconds:.1f}"
             for r in results
         ),
+        "End-to-end rotations retried after a connector error: "
+        + ", ".join(f"{r.connector} {r.end_to_end.retried}" for r in results),
         f"Whole run, setup included: {total:.0f} s",
     ]
     return "\n".join(lines)

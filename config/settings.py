@@ -174,6 +174,12 @@ SPECTACULAR_SETTINGS = {
         "RequestStatusEnum": "lending.models.RequestStatus",
         "LoanStatusEnum": "lending.models.LoanStatus",
         "ReturnConditionEnum": "lending.models.ReturnCondition",
+        "StockTakeStatusEnum": "terminals.models.StockTakeStatus",
+        "StockTakeReasonEnum": "terminals.models.StockTakeReason",
+        "ScanResultEnum": "terminals.models.ScanResult",
+        "DiscrepancyKindEnum": "terminals.models.DiscrepancyKind",
+        "DiscrepancyStatusEnum": "terminals.models.DiscrepancyStatus",
+        "DiscrepancyOutcomeEnum": "terminals.models.DiscrepancyOutcome",
     },
 }
 

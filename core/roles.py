@@ -36,6 +36,14 @@ _READ_LENDING = [
     "terminals.view_discrepancy",
 ]
 
+_READ_STOCKTAKES = ["terminals.view_stocktake", "terminals.view_scan"]
+# Reviewers: the evidence, and what a blind count hides from the scanning staff (the expected
+# list, the others' scans).
+_REVIEW_STOCKTAKES = [
+    "terminals.view_stocktakeexpectation",
+    "terminals.view_discrepancyevidence",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FACILITIES: _READ_INVENTORY
     + _READ_CREDENTIALS
@@ -53,6 +61,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "terminals.change_terminal",
         "terminals.add_accesscard",
         "terminals.change_accesscard",
+        *_READ_STOCKTAKES,
+        "terminals.add_scan",
     ],
     # Security configures target systems and accounts and forces rotations (add_rotation).
     Role.SECURITY: [
@@ -68,8 +78,21 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "lending.add_declaration",
         "lending.change_declaration",
         "lending.revoke_loan",
+        *_READ_STOCKTAKES,
+        *_REVIEW_STOCKTAKES,
+        "terminals.add_stocktake",  # open by hand
+        "terminals.change_stocktake",  # close
+        "terminals.change_discrepancy",  # assign, resolve, run the policy checks
+        "terminals.add_discrepancyevidence",
     ],
-    Role.AUDITOR: [*_READ_INVENTORY, *_READ_CREDENTIALS, *_READ_LENDING, "core.view_auditevent"],
+    Role.AUDITOR: [
+        *_READ_INVENTORY,
+        *_READ_CREDENTIALS,
+        *_READ_LENDING,
+        *_READ_STOCKTAKES,
+        *_REVIEW_STOCKTAKES,
+        "core.view_auditevent",
+    ],
     # What a contractor sees of these is limited to their own organization in lending.selectors.
     Role.CONTRACTOR: [
         "lending.view_declaration",

@@ -1,6 +1,8 @@
 """Reads for lending: what each user may see (a contractor sees only their organization's
 requests and loans), why a terminal may not be lent now, and the close report."""
 
+from collections import defaultdict
+
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -192,22 +194,34 @@ def close_report(*, declaration: Declaration) -> list[dict]:
         )
         .order_by("checked_out_at")
     )
+    loans = list(loans)
+    # One query for every rotation of these terminals; each loan takes the first one that
+    # succeeded after it came back (or was revoked), not a later loan's.
+    succeeded = defaultdict(list)
+    for terminal_id, requested_at, finished_at in (
+        Rotation.objects.filter(
+            account__terminal__in=[loan.terminal_id for loan in loans],
+            status=RotationStatus.SUCCEEDED,
+        )
+        .order_by("finished_at")
+        .values_list("account__terminal_id", "requested_at", "finished_at")
+    ):
+        succeeded[terminal_id].append((requested_at, finished_at))
     rows = []
     for loan in loans:
         confirmation = getattr(loan, "return_confirmation", None)
-        rotations = Rotation.objects.filter(
-            account__terminal=loan.terminal,
-            requested_at__gte=loan.checked_out_at,
-            status=RotationStatus.SUCCEEDED,
-        ).order_by("-finished_at")
-        last_rotation = rotations.first()
+        back_at = confirmation.returned_at if confirmation else loan.revoked_at
+        after_return = [
+            finished for requested, finished in succeeded[loan.terminal_id]
+            if back_at is not None and requested >= back_at
+        ]  # fmt: skip
         rows.append(
             {
                 "loan": loan,
                 "request": loan.request,
                 "confirmation": confirmation,
-                "rotated_at": last_rotation.finished_at if last_rotation else None,
-                "rotations": rotations.count(),
+                "rotated_at": max(after_return) if after_return else None,
+                "rotations": len(after_return),
             }
         )
     return rows

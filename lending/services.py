@@ -372,6 +372,13 @@ def _reserve(*, request, terminal, actor, operator_name, acknowledged_name, card
         .get(pk=terminal.pk)
     )
     reasons = checkout_refusals(request=request, terminal=terminal, actor=actor)
+    # Cards go out with the terminal only from storage; re-read them under the lock.
+    cards = list(AccessCard.objects.select_for_update().filter(pk__in=[card.pk for card in cards]))
+    reasons += [
+        _("Access card %(number)s is not in storage.") % {"number": card.card_number}
+        for card in cards
+        if card.status != AccessCard.Status.IN_STORAGE
+    ]
     if reasons:
         raise RuleViolation(
             _("Terminal %(tag)s cannot be handed out.") % {"tag": terminal.asset_tag},
@@ -401,7 +408,7 @@ def _reserve(*, request, terminal, actor, operator_name, acknowledged_name, card
         raise RuleViolation(
             _("Terminal %(tag)s is already being handed out.") % {"tag": terminal.asset_tag}
         ) from exc
-    loan.cards.set([card for card in cards if card.status == AccessCard.Status.IN_STORAGE])
+    loan.cards.set(cards)
     return loan
 
 

@@ -1,0 +1,877 @@
+"""Lending throughput: check-out plus return through the REST API, served by gunicorn on
+PostgreSQL, with concurrent clients, next to an authenticated `GET /api/v1/terminals/{tag}/`
+measured the same way in the same run.
+
+    .venv/bin/python bench/lending.py [--clients 8] [--seconds 60] [--terminals 400]
+                                      [--workers 2] [--threads 4]
+
+Needs gunicorn, which is not a dependency of the project: `.venv/bin/pip install gunicorn`.
+
+Everything it needs is its own and gone afterwards: a temporary folder with a throwaway
+PostgreSQL 15 cluster (fsync off) on a free loopback port, and gunicorn serving the project on
+another. With DATABASE_URL set it uses that PostgreSQL database instead, and empties it before
+and after: it refuses a database whose name does not contain "bench". Exits 1 when more than
+1% of any operation's requests did not answer 2xx or a check after the run failed.
+"""
+
+import argparse
+import base64
+import collections
+import contextlib
+import datetime
+import http.client
+import importlib.metadata
+import importlib.util
+import json
+import math
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.models import User
+
+REPO = Path(__file__).resolve().parent.parent
+# Run as a script, Python puts bench/ on the path, not the project.
+sys.path.insert(0, str(REPO))
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+DATABASE_NAME = "nwterm_bench"
+START_TIMEOUT = 60
+WARM_UP_SECONDS = 5
+DESK_SECONDS = 0.5  # the bench's settle sweep; the scheduler's runs every 30 s in production
+TERMINAL_BATCH = 100  # terminals (each with its account) created per transaction
+KEEP_ALIVE_SECONDS = 5  # gunicorn's; a client reconnects before its connection could expire
+ERROR_SHARE_ALLOWED = 0.01
+
+
+class BenchError(Exception):
+    """The bench could not run, or the world it built is not what it should be."""
+
+
+# Processes ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, *, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise BenchError(f"{what} did not start within {START_TIMEOUT} s{tail(log)}")
+        time.sleep(0.2)
+
+
+def tail(log: Path | None) -> str:
+    if log is None or not log.exists():
+        return ""
+    return "\n--- " + str(log) + " (end) ---\n" + log.read_text(errors="replace")[-4000:]
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class PostgresCluster:
+    """A throwaway cluster in the bench's folder. initdb refuses to run as root, so as root the
+    cluster belongs to the postgres user. Its own session: Ctrl-C reaches the bench only, which
+    then stops the cluster before deleting its folder."""
+
+    def __init__(self, folder: Path, port: int):
+        self.data, self.port = folder / "pg" / "data", port
+        self.log = folder / "pg" / "server.log"
+        self.url = f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+        self.started = False
+
+    def _run(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run(  # noqa: S603
+            [*prefix, *args], check=True, capture_output=True, text=True, **kwargs
+        )
+
+    def __enter__(self) -> "PostgresCluster":
+        if not (PG_BIN / "initdb").exists():
+            raise BenchError(f"PostgreSQL 15 is needed in {PG_BIN}: apt-get install postgresql")
+        pg_folder = self.data.parent
+        pg_folder.mkdir()
+        if os.geteuid() == 0:
+            pg_folder.parent.chmod(0o755)
+            shutil.chown(pg_folder, "postgres", "postgres")
+        try:
+            self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A",
+                      "trust", "-E", "UTF8", "--no-locale", "--no-sync")  # fmt: skip
+            # Durability off: the cluster is thrown away after the run.
+            options = (
+                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {pg_folder} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off"
+            )
+            # Set first: an interrupted start may still leave a server running.
+            self.started = True
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
+                      "-o", options, "start", start_new_session=True)  # fmt: skip
+            subprocess.run(  # noqa: S603
+                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
+                 "postgres", DATABASE_NAME],
+                check=True, capture_output=True, text=True,
+            )  # fmt: skip
+        except subprocess.CalledProcessError as exc:
+            self.__exit__()
+            raise BenchError(f"PostgreSQL did not start: {exc.stderr}{tail(self.log)}") from exc
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.started:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            self.started = False
+
+
+class Server:
+    """gunicorn with threaded workers, serving config.wsgi on loopback with the bench's
+    environment (the same database and keys as the bench process)."""
+
+    def __init__(self, port: int, workers: int, threads: int, log: Path, token: str):
+        self.port, self.workers, self.threads, self.log = port, workers, threads, log
+        self.token = token
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Server":
+        args = [sys.executable, "-m", "gunicorn", "config.wsgi:application",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+                "--worker-class", "gthread", "--threads", str(self.threads),
+                "--keep-alive", str(KEEP_ALIVE_SECONDS)]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603
+                args, cwd=REPO, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            wait_until(self._answers, what="gunicorn", log=self.log)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        stop_process(self.process)
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise BenchError(f"gunicorn exited{tail(self.log)}")
+        status, _body, _seconds = Client(self.port, self.token).call("GET", "/api/v1/terminals/")
+        return status == 200
+
+
+# Environment ----------------------------------------------------------------------------------
+
+
+def prepare_environment(folder: Path) -> bool:
+    """The settings of the bench process; gunicorn inherits them, so both sides share the
+    database and the keys. Returns whether the database is the caller's."""
+    import dj_database_url
+
+    external = "DATABASE_URL" in os.environ
+    if external:
+        parsed = dj_database_url.parse(os.environ["DATABASE_URL"])
+        name = str(parsed["NAME"] or "")
+        if "postgresql" not in parsed["ENGINE"]:
+            raise BenchError("DATABASE_URL must name a PostgreSQL database")
+        if "bench" not in name:
+            raise BenchError(
+                f"DATABASE_URL names the database {name!r}; the bench empties its database, so "
+                'it only runs on one whose name contains "bench"'
+            )
+    # No broker is used, and DEBUG would keep every query in memory.
+    for name in ("REDIS_URL", "DEBUG"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        APP_ENV="development",
+        DATA_DIR=str(folder / "data"),
+        ALLOWED_HOSTS="127.0.0.1",
+        # No worker: the setup's initial rotations run in this process as they are requested,
+        # and the rotations a return requests run inside the server's request.
+        CELERY_TASK_ALWAYS_EAGER="true",
+        CREDENTIAL_KEYS=f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        # Eager tasks log each result at INFO; a web process deployed with a worker would not.
+        LOG_LEVEL="WARNING",
+    )
+    return external
+
+
+def machine_description(args, cluster: PostgresCluster | None, load_before: float) -> list[str]:
+    from django.db import connection
+
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        database = cursor.fetchone()[0].split(" on ")[0]
+    where = (
+        "own cluster on loopback, fsync and synchronous_commit off"
+        if cluster
+        else "the database of DATABASE_URL"
+    )
+    return [
+        f"date:     {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"machine:  nproc {len(os.sched_getaffinity(0))}, {cpu}, "
+        f"load average {load_before:.1f} before the phases, {os.getloadavg()[0]:.1f} at the "
+        "end (other work on the machine)",
+        f"software: Python {platform.python_version()}, "
+        f"Django {importlib.metadata.version('django')}, "
+        f"gunicorn {importlib.metadata.version('gunicorn')}",
+        f"database: {database} ({where})",
+        f"server:   gunicorn on loopback, {args.workers} workers x {args.threads} threads "
+        f"(gthread), keep-alive {KEEP_ALIVE_SECONDS} s; clients: {args.clients} threads in "
+        "the bench process, http.client with keep-alive, same machine",
+    ]
+
+
+# Setup (not measured) -------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    return_location: str
+    declaration_id: int
+    tags: list[str]
+    tokens: list[str]
+    contractor: "User"
+    approver: "User"
+
+
+def build_world(terminals: int, clients: int) -> World:
+    """Through the services, as staff would: a site with a cabinet, terminals with one account
+    each on a local target (initial rotations run as each batch commits), a declaration over
+    the site, and the users: a contractor, a facilities approver and the facilities user at the
+    counter (a different one: separation of duties), with one API token per client."""
+    from django.db import transaction
+
+    from core.models import Organization
+    from core.roles import Role
+    from core.services import api_token_issue, organization_create, user_create
+    from credentials import services as credentials
+    from lending import services as lending
+    from terminals.models import Location
+    from terminals.services import location_create, terminal_create
+
+    operator = organization_create(
+        actor=None,
+        code="bench-operator",
+        name="Bench operator",
+        kind=Organization.Kind.NETWORK_OPERATOR,
+    )
+    contractor_org = organization_create(
+        actor=None,
+        code="bench-contractor",
+        name="Bench contractor",
+        kind=Organization.Kind.CONTRACTOR,
+    )
+
+    def user(name: str, role: str, organization):
+        return user_create(
+            actor=None,
+            username=name,
+            role=role,
+            password=secrets.token_urlsafe(18),
+            organization=organization,
+        )
+
+    security = user("bench-security", Role.SECURITY, operator)
+    approver = user("bench-approver", Role.FACILITIES, operator)
+    counter = user("bench-counter", Role.FACILITIES, operator)
+    contractor = user("bench-contractor", Role.CONTRACTOR, contractor_org)
+
+    site = location_create(
+        actor=None, code="bench-site", name="Bench site", kind=Location.Kind.SITE,
+        custodian=operator, secured=True,
+    )  # fmt: skip
+    cabinet = location_create(
+        actor=None, code="bench-cabinet", name="Bench cabinet", kind=Location.Kind.CABINET,
+        parent=site, custodian=operator, secured=True,
+    )  # fmt: skip
+    target = credentials.target_system_create(
+        actor=None, code="bench-local", name="Bench (local)", connector="local"
+    )
+    tags = [f"BENCH-{n:05d}" for n in range(terminals)]
+    for start in range(0, terminals, TERMINAL_BATCH):
+        with transaction.atomic():
+            for tag in tags[start : start + TERMINAL_BATCH]:
+                terminal = terminal_create(
+                    actor=None, asset_tag=tag, location=cabinet, custodian=operator
+                )
+                credentials.account_create(actor=None, target_system=target, terminal=terminal)
+    declaration = lending.declaration_declare(actor=security, title="Bench disaster", sites=[site])
+    return World(
+        return_location=cabinet.code,
+        declaration_id=declaration.pk,
+        tags=tags,
+        tokens=[api_token_issue(user=counter) for _ in range(clients)],
+        contractor=contractor,
+        approver=approver,
+    )
+
+
+def check_world(world: World) -> None:
+    """Eager tasks keep their exceptions to themselves: make sure every initial rotation ran."""
+    from credentials.models import Account, AccountState
+
+    ready = Account.objects.filter(
+        state=AccountState.LOCKED, current_version__isnull=False, terminal__asset_tag__in=world.tags
+    ).count()
+    if ready != len(world.tags):
+        raise BenchError(f"{ready} of {len(world.tags)} accounts are ready to lend after setup")
+
+
+def approved_request(world: World) -> int:
+    """One approved request for the most terminals a request may ask for."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from lending import services as lending
+    from lending.models import Declaration
+
+    request = lending.access_request_submit(
+        actor=world.contractor,
+        declaration=Declaration.objects.get(pk=world.declaration_id),
+        work_site="Bench work site",
+        quantity=settings.LENDING_MAX_QUANTITY,
+        operators=["Bench operator"],
+        purpose="Benchmark",
+        needed_until=timezone.now() + datetime.timedelta(days=3),
+    )
+    lending.access_request_approve(request=request, actor=world.approver)
+    return request.pk
+
+
+# Clients --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """One operation's answers: latencies of the 2xx ones, and the rest counted with samples."""
+
+    seconds: list[float] = field(default_factory=list)
+    errors: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def error(self, status: int, body: bytes) -> None:
+        self.errors += 1
+        if len(self.samples) < 3:
+            self.samples.append(f"{status or 'no answer'}: {body[:300].decode(errors='replace')}")
+
+    def add(self, other: "Tally") -> None:
+        self.seconds += other.seconds
+        self.errors += other.errors
+        self.samples += other.samples[: 3 - len(self.samples)]
+
+    @property
+    def requests(self) -> int:
+        return len(self.seconds) + self.errors
+
+    def percentile(self, p: float) -> float:
+        """Nearest rank, in milliseconds."""
+        if not self.seconds:
+            return math.nan
+        ranked = sorted(self.seconds)
+        return 1000 * ranked[max(0, math.ceil(p / 100 * len(ranked)) - 1)]
+
+
+class Client:
+    """One HTTP/1.1 connection with keep-alive and the counter's token."""
+
+    def __init__(self, port: int, token: str):
+        self.port = port
+        self.headers = {
+            "Authorization": f"Token {token}",
+            "Accept": "application/json",
+            "Accept-Language": "en",
+        }
+        self.connection: http.client.HTTPConnection | None = None
+        self.last_used = 0.0
+
+    def call(self, method: str, path: str, payload: dict | None = None):
+        """(status, body, seconds); status 0 when the connection failed."""
+        # Reconnect rather than send into a connection the server may be closing.
+        if time.monotonic() - self.last_used > KEEP_ALIVE_SECONDS / 2:
+            self.close()
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        headers, body = dict(self.headers), None
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(payload).encode()
+        start = time.perf_counter()
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return 0, repr(exc).encode(), time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        self.last_used = time.monotonic()
+        if response.will_close:
+            self.close()
+        return response.status, answer, seconds
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+class Desk:
+    """The back office, in a thread of the bench process: settles returned terminals into
+    storage (what the scheduler does) and approves more requests when a client is about to run
+    out. A terminal returned before a settle pass started is back in storage after it."""
+
+    def __init__(self, world: World, pools: list[collections.deque]):
+        self.world, self.pools = world, pools
+        self.settled_through = 0.0
+        self.settled = 0
+        self.approved_during_phase = 0
+        self.failure: BaseException | None = None
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def settle(self) -> None:
+        from lending.services import returned_terminals_settle
+
+        started = time.perf_counter()
+        self.settled += returned_terminals_settle()
+        self.settled_through = started
+
+    def __enter__(self) -> "Desk":
+        self.stop.clear()
+        self.thread = threading.Thread(target=self._run, name="desk", daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stop.is_set():
+                self.settle()
+                for pool in self.pools:
+                    if len(pool) < 2:
+                        pool.append(approved_request(self.world))
+                        self.approved_during_phase += 1
+                self.stop.wait(DESK_SECONDS)
+        except BaseException as exc:
+            self.failure = exc
+        finally:
+            connection.close()
+
+
+@dataclass
+class Counter:
+    """A client with its own slice of terminals and its own approved requests, so that clients
+    never compete for one terminal or one request's quantity."""
+
+    client: Client
+    terminals: collections.deque  # (asset tag, when it was returned or None)
+    requests: collections.deque  # request ids; the first is being served
+    served: collections.Counter = field(default_factory=collections.Counter)
+    waited: float = 0.0
+
+    def _wait(self, ready, deadline: float, stop: threading.Event):
+        start = time.perf_counter()
+        try:
+            while not stop.is_set() and time.perf_counter() < deadline:
+                found = ready()
+                if found is not None:
+                    return found
+                time.sleep(0.01)
+            return None
+        finally:
+            self.waited += time.perf_counter() - start
+
+    def next_terminal(self, desk: Desk, deadline: float, stop: threading.Event):
+        def ready():
+            if self.terminals and (
+                self.terminals[0][1] is None or self.terminals[0][1] < desk.settled_through
+            ):
+                return self.terminals.popleft()[0]
+            return None
+
+        return ready() or self._wait(ready, deadline, stop)
+
+    def next_request(self, quantity: int, deadline: float, stop: threading.Event):
+        def ready():
+            while self.requests and self.served[self.requests[0]] >= quantity:
+                self.requests.popleft()
+            return self.requests[0] if self.requests else None
+
+        return ready() or self._wait(ready, deadline, stop)
+
+    def loans(self, world: World, desk: Desk, deadline: float, stop: threading.Event, tallies):
+        from django.conf import settings
+
+        checkout, give_back, loan = tallies
+        while not stop.is_set() and time.perf_counter() < deadline:
+            tag = self.next_terminal(desk, deadline, stop)
+            request_id = self.next_request(settings.LENDING_MAX_QUANTITY, deadline, stop)
+            if tag is None or request_id is None:
+                if tag is not None:
+                    self.terminals.appendleft((tag, None))
+                return
+            status, body, out_seconds = self.client.call(
+                "POST",
+                "/api/v1/loans/",
+                {
+                    "request": request_id,
+                    "terminal": tag,
+                    "operator_name": "Bench operator",
+                    "acknowledged_name": "Bench operator",
+                },
+            )
+            # Counted even when refused: the bench cannot tell whether the loan was recorded.
+            self.served[request_id] += 1
+            if status != 201:
+                # The terminal's state is unknown now: it is not used again.
+                checkout.error(status, body)
+                loan.error(status, body)
+                continue
+            checkout.seconds.append(out_seconds)
+            status, body, back_seconds = self.client.call(
+                "POST",
+                f"/api/v1/loans/{json.loads(body)['id']}/return/",
+                {
+                    "condition": "ok",
+                    "cards_returned": [],
+                    "return_location": world.return_location,
+                    "handed_back_by": "Bench operator",
+                    "operator_signature": "Bench operator",
+                },
+            )
+            if status not in (200, 201):
+                give_back.error(status, body)
+                loan.error(status, body)
+                continue
+            give_back.seconds.append(back_seconds)
+            loan.seconds.append(out_seconds + back_seconds)
+            self.terminals.append((tag, time.perf_counter()))
+
+    def reads(self, deadline: float, stop: threading.Event, tally: Tally) -> None:
+        tags = [tag for tag, _returned in self.terminals]
+        n = 0
+        while not stop.is_set() and time.perf_counter() < deadline:
+            status, body, seconds = self.client.call("GET", f"/api/v1/terminals/{tags[n]}/")
+            n = (n + 1) % len(tags)
+            if status == 200:
+                tally.seconds.append(seconds)
+            else:
+                tally.error(status, body)
+
+
+@dataclass
+class Phase:
+    seconds: float
+    tallies: list[Tally]
+
+
+def run_phase(counters: list[Counter], seconds: float, work) -> Phase:
+    """`work(counter, deadline, stop, tallies)` in one thread per counter; the clock stops when
+    the last one finished the loan or request it had started before the deadline."""
+    stop = threading.Event()
+    per_counter: list[list[Tally]] = [[Tally(), Tally(), Tally()] for _ in counters]
+    failures: list[BaseException] = []
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def target(counter: Counter, tallies: list[Tally]) -> None:
+        try:
+            work(counter, deadline, stop, tallies)
+        except BaseException as exc:
+            failures.append(exc)
+            stop.set()
+
+    threads = [
+        threading.Thread(target=target, args=(c, t), daemon=True)
+        for c, t in zip(counters, per_counter, strict=True)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
+    finally:
+        stop.set()
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise BenchError(f"a client failed: {failures[0]!r}") from failures[0]
+    totals = [Tally(), Tally(), Tally()]
+    for tallies in per_counter:
+        for total, tally in zip(totals, tallies, strict=True):
+            total.add(tally)
+    return Phase(elapsed, totals)
+
+
+# Checks ---------------------------------------------------------------------------------------
+
+
+def verify(world: World, completed_loans: int) -> list[str]:
+    """What is wrong in the database after the run (empty when nothing is)."""
+    from core.audit import verify_chain
+    from credentials.models import Rotation, RotationStatus
+    from lending.models import Loan, LoanStatus, ReturnConfirmation
+    from terminals.models import Terminal
+
+    problems = []
+    returned = Loan.objects.filter(status=LoanStatus.RETURNED).count()
+    if returned != completed_loans:
+        problems.append(f"{returned} loans returned, the clients completed {completed_loans}")
+    out = Loan.objects.filter(status__in=Loan.OUT).count()
+    if out:
+        problems.append(f"{out} loans are still out")
+    unfinished = Rotation.objects.exclude(status=RotationStatus.SUCCEEDED).count()
+    if unfinished:
+        problems.append(f"{unfinished} rotations did not succeed")
+    unsettled = ReturnConfirmation.objects.filter(settled_at__isnull=True).count()
+    if unsettled:
+        problems.append(f"{unsettled} returned terminals were not settled into storage")
+    stored = Terminal.objects.filter(
+        asset_tag__in=world.tags, status=Terminal.Status.IN_STORAGE
+    ).count()
+    if stored != len(world.tags) and not problems:
+        problems.append(f"{stored} of {len(world.tags)} terminals are back in storage")
+    checked, broken = verify_chain()
+    if broken is not None:
+        problems.append(f"audit chain broken at event {broken.seq}: {broken.reason}")
+    else:
+        print(f"audit chain: {checked} events verified", file=sys.stderr)
+    return problems
+
+
+# Report ---------------------------------------------------------------------------------------
+
+
+def operations(reads: Phase, loans: Phase) -> list[tuple[str, Tally, float]]:
+    """(name, tally, phase seconds) for each row of the table."""
+    return [
+        ("GET /api/v1/terminals/{tag}/", reads.tallies[0], reads.seconds),
+        ("POST /api/v1/loans/ (check-out)", loans.tallies[0], loans.seconds),
+        ("POST /api/v1/loans/{id}/return/", loans.tallies[1], loans.seconds),
+        ("loan = check-out + return", loans.tallies[2], loans.seconds),
+    ]
+
+
+def report(args, machine: list[str], reads: Phase, loans: Phase, notes: list[str]) -> str:
+    header = f"{'operation':<36}{'requests':>9}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+    lines = [
+        "",
+        f"Lending benchmark: {args.clients} clients, {args.seconds:.0f} s per phase "
+        f"(GET phase {reads.seconds:.1f} s, loan phase {loans.seconds:.1f} s)",
+        *machine,
+        "",
+        header,
+        "-" * len(header),
+    ]
+    for name, tally, seconds in operations(reads, loans):
+        lines.append(
+            f"{name:<36}{tally.requests:>9}{len(tally.seconds) / seconds:>9.1f}"
+            f"{tally.percentile(50):>9.1f}{tally.percentile(99):>9.1f}{tally.errors:>8}"
+        )
+    completed = len(loans.tallies[2].seconds)
+    lines += [
+        "",
+        f"loans per second: {completed / loans.seconds:.1f} "
+        f"({completed} check-outs each followed by its return)",
+        *notes,
+    ]
+    return "\n".join(lines)
+
+
+def too_many_errors(reads: Phase, loans: Phase) -> list[str]:
+    failed = []
+    for name, tally, _seconds in operations(reads, loans):
+        if tally.errors > ERROR_SHARE_ALLOWED * tally.requests:
+            failed.append(f"{name}: {tally.errors} of {tally.requests} requests failed, e.g.")
+            failed += [f"  {sample}" for sample in tally.samples]
+    return failed
+
+
+# Main -----------------------------------------------------------------------------------------
+
+
+def run(args, folder: Path) -> int:
+    began = time.perf_counter()
+    (folder / "data").mkdir()
+    external = prepare_environment(folder)
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        if not external:
+            cluster = stack.enter_context(PostgresCluster(folder, free_port()))
+            os.environ["DATABASE_URL"] = cluster.url
+
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0)
+        if external:
+            call_command("flush", interactive=False, verbosity=0)
+            stack.callback(call_command, "flush", interactive=False, verbosity=0)
+        stack.callback(connection.close)
+
+        step = time.perf_counter()
+        world = build_world(args.terminals, args.clients)
+        check_world(world)
+        print(
+            f"{args.terminals} terminals with their accounts set up in "
+            f"{time.perf_counter() - step:.1f} s",
+            file=sys.stderr,
+        )
+        port = free_port()
+        stack.enter_context(
+            Server(port, args.workers, args.threads, folder / "server.log", world.tokens[0])
+        )
+
+        pools = [collections.deque([approved_request(world)]) for _ in range(args.clients)]
+        counters = [
+            Counter(
+                Client(port, token),
+                collections.deque((tag, None) for tag in world.tags[n :: args.clients]),
+                pools[n],
+            )
+            for n, token in enumerate(world.tokens)
+        ]
+        desk = Desk(world, pools)
+
+        def reads(counter, deadline, stop, tallies):
+            counter.reads(deadline, stop, tallies[0])
+
+        def loans(counter, deadline, stop, tallies):
+            counter.loans(world, desk, deadline, stop, tallies)
+
+        # Warm-up, not counted: connections, imports and caches of every server thread.
+        run_phase(counters, WARM_UP_SECONDS / 2, reads)
+        with desk:
+            warm = run_phase(counters, WARM_UP_SECONDS, loans)
+        if desk.failure:
+            raise BenchError(f"the desk failed: {desk.failure!r}") from desk.failure
+        # Requests for the measured phase approved now, from the warm-up's rate, three times
+        # over; the desk approves more during the phase only if a client still runs short.
+        expected = 3 * len(warm.tallies[2].seconds) / warm.seconds * args.seconds / args.clients
+        for pool in pools:
+            while len(pool) < math.ceil(expected / settings.LENDING_MAX_QUANTITY) + 1:
+                pool.append(approved_request(world))
+        desk.settle()
+        print(f"warm-up done: {len(warm.tallies[2].seconds)} loans", file=sys.stderr)
+
+        load_before = os.getloadavg()[0]
+        read_phase = run_phase(counters, args.seconds, reads)
+        print(f"GET phase done: {len(read_phase.tallies[0].seconds)} requests", file=sys.stderr)
+        desk.approved_during_phase = 0
+        with desk:
+            loan_phase = run_phase(counters, args.seconds, loans)
+        if desk.failure:
+            raise BenchError(f"the desk failed: {desk.failure!r}") from desk.failure
+        print(f"loan phase done: {len(loan_phase.tallies[2].seconds)} loans", file=sys.stderr)
+        for counter in counters:
+            counter.client.close()
+        desk.settle()
+
+        completed = len(warm.tallies[2].seconds) + len(loan_phase.tallies[2].seconds)
+        problems = verify(world, completed)
+        waited = sum(counter.waited for counter in counters)
+        notes = [
+            "Return latency includes rotating the terminal's account with the local connector:",
+            "  the server runs Celery tasks eagerly, inside the request (no worker, no broker).",
+            f"Every request carries an API token of the facilities user at the counter, one per "
+            f"client. {args.terminals} terminals with one account each, "
+            f"{args.terminals // args.clients} per client;",
+            f"  each client serves its own approved requests of {settings.LENDING_MAX_QUANTITY} "
+            "terminals, approved by another facilities user.",
+            f"A thread of the bench settles returned terminals into storage every {DESK_SECONDS} s "
+            "(the scheduler's job);",
+            "  a client takes a terminal again once a settle pass has run after its return.",
+            f"Clients waited {waited:.1f} s in all for a settled terminal or an approved request; "
+            f"requests approved during the loan phase: {desk.approved_during_phase}.",
+        ]
+        machine = machine_description(args, cluster, load_before)
+
+    print(report(args, machine, read_phase, loan_phase, notes))
+    print(f"Whole run, setup included: {time.perf_counter() - began:.0f} s")
+    failures = [f"FAILED: {p}" for p in problems] + [
+        f"FAILED: {line}" for line in too_many_errors(read_phase, loan_phase)
+    ]
+    for line in failures:
+        print(line, file=sys.stderr)
+    return 1 if failures else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60, help="length of each measured phase")
+    parser.add_argument("--terminals", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
+    args = parser.parse_args()
+    if min(args.clients, args.workers, args.threads) < 1 or args.seconds <= 0:
+        parser.error("--clients, --workers and --threads must be at least 1, --seconds above 0")
+    if args.terminals < 4 * args.clients:
+        parser.error("--terminals must be at least 4 per client")
+    if importlib.util.find_spec("gunicorn") is None:
+        print("bench: gunicorn is needed: .venv/bin/pip install gunicorn", file=sys.stderr)
+        return 2
+    # Ctrl-C and a kill end the run through the clean-up below, even when started in the
+    # background, where the shell has SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    folder = Path(tempfile.mkdtemp(prefix="nwterm-bench-lending-"))
+    try:
+        return run(args, folder)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
