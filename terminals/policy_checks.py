@@ -117,6 +117,13 @@ def run_policy_checks(*, now=None) -> dict[str, int]:
     """Record each finding; returns how many were new or reopened, per kind."""
     now = now or timezone.now()
     recorded: Counter[str] = Counter()
+    # Findings still open from an earlier run are skipped here, not one query each in _record:
+    # most of a run's findings are (bench/stocktake.py).
+    still_open = set(
+        Discrepancy.objects.filter(
+            stocktake__isnull=True, status=Discrepancy.Status.OPEN
+        ).values_list("kind", "subject")
+    )
     finders = (
         _findings_storage(),
         _findings_accounts(now),
@@ -125,7 +132,7 @@ def run_policy_checks(*, now=None) -> dict[str, int]:
     )
     for finder in finders:
         for kind, subject, fields in finder:
-            if _record(kind, subject, fields):
+            if (kind, subject) not in still_open and _record(kind, subject, fields):
                 recorded[str(kind)] += 1
     return dict(recorded)
 
@@ -140,14 +147,16 @@ def _record(kind: str, subject: str, fields: dict) -> bool:
     details = fields.get("details", {})
     latest = findings.order_by("-opened_at", "-id").first()
     if latest is not None:
-        latest.status, latest.outcome, latest.resolved_by, latest.resolved_at = (
-            Discrepancy.Status.OPEN,
-            "",
-            None,
-            None,
-        )
-        latest.details = details
-        latest.save(update_fields=["status", "outcome", "resolved_by", "resolved_at", "details"])
+        # A new review: the earlier outcome, note and assignee stay in the audit trail.
+        latest.status, latest.details = Discrepancy.Status.OPEN, details
+        latest.outcome, latest.resolution_note = "", ""
+        latest.resolved_by = latest.resolved_at = latest.assignee = None
+        latest.save(
+            update_fields=[
+                "status", "details", "outcome", "resolution_note",
+                "resolved_by", "resolved_at", "assignee",
+            ]
+        )  # fmt: skip
         record_event(
             actor=None,
             action="discrepancy.reopened",

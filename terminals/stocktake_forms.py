@@ -22,9 +22,8 @@ from terminals.models import (
 )
 from terminals.stocktakes import outcomes_for
 
-MAX_EVIDENCE_BYTES = 20 * 1024 * 1024
-# Photos from phones and cameras, and the usual office documents; nothing a browser would run.
-EVIDENCE_EXTENSIONS = ["jpg", "jpeg", "png", "gif", "webp", "heic", "pdf", "txt", "csv", "xlsx"]
+# Photos from phones and cameras, and PDF; the service checks the content and the size.
+EVIDENCE_EXTENSIONS = ["jpg", "jpeg", "png", "gif", "webp", "heic", "pdf"]
 TAG_ATTRS = {
     "autocomplete": "off",
     "autocapitalize": "characters",
@@ -183,14 +182,8 @@ class EvidenceForm(forms.Form):
     file = forms.FileField(
         label=_("Photo or file"),
         validators=[FileExtensionValidator(EVIDENCE_EXTENSIONS)],
-        help_text=_("Photos, PDF or text, up to 20 MB."),
+        help_text=_("A photo or a PDF, up to 20 MB."),
         widget=forms.ClearableFileInput(
             attrs={"accept": ",".join(f".{ext}" for ext in EVIDENCE_EXTENSIONS) + ",image/*"}
         ),
     )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_EVIDENCE_BYTES:
-            raise forms.ValidationError(_("The file is larger than 20 MB."))
-        return upload

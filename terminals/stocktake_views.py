@@ -588,11 +588,15 @@ def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
     discrepancy = _discrepancy_or_404(pk)
     form = EvidenceForm(request.POST, request.FILES)
     if form.is_valid():
-        stocktakes.discrepancy_add_evidence(
-            discrepancy=discrepancy, actor=request.user, file=form.cleaned_data["file"]
-        )
-        messages.success(request, _("The evidence was attached."))
-        return redirect("terminals:discrepancy_detail", pk=discrepancy.pk)
+        try:
+            stocktakes.discrepancy_add_evidence(
+                discrepancy=discrepancy, actor=request.user, file=form.cleaned_data["file"]
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(request, _("The evidence was attached."))
+            return redirect("terminals:discrepancy_detail", pk=discrepancy.pk)
     return _discrepancy_page(request, discrepancy, evidence_form=form, status=400)
 
 

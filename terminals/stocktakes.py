@@ -395,8 +395,10 @@ _OUTCOMES_BY_KIND = {
         DiscrepancyOutcome.WRITTEN_OFF,
     },
     DiscrepancyKind.FOUND_ELSEWHERE: {DiscrepancyOutcome.FOUND, DiscrepancyOutcome.RELOCATED},
-    DiscrepancyKind.FOUND_BUT_LENT: {DiscrepancyOutcome.FOUND, DiscrepancyOutcome.RELOCATED},
-    DiscrepancyKind.SCANNED_TWICE: {DiscrepancyOutcome.FOUND, DiscrepancyOutcome.RELOCATED},
+    # The loan's return or loss settles a lent terminal found here; a terminal read at two places
+    # is checked by hand. Neither is moved by the review.
+    DiscrepancyKind.FOUND_BUT_LENT: {DiscrepancyOutcome.FOUND},
+    DiscrepancyKind.SCANNED_TWICE: {DiscrepancyOutcome.FOUND},
     DiscrepancyKind.UNKNOWN_TAG: {DiscrepancyOutcome.FOUND, DiscrepancyOutcome.WRITTEN_OFF},
     DiscrepancyKind.ORPHAN_ACCOUNT: {DiscrepancyOutcome.ORPHAN_DELETED, DiscrepancyOutcome.FIXED},
     DiscrepancyKind.RETIRED_TERMINAL_ACCOUNT: {
@@ -422,6 +424,11 @@ def outcomes_for(kind: str) -> list[str]:
 def discrepancy_assign(
     *, discrepancy: Discrepancy, actor: User, assignee: User | None
 ) -> Discrepancy:
+    if assignee is not None and (assignee.role != Role.SECURITY or not assignee.is_active):
+        raise InvalidInput(
+            _("Nobody was assigned."),
+            field_errors={"assignee": [_("Assign an active security officer.")]},
+        )
     discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy.pk)
     discrepancy.assignee = assignee
     discrepancy.save(update_fields=["assignee"])
@@ -522,9 +529,42 @@ def discrepancy_resolve(
     return discrepancy
 
 
+def _evidence_type(head: bytes) -> str | None:
+    """What a file is, from its first bytes: the name and the browser's type can say anything."""
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heif"):
+        return "image/heic"  # phone cameras
+    return None
+
+
+EVIDENCE_MAX_BYTES = 20 * 1024 * 1024
+
+
 @transaction.atomic
 def discrepancy_add_evidence(*, discrepancy: Discrepancy, actor: User, file) -> DiscrepancyEvidence:
-    """Attach a photo or file; the event keeps its hash so a later swap of the file shows."""
+    """Attach a photo or a PDF; the event keeps its hash so a later swap of the file shows."""
+    problem = None
+    if file.size > EVIDENCE_MAX_BYTES:
+        problem = _("The file is larger than %(limit)d MB.") % {
+            "limit": EVIDENCE_MAX_BYTES // 2**20
+        }
+    else:
+        file.seek(0)
+        head = file.read(16)
+        file.seek(0)
+        if _evidence_type(head) is None:
+            problem = _("Attach a photo (JPEG, PNG, GIF, WebP, HEIC) or a PDF.")
+    if problem:
+        raise InvalidInput(_("The file was not attached."), field_errors={"file": [problem]})
     digest = hashlib.sha256()
     for chunk in file.chunks():
         digest.update(chunk)

@@ -52,7 +52,6 @@ from terminals.models import (
 )
 
 SEES_BEHIND_THE_BLIND = "terminals.view_stocktakeexpectation"
-EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 # A cell starting with one of these runs as a formula in the spreadsheet the report opens in;
 # unknown tags are typed by hand, so a report cell may start with anything.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -377,42 +376,10 @@ class DiscrepancyResolveSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-def _evidence_type(head: bytes) -> str | None:
-    """What a file is, from its first bytes: the name and the browser's type can say anything."""
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heif"):
-        return "image/heic"  # phone cameras
-    return None
-
-
 class EvidenceInputSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text=_("A photo (JPEG, PNG, GIF, WebP, HEIC) or a PDF, up to 10 MB.")
+        help_text=_("A photo (JPEG, PNG, GIF, WebP, HEIC) or a PDF, up to 20 MB.")
     )
-
-    def validate_file(self, upload):
-        if upload.size > EVIDENCE_MAX_BYTES:
-            raise serializers.ValidationError(
-                gettext("The file is larger than %(limit)d MB.")
-                % {"limit": EVIDENCE_MAX_BYTES // (1024 * 1024)}
-            )
-        upload.seek(0)
-        head = upload.read(16)
-        upload.seek(0)
-        if _evidence_type(head) is None:
-            raise serializers.ValidationError(
-                gettext("Attach a photo (JPEG, PNG, GIF, WebP, HEIC) or a PDF.")
-            )
-        return upload
 
 
 # Stock-takes ----------------------------------------------------------------------------------

@@ -389,13 +389,13 @@ def test_a_photo_or_a_pdf_is_attached_and_can_be_downloaded(
     assert "attachment" in download["Content-Disposition"]
 
 
-def test_a_file_over_10_mb_is_refused(api_as, security, stocktake):
-    too_big = upload("scan.pdf", b"%PDF-" + b"0" * (10 * 1024 * 1024 - 4), "application/pdf")
+def test_a_file_over_20_mb_is_refused(api_as, security, stocktake):
+    too_big = upload("scan.pdf", b"%PDF-" + b"0" * (20 * 1024 * 1024 - 4), "application/pdf")
 
     response = attach(api_as(security), of_kind(stocktake, "missing"), too_big)
 
     assert response.status_code == 400
-    assert response.json()["file"] == ["The file is larger than 10 MB."]
+    assert response.json()["file"] == ["The file is larger than 20 MB."]
     assert not DiscrepancyEvidence.objects.exists()
 
 

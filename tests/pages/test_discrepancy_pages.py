@@ -340,3 +340,24 @@ def test_running_the_policy_checks_records_what_they_find(as_user, security, ope
     again = client.post(reverse("terminals:policy_checks_run"), follow=True)
     assert "found nothing new" in again.content.decode()
     assert Discrepancy.objects.filter(subject="NW-LOBBY").count() == 1
+
+
+def test_a_file_that_is_not_a_photo_or_pdf_is_refused_on_the_page(client, security, operator):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from terminals.models import DiscrepancyEvidence
+    from terminals.services import discrepancy_open
+    from tests.factories import make_location, make_terminal
+
+    terminal = make_terminal(location=make_location(code="ev-site", custodian=operator))
+    discrepancy = discrepancy_open(actor=None, kind="missing", terminal=terminal)
+    client.force_login(security)
+    fake = SimpleUploadedFile("photo.png", b"<html><script>alert(1)</script>", "image/png")
+    response = client.post(
+        f"/terminals/discrepancies/{discrepancy.pk}/evidence/",
+        {"file": fake},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 400
+    assert "Attach a photo" in response.content.decode()
+    assert not DiscrepancyEvidence.objects.exists()
