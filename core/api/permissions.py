@@ -10,3 +10,9 @@ class RolePermission(DjangoModelPermissions):
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
+
+
+class ChangeActionPermission(RolePermission):
+    """A POST action on one object changes it: it needs change_<model>, not add_<model>."""
+
+    perms_map = {**RolePermission.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}

@@ -15,6 +15,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
+from core.api.permissions import ChangeActionPermission
 from credentials.services import RevealRefused
 from lending import selectors, services
 from lending.api.serializers import (
@@ -32,7 +33,6 @@ from lending.api.serializers import (
     RevealedAccountSerializer,
 )
 from lending.models import AccessRequest, Loan, LoanStatus, RequestStatus
-from terminals.api.views import ChangeActionPermission
 
 
 def requires(*perms: str) -> type[BasePermission]:

@@ -30,13 +30,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from core.api.permissions import RolePermission
+from core.api.permissions import ChangeActionPermission, RolePermission
 from core.errors import RuleViolation
 from core.models import User
 from core.roles import Role
 from terminals import policy_checks, stocktakes
 from terminals.api.serializers import LocationCodeField
-from terminals.api.views import ChangeActionPermission
 from terminals.models import (
     Discrepancy,
     DiscrepancyEvidence,

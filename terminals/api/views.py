@@ -8,7 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api.permissions import RolePermission
+from core.api.permissions import ChangeActionPermission
 from terminals import services
 from terminals.api.serializers import (
     AccessCardCreateSerializer,
@@ -33,12 +33,6 @@ from terminals.selectors import access_card_queryset, terminal_history, terminal
 # Any character but the slash that separates path segments: asset tags and card numbers are
 # free text printed on labels.
 ANY_BUT_SLASH = "[^/]+"
-
-
-class ChangeActionPermission(RolePermission):
-    """A POST action on one object changes it: it needs change_<model>, not add_<model>."""
-
-    perms_map = {**RolePermission.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
 
 
 def _parse(serializer_class, request, **kwargs) -> dict:
