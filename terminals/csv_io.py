@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import InvalidInput
 from core.models import Organization, User
+from core.spreadsheets import BOM, FORMULA_STARTS, safe_cell
 from terminals import services
 from terminals.models import Location, Terminal
 
@@ -37,9 +38,6 @@ LOCATION_COLUMNS = ("code", "name", "kind", "parent", "custodian", "secured", "a
 _TERMINAL_FIELDS = {"model": "model_name"}
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})  # an empty cell: not secured
-# A cell starting with one of these is run as a formula by spreadsheet programs; the export
-# prefixes an apostrophe (which Excel hides) and the import takes it off again.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _EXPORT_CHUNK_SIZE = 2000
 
 
@@ -104,7 +102,7 @@ def _decode(data: bytes) -> str:
 
 def _cell(value: str) -> str:
     value = value.strip()
-    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_STARTS:
+    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_STARTS:
         return value[1:]
     return value
 
@@ -310,20 +308,16 @@ class _Echo:
         return value
 
 
-def _safe(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
-
-
 def export_terminals_csv(queryset: models.QuerySet[Terminal]) -> Iterator[str]:
     """CSV text in chunks, BOM first (Excel reads Japanese right); re-imports as it is."""
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(TERMINAL_COLUMNS + TERMINAL_EXPORT_ONLY_COLUMNS)
+    yield BOM + writer.writerow(TERMINAL_COLUMNS + TERMINAL_EXPORT_ONLY_COLUMNS)
     terminals = queryset.select_related("location", "location__site", "custodian")
     for terminal in terminals.iterator(chunk_size=_EXPORT_CHUNK_SIZE):
         site = terminal.location.site
         yield writer.writerow(
             [
-                _safe(value)
+                safe_cell(value)
                 for value in (
                     terminal.asset_tag,
                     terminal.serial_number,
@@ -493,12 +487,12 @@ def import_locations_csv(*, actor: User | None, data: bytes) -> list[Location]:
 def export_locations_csv(queryset: models.QuerySet[Location]) -> Iterator[str]:
     """Locations as CSV in tree order, so that every parent comes before its children."""
     writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(LOCATION_COLUMNS)
+    yield BOM + writer.writerow(LOCATION_COLUMNS)
     locations = queryset.select_related("parent", "custodian").order_by("path")
     for location in locations.iterator(chunk_size=_EXPORT_CHUNK_SIZE):
         yield writer.writerow(
             [
-                _safe(value)
+                safe_cell(value)
                 for value in (
                     location.code,
                     location.name,

@@ -2,9 +2,6 @@
 serialise. Querysets come from the selectors, so a contractor reaches only their own
 organization's requests and loans: anything else answers 404, as if it did not exist."""
 
-import csv
-import io
-
 import django_filters
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -12,10 +9,11 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from core.api.permissions import ChangeActionPermission
+from core.spreadsheets import RowsCsvRenderer
 from credentials.services import RevealRefused
 from lending import selectors, services
 from lending.api.serializers import (
@@ -59,37 +57,10 @@ _refused = {409: RefusalSerializer}
 # Declarations ---------------------------------------------------------------------------------
 
 
-# A cell starting with one of these is run as a formula by spreadsheet programs, and operator
-# names and work sites are typed by contractors: such cells get an apostrophe, which Excel
-# hides (as in terminals.csv_io).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+class CloseReportCsvRenderer(RowsCsvRenderer):
+    """The close report as CSV (see core.spreadsheets)."""
 
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
-
-
-class CloseReportCsvRenderer(BaseRenderer):
-    """The close report as CSV, headed by the row serializer's labels. The byte order mark
-    lets Excel, which staff open it in, read the Japanese text as UTF-8."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        if isinstance(data, list):
-            fields = CloseReportRowSerializer().fields
-            writer.writerow([str(field.label) for field in fields.values()])
-            for row in data:
-                writer.writerow([_cell(row[name]) for name in fields])
-        else:  # an error answer (403, 404): its messages, one per line
-            for key, value in data.items():
-                writer.writerow([key, *(value if isinstance(value, list) else [value])])
-        return ("\ufeff" + out.getvalue()).encode("utf-8")
+    row_serializer = CloseReportRowSerializer
 
 
 class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

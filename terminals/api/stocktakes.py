@@ -5,8 +5,6 @@ Blind counts: whoever may not look behind the blind (the `view_stocktakeexpectat
 permission, held by security officers and auditors) sees only their own scans of a blind
 stock-take and never its expected list."""
 
-import csv
-import io
 import os
 
 import django_filters
@@ -27,13 +25,14 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from core.api.permissions import ChangeActionPermission, RolePermission
 from core.errors import RuleViolation
 from core.models import User
 from core.roles import Role
+from core.spreadsheets import RowsCsvRenderer
 from terminals import policy_checks, stocktakes
 from terminals.api.serializers import LocationCodeField
 from terminals.models import (
@@ -51,9 +50,6 @@ from terminals.models import (
 )
 
 SEES_BEHIND_THE_BLIND = "terminals.view_stocktakeexpectation"
-# A cell starting with one of these runs as a formula in the spreadsheet the report opens in;
-# unknown tags are typed by hand, so a report cell may start with anything.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def model_permission(model) -> type[RolePermission]:
@@ -394,31 +390,10 @@ class StockTakeFilter(django_filters.FilterSet):
         fields = ["site", "status", "reason"]
 
 
-class DiscrepancyReportCsvRenderer(BaseRenderer):
-    """A stock-take's report as CSV, headed by the row serializer's labels; the byte order mark
-    lets Excel, which staff open it in, read the Japanese text as UTF-8."""
+class DiscrepancyReportCsvRenderer(RowsCsvRenderer):
+    """A stock-take's report as CSV (see core.spreadsheets)."""
 
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        out = io.StringIO()
-        writer = csv.writer(out)
-        if isinstance(data, list):
-            fields = DiscrepancyReportRowSerializer().fields
-            writer.writerow([str(field.label) for field in fields.values()])
-            for row in data:
-                writer.writerow([_cell(row[name]) for name in fields])
-        else:  # an error answer (403, 404): its messages, one per line
-            for key, value in data.items():
-                writer.writerow([key, *(value if isinstance(value, list) else [value])])
-        return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+    row_serializer = DiscrepancyReportRowSerializer
 
 
 def _with_figures(stocktake: StockTake) -> StockTake:
