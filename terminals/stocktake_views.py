@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError
+from core.spreadsheets import BOM, safe_cell
 from terminals import policy_checks, stocktakes
 from terminals.forms import apply_service_error, location_path_label
 from terminals.models import (
@@ -407,28 +408,26 @@ def _csv_time(value) -> str:
 @requires("terminals.view_stocktake", "terminals.view_discrepancy")
 def stocktake_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     stocktake = _stocktake_or_404(pk)
-    # The byte order mark makes Excel read the file as UTF-8 (Japanese names stay readable).
     response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response.write("\ufeff")
+    response.write(BOM)
     writer = csv.writer(response)
     writer.writerow([str(column) for column in REPORT_COLUMNS])
     for row in _report_rows(stocktake):
         d = row["discrepancy"]
-        writer.writerow(
-            [
-                d.get_kind_display(),
-                d.subject,
-                row["location"],
-                row["recorded"],
-                _csv_time(d.opened_at),
-                d.get_status_display(),
-                d.assignee.get_username() if d.assignee else "",
-                d.get_outcome_display() if d.outcome else "",
-                d.resolution_note,
-                d.resolved_by.get_username() if d.resolved_by else "",
-                _csv_time(d.resolved_at),
-            ]
-        )
+        cells = [
+            d.get_kind_display(),
+            d.subject,
+            row["location"],
+            row["recorded"],
+            _csv_time(d.opened_at),
+            d.get_status_display(),
+            d.assignee.get_username() if d.assignee else "",
+            d.get_outcome_display() if d.outcome else "",
+            d.resolution_note,
+            d.resolved_by.get_username() if d.resolved_by else "",
+            _csv_time(d.resolved_at),
+        ]
+        writer.writerow([safe_cell(cell) for cell in cells])  # unknown tags are typed by hand
     filename = f"stocktake-{stocktake.pk}-{stocktake.opened_at:%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
