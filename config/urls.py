@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("core.urls")),
     path("terminals/", include("terminals.urls")),
     path("credentials/", include("credentials.urls")),
+    path("lending/", include("lending.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),

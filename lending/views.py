@@ -1,0 +1,756 @@
+"""Lending pages: declarations, requests, the counter (check-out and return), loans, the
+borrower's one reveal, and contractor accounts. Each view checks permissions, reads through
+lending.selectors (which limit a contractor to their own organization) and writes through
+lending.services; a refusal is shown on the form that caused it."""
+
+import csv
+import secrets
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core import services as core_services
+from core.errors import ApplicationError, InvalidInput, RuleViolation
+from core.models import Organization
+from core.roles import Role
+from core.spreadsheets import BOM, safe_cell
+from credentials.models import AccountState
+from credentials.services import RevealRefused
+from lending import selectors, services
+from lending.forms import (
+    AccessRequestForm,
+    CheckoutForm,
+    ContractorForm,
+    ContractorUserForm,
+    DeclarationForm,
+    PasswordForm,
+    ReasonForm,
+    ReturnForm,
+    TagForm,
+)
+from lending.models import (
+    AccessRequest,
+    Declaration,
+    DeclarationStatus,
+    Loan,
+    LoanStatus,
+    RequestStatus,
+)
+from terminals.forms import apply_service_error
+from terminals.selectors import terminal_queryset
+from terminals.views import requires
+
+# The counter keeps the last results of each request in the session, newest first.
+COUNTER_RESULTS_KEPT = 50
+# Readable generated passwords: no 0/O, 1/l/I to misread when they are read out.
+READABLE_CHARACTERS = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def _is_contractor(request: HttpRequest) -> bool:
+    return request.user.role == Role.CONTRACTOR
+
+
+def _due_marks() -> dict:
+    now = timezone.now()
+    return {"now": now, "soon": now + timezone.timedelta(hours=settings.LENDING_DUE_SOON_HOURS)}
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    target = request.POST.get("next", "")
+    # Only this site: never a redirect to another host.
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return default
+
+
+# Declarations ---------------------------------------------------------------------------------
+
+
+@require_GET
+@requires("lending.view_declaration")
+def declaration_list(request: HttpRequest) -> HttpResponse:
+    declarations = selectors.declaration_queryset(user=request.user)
+    return render(request, "lending/declaration_list.html", {"declarations": declarations})
+
+
+@require_http_methods(["GET", "POST"])
+@requires("lending.view_declaration", "lending.add_declaration")
+def declaration_create(request: HttpRequest) -> HttpResponse:
+    form = DeclarationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            declaration = services.declaration_declare(
+                actor=request.user,
+                title=data["title"],
+                sites=data["sites"],
+                lending_limit=data["lending_limit"],
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(request, _("The declaration was issued."))
+            return redirect("lending:declaration", pk=declaration.pk)
+    return render(request, "lending/declaration_form.html", {"form": form})
+
+
+def _declaration_page(
+    request: HttpRequest, declaration: Declaration, *, close_refusal=None, status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "lending/declaration_detail.html",
+        {
+            "declaration": declaration,
+            "requests": selectors.access_request_queryset(user=request.user).filter(
+                declaration=declaration
+            ),
+            "loans": selectors.loan_queryset(user=request.user).filter(
+                request__declaration=declaration
+            ),
+            "close_refusal": close_refusal,
+            **_due_marks(),
+        },
+        status=status,
+    )
+
+
+def _declaration_or_404(request: HttpRequest, pk: int) -> Declaration:
+    return get_object_or_404(selectors.declaration_queryset(user=request.user), pk=pk)
+
+
+@require_GET
+@requires("lending.view_declaration")
+def declaration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _declaration_page(request, _declaration_or_404(request, pk))
+
+
+@require_POST
+@requires("lending.view_declaration", "lending.change_declaration")
+def declaration_lift(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration_or_404(request, pk)
+    try:
+        services.declaration_lift(declaration=declaration, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("The declaration was lifted. Every open loan under it is now due within %(h)s hours.")
+            % {"h": settings.LENDING_GRACE_HOURS},
+        )
+    return redirect("lending:declaration", pk=declaration.pk)
+
+
+@require_POST
+@requires("lending.view_declaration", "lending.change_declaration")
+def declaration_close(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration_or_404(request, pk)
+    try:
+        services.declaration_close(declaration=declaration, actor=request.user)
+    except RuleViolation as exc:
+        refusal = {"message": exc.message, "reasons": exc.reasons}
+        return _declaration_page(request, declaration, close_refusal=refusal, status=409)
+    messages.success(request, _("The declaration was closed."))
+    return redirect("lending:declaration", pk=declaration.pk)
+
+
+REPORT_COLUMNS = [
+    gettext_lazy("Asset tag"),
+    gettext_lazy("Contractor"),
+    gettext_lazy("Request"),
+    gettext_lazy("Submitted at"),
+    gettext_lazy("Submitted by"),
+    gettext_lazy("Approved at"),
+    gettext_lazy("Approved by"),
+    gettext_lazy("Work site"),
+    gettext_lazy("Operator"),
+    gettext_lazy("Signed by"),
+    gettext_lazy("Checked out at"),
+    gettext_lazy("Handed out by"),
+    gettext_lazy("Due"),
+    gettext_lazy("Status"),
+    gettext_lazy("Returned at"),
+    gettext_lazy("Received by"),
+    gettext_lazy("Condition"),
+    gettext_lazy("Rotated at"),
+]
+
+
+@require_GET
+@requires("lending.view_declaration", "lending.view_returnconfirmation")
+def declaration_report(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration_or_404(request, pk)
+    return render(
+        request,
+        "lending/declaration_report.html",
+        {"declaration": declaration, "rows": selectors.close_report(declaration=declaration)},
+    )
+
+
+def _csv_time(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+@require_GET
+@requires("lending.view_declaration", "lending.view_returnconfirmation")
+def declaration_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration_or_404(request, pk)
+    # For Excel: a byte order mark, and no typed-in cell run as a formula (core.spreadsheets).
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response.write(BOM)
+    writer = csv.writer(response)
+    writer.writerow([str(column) for column in REPORT_COLUMNS])
+    for row in selectors.close_report(declaration=declaration):
+        loan, req, confirmation = row["loan"], row["request"], row["confirmation"]
+        writer.writerow(
+            safe_cell(value)
+            for value in [
+                loan.terminal.asset_tag,
+                req.contractor.name,
+                req.pk,
+                _csv_time(req.submitted_at),
+                req.submitted_by.get_username(),
+                _csv_time(req.decided_at),
+                req.decided_by.get_username() if req.decided_by else "",
+                loan.work_site,
+                loan.operator_name,
+                loan.acknowledged_name,
+                _csv_time(loan.checked_out_at),
+                loan.handed_out_by.get_username(),
+                _csv_time(loan.due_at),
+                loan.get_status_display(),
+                _csv_time(confirmation.returned_at) if confirmation else "",
+                confirmation.received_by.get_username() if confirmation else "",
+                confirmation.get_condition_display() if confirmation else "",
+                _csv_time(row["rotated_at"]),
+            ]
+        )
+    filename = f"declaration-{declaration.pk}-report.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# Access requests ------------------------------------------------------------------------------
+
+
+def _request_or_404(request: HttpRequest, pk: int) -> AccessRequest:
+    return get_object_or_404(selectors.access_request_queryset(user=request.user), pk=pk)
+
+
+def _request_url(access_request: AccessRequest) -> str:
+    return reverse("lending:request", kwargs={"pk": access_request.pk})
+
+
+@require_GET
+@requires("lending.view_accessrequest")
+def request_list(request: HttpRequest) -> HttpResponse:
+    requests = selectors.access_request_queryset(user=request.user)
+    status = request.GET.get("status", "")
+    if status in RequestStatus.values:
+        requests = requests.filter(status=status)
+    return render(
+        request,
+        "lending/request_list.html",
+        {
+            "requests": requests,
+            "statuses": RequestStatus.choices,
+            "status": status,
+            "mine": _is_contractor(request),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires("lending.view_accessrequest", "lending.add_accessrequest")
+def request_create(request: HttpRequest) -> HttpResponse:
+    form = AccessRequestForm(request.POST or None, initial={"declaration": request.GET.get("d")})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            access_request = services.access_request_submit(
+                actor=request.user,
+                declaration=data["declaration"],
+                work_site=data["work_site"],
+                quantity=data["quantity"],
+                operators=form.operator_names(),
+                purpose=data["purpose"],
+                needed_until=data["needed_until"],
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Your request #%(id)s was submitted. You will be told when it is decided.")
+                % {"id": access_request.pk},
+            )
+            return redirect("lending:request", pk=access_request.pk)
+    return render(
+        request,
+        "lending/request_form.html",
+        {"form": form, "has_active": selectors.active_declarations().exists()},
+    )
+
+
+def _may_cancel(request: HttpRequest) -> bool:
+    user = request.user
+    return user.has_perm("lending.add_accessrequest") or user.has_perm(
+        "lending.change_accessrequest"
+    )
+
+
+def _request_page(
+    request: HttpRequest, access_request: AccessRequest, *, reject_form=None, status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "lending/request_detail.html",
+        {
+            "req": access_request,
+            "loans": selectors.loan_queryset(user=request.user).filter(request=access_request),
+            "reject_form": reject_form or ReasonForm(),
+            "may_decide": request.user.has_perm("lending.change_accessrequest")
+            and access_request.status == RequestStatus.SUBMITTED,
+            "may_cancel": _may_cancel(request)
+            and access_request.status in (RequestStatus.SUBMITTED, RequestStatus.APPROVED),
+            **_due_marks(),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@requires("lending.view_accessrequest")
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _request_page(request, _request_or_404(request, pk))
+
+
+@require_GET
+@requires("lending.view_accessrequest", "lending.change_accessrequest")
+def request_queue(request: HttpRequest) -> HttpResponse:
+    waiting = (
+        selectors.access_request_queryset(user=request.user)
+        .filter(status=RequestStatus.SUBMITTED)
+        .order_by("submitted_at")
+    )
+    return render(request, "lending/request_queue.html", {"requests": waiting})
+
+
+@require_POST
+@requires("lending.view_accessrequest", "lending.change_accessrequest")
+def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    access_request = _request_or_404(request, pk)
+    try:
+        services.access_request_approve(request=access_request, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Request #%(id)s was approved.") % {"id": access_request.pk})
+    return redirect(_safe_next(request, _request_url(access_request)))
+
+
+@require_POST
+@requires("lending.view_accessrequest", "lending.change_accessrequest")
+def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    access_request = _request_or_404(request, pk)
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        try:
+            services.access_request_reject(
+                request=access_request, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(
+                request, _("Request #%(id)s was rejected.") % {"id": access_request.pk}
+            )
+            return redirect(_safe_next(request, _request_url(access_request)))
+    return _request_page(request, access_request, reject_form=form, status=400)
+
+
+@require_POST
+@requires("lending.view_accessrequest")
+def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    if not _may_cancel(request):
+        raise PermissionDenied
+    access_request = _request_or_404(request, pk)
+    try:
+        services.access_request_cancel(request=access_request, actor=request.user)
+    except RuleViolation as exc:
+        for reason in exc.reasons:
+            messages.error(request, reason)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Request #%(id)s was cancelled.") % {"id": access_request.pk})
+    return redirect("lending:request", pk=access_request.pk)
+
+
+# Loans ----------------------------------------------------------------------------------------
+
+
+def _loan_or_404(request: HttpRequest, pk: int) -> Loan:
+    return get_object_or_404(selectors.loan_queryset(user=request.user), pk=pk)
+
+
+@require_GET
+@requires("lending.view_loan")
+def loan_list(request: HttpRequest) -> HttpResponse:
+    loans = selectors.loan_queryset(user=request.user).exclude(status=LoanStatus.ABANDONED)
+    status = request.GET.get("status", LoanStatus.OPEN)
+    if status in LoanStatus.values:
+        loans = loans.filter(status=status)
+    return render(
+        request,
+        "lending/loan_list.html",
+        {
+            "loans": loans,
+            "statuses": [c for c in LoanStatus.choices if c[0] != LoanStatus.ABANDONED],
+            "status": status,
+            "mine": _is_contractor(request),
+            **_due_marks(),
+        },
+    )
+
+
+def _loan_page(request: HttpRequest, loan: Loan, *, status: int = 200, **forms) -> HttpResponse:
+    return render(
+        request,
+        "lending/loan_detail.html",
+        {
+            "loan": loan,
+            "cards": loan.cards.order_by("card_number"),
+            "confirmation": getattr(loan, "return_confirmation", None),
+            "revoke_form": forms.get("revoke_form") or ReasonForm(prefix="revoke"),
+            "lost_form": forms.get("lost_form") or ReasonForm(prefix="lost"),
+            "may_reveal": _is_contractor(request)
+            and request.user.has_perm("lending.reveal_own_loan")
+            and loan.status == LoanStatus.OPEN
+            and loan.revoked_at is None,
+            **_due_marks(),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@requires("lending.view_loan")
+def loan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _loan_page(request, _loan_or_404(request, pk))
+
+
+@require_POST
+@requires("lending.view_loan", "lending.revoke_loan")
+def loan_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    loan = _loan_or_404(request, pk)
+    form = ReasonForm(request.POST, prefix="revoke")
+    if form.is_valid():
+        try:
+            services.loan_revoke(loan=loan, actor=request.user, reason=form.cleaned_data["reason"])
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("The loan was revoked: the accounts of %(tag)s are locked and being rotated.")
+                % {"tag": loan.terminal.asset_tag},
+            )
+            return redirect("lending:loan", pk=loan.pk)
+    return _loan_page(request, loan, revoke_form=form, status=400)
+
+
+@require_POST
+@requires("lending.view_loan", "lending.revoke_loan")
+def loan_lost(request: HttpRequest, pk: int) -> HttpResponse:
+    loan = _loan_or_404(request, pk)
+    form = ReasonForm(request.POST, prefix="lost")
+    if form.is_valid():
+        try:
+            services.loan_mark_lost(
+                loan=loan, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Terminal %(tag)s was declared lost.") % {"tag": loan.terminal.asset_tag},
+            )
+            return redirect("lending:loan", pk=loan.pk)
+    return _loan_page(request, loan, lost_form=form, status=400)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@requires("lending.view_loan", "lending.reveal_own_loan")
+def loan_credentials(request: HttpRequest, pk: int) -> HttpResponse:
+    """The borrower's one look at every account of the loan, after re-entering their password."""
+    loan = _loan_or_404(request, pk)
+    form = PasswordForm(request.POST or None, user=request.user)
+    revealed, refusal = None, None
+    if request.method == "POST" and form.is_valid():
+        try:
+            revealed = services.loan_reveal(loan=loan, actor=request.user)
+        except RevealRefused as exc:
+            refusal = exc.message
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+    return render(
+        request,
+        "lending/loan_credentials.html",
+        {
+            "loan": loan,
+            "form": PasswordForm(user=request.user) if revealed or refusal else form,
+            "revealed": revealed,
+            "refusal": refusal,
+            "accounts": loan.terminal.accounts.exclude(state=AccountState.DELETED).select_related(
+                "target_system"
+            ),
+        },
+    )
+
+
+# The counter: check-out -----------------------------------------------------------------------
+
+
+def _counter_key(access_request: AccessRequest) -> str:
+    return f"counter-results-{access_request.pk}"
+
+
+def _hand_out(request: HttpRequest, access_request: AccessRequest, form: CheckoutForm):
+    """One scan: the result to list, or None when the form itself has errors to show."""
+    tag = form.cleaned_data["tag"].strip()
+    terminal = terminal_queryset(user=request.user).filter(asset_tag=tag).first()
+    if terminal is None:
+        return {
+            "tag": tag,
+            "ok": False,
+            "message": _("Terminal %(tag)s cannot be handed out.") % {"tag": tag},
+            "reasons": [_("No terminal has the asset tag %(tag)s.") % {"tag": tag}],
+        }
+    try:
+        loan = services.loan_checkout(
+            request=access_request,
+            terminal=terminal,
+            actor=request.user,
+            operator_name=form.cleaned_data["operator_name"],
+            acknowledged_name=form.cleaned_data["acknowledged_name"],
+        )
+    except InvalidInput as exc:
+        apply_service_error(form, exc)
+        return None
+    except RuleViolation as exc:
+        return {"tag": tag, "ok": False, "message": exc.message, "reasons": exc.reasons}
+    cards = [card.card_number for card in loan.cards.order_by("card_number")]
+    return {
+        "tag": tag,
+        "ok": True,
+        "loan": loan.pk,
+        "message": _("Terminal %(tag)s was handed out.") % {"tag": tag},
+        "reasons": [_("With access cards: %(cards)s") % {"cards": ", ".join(cards)}]
+        if cards
+        else [],
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@requires("lending.view_loan", "lending.add_loan", "terminals.view_terminal")
+def checkout(request: HttpRequest) -> HttpResponse:
+    """The counter: choose an approved request, then scan (or type) each terminal's tag."""
+    approved = (
+        selectors.access_request_queryset(user=request.user)
+        .filter(status=RequestStatus.APPROVED, declaration__status=DeclarationStatus.ACTIVE)
+        .order_by("decided_at")
+    )
+    chosen_pk = request.POST.get("request") or request.GET.get("request")
+    if not chosen_pk:
+        return render(request, "lending/checkout.html", {"approved": approved, "chosen": None})
+    chosen = _request_or_404(request, chosen_pk)
+    results = request.session.get(_counter_key(chosen), [])
+    form = CheckoutForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        result = _hand_out(request, chosen, form)
+        if result is not None:
+            results = [result, *results][:COUNTER_RESULTS_KEPT]
+            request.session[_counter_key(chosen)] = results
+            # The same operator usually receives several terminals: keep their name and
+            # signature, empty the tag field for the next scan.
+            form = CheckoutForm(
+                initial={
+                    "operator_name": form.cleaned_data["operator_name"],
+                    "acknowledged_name": form.cleaned_data["acknowledged_name"],
+                }
+            )
+    chosen.refresh_from_db()
+    signed = bool(form["operator_name"].value() and form["acknowledged_name"].value())
+    # A keyboard-wedge scanner types into whatever has the focus: the tag field, once signed.
+    form.fields["tag" if signed else "operator_name"].widget.attrs["autofocus"] = True
+    return render(
+        request,
+        "lending/checkout.html",
+        {
+            "approved": approved,
+            "chosen": chosen,
+            "form": form,
+            "results": results,
+            "handed_out": selectors.loans_out_count(chosen),
+            "acknowledgement": services.ACKNOWLEDGEMENT,
+        },
+    )
+
+
+# The counter: return --------------------------------------------------------------------------
+
+
+@require_GET
+@requires("lending.view_loan", "lending.change_loan")
+def return_scan(request: HttpRequest) -> HttpResponse:
+    """Scan the tag of a terminal being handed back: it opens the return form of its loan."""
+    form = TagForm(request.GET or None)
+    open_loans = selectors.loan_queryset(user=request.user).filter(status=LoanStatus.OPEN)
+    if form.is_bound and form.is_valid():
+        tag = form.cleaned_data["tag"].strip()
+        loan = open_loans.filter(terminal__asset_tag=tag).first()
+        if loan is not None:
+            return redirect("lending:return", pk=loan.pk)
+        form.add_error("tag", _("Terminal %(tag)s has no open loan.") % {"tag": tag})
+    return render(
+        request,
+        "lending/return_scan.html",
+        {"form": form, "open_loans": open_loans.order_by("due_at"), **_due_marks()},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires("lending.view_loan", "lending.change_loan")
+def loan_return(request: HttpRequest, pk: int) -> HttpResponse:
+    loan = _loan_or_404(request, pk)
+    if loan.status != LoanStatus.OPEN:
+        messages.error(request, _("This loan is not open: there is nothing to receive."))
+        return redirect("lending:loan", pk=loan.pk)
+    form = ReturnForm(request.POST or None, loan=loan)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.loan_return(
+                loan=loan,
+                actor=request.user,
+                condition=data["condition"],
+                cards_returned=data["cards_returned"],
+                return_location=data["return_location"],
+                handed_back_by=data["handed_back_by"],
+                operator_signature=data["operator_signature"],
+                notes=data["notes"],
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _(
+                    "Terminal %(tag)s was received back. Its accounts get new login IDs and "
+                    "passwords before it can be lent again."
+                )
+                % {"tag": loan.terminal.asset_tag},
+            )
+            return redirect("lending:returns")
+    return render(
+        request,
+        "lending/return_form.html",
+        {"loan": loan, "form": form, **_due_marks()},
+    )
+
+
+# Contractors ----------------------------------------------------------------------------------
+
+
+def _contractors():
+    return Organization.objects.filter(kind=Organization.Kind.CONTRACTOR).order_by("name")
+
+
+@require_GET
+@requires("core.view_organization", "core.add_user")
+def contractor_list(request: HttpRequest) -> HttpResponse:
+    organizations = _contractors().prefetch_related("users")
+    return render(request, "lending/contractor_list.html", {"organizations": organizations})
+
+
+@require_http_methods(["GET", "POST"])
+@requires("core.view_organization", "core.add_organization")
+def contractor_create(request: HttpRequest) -> HttpResponse:
+    form = ContractorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organization = core_services.organization_create(
+                actor=request.user,
+                code=form.cleaned_data["code"],
+                name=form.cleaned_data["name"],
+                kind=Organization.Kind.CONTRACTOR,
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(
+                request, _("Contractor %(name)s was added.") % {"name": organization.name}
+            )
+            return redirect("lending:contractors")
+    return render(
+        request,
+        "lending/contractor_form.html",
+        {"form": form, "title": _("Add a contractor")},
+    )
+
+
+def _initial_password() -> str:
+    return "-".join(
+        "".join(secrets.choice(READABLE_CHARACTERS) for _ in range(4)) for _group in range(4)
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@requires("core.view_organization", "core.add_user")
+def contractor_user_create(request: HttpRequest, code: str) -> HttpResponse:
+    organization = get_object_or_404(_contractors(), code=code)
+    form = ContractorUserForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        password = _initial_password()
+        try:
+            user = core_services.user_create(
+                actor=request.user,
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                role=Role.CONTRACTOR,
+                password=password,
+                organization=organization,
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            # Shown on this response only: it is stored as a hash and cannot be shown again.
+            return render(
+                request,
+                "lending/contractor_user_created.html",
+                {"organization": organization, "new_user": user, "password": password},
+            )
+    return render(
+        request,
+        "lending/contractor_form.html",
+        {
+            "form": form,
+            "organization": organization,
+            "title": _("Add a user to %(name)s") % {"name": organization.name},
+        },
+    )

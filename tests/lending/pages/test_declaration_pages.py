@@ -1,0 +1,142 @@
+"""Security declares, lifts and closes on the pages; closing is refused with every reason while
+anything is out; the close report lists each loan and downloads as CSV for Excel."""
+
+import csv
+import io
+
+from django.urls import reverse
+
+from lending import services
+from lending.models import Declaration, DeclarationStatus
+
+
+def test_security_declares_a_disaster_for_the_chosen_sites(as_user, security, site):
+    response = as_user(security).post(
+        reverse("lending:declaration-create"),
+        {"title": "令和8年 台風15号", "sites": [site.pk], "lending_limit": "2099-09-30T18:00"},
+    )
+    declaration = Declaration.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("lending:declaration", args=[declaration.pk])
+    assert list(declaration.sites.all()) == [site]
+    assert declaration.lending_limit.year == 2099
+    page = as_user(security).get(response["Location"]).content.decode()
+    assert "The declaration was issued." in page
+    assert "令和8年 台風15号" in page
+
+
+def test_a_declaration_without_sites_is_refused_and_keeps_the_title(as_user, security, site):
+    response = as_user(security).post(
+        reverse("lending:declaration-create"), {"title": "令和8年 台風15号"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Choose at least one site." in page
+    assert 'value="令和8年 台風15号"' in page
+    assert not Declaration.objects.exists()
+
+
+def test_closing_is_refused_with_every_reason_while_terminals_are_out(
+    as_user, security, loan, card
+):
+    declaration = loan.request.declaration
+    client = as_user(security)
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
+    response = client.post(reverse("lending:declaration-close", args=[declaration.pk]))
+    page = response.content.decode()
+    assert response.status_code == 409
+    assert "The declaration cannot be closed yet." in page
+    assert "Terminal NW-00001 is still lent." in page
+    assert "Access card IC-000001 is still lent." in page
+    declaration.refresh_from_db()
+    assert declaration.status == DeclarationStatus.LIFTED
+
+
+def test_lifting_makes_the_declaration_lifted_and_says_so(as_user, security, declaration):
+    response = as_user(security).post(
+        reverse("lending:declaration-lift", args=[declaration.pk]), follow=True
+    )
+    declaration.refresh_from_db()
+    assert declaration.status == DeclarationStatus.LIFTED
+    assert "The declaration was lifted." in response.content.decode()
+    assert reverse("lending:declaration-close", args=[declaration.pk]) in (
+        response.content.decode()
+    )
+
+
+def _returned_and_rotated(loan, facilities, cabinet, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.loan_return(
+            loan=loan,
+            actor=facilities,
+            condition="ok",
+            cards_returned=loan.cards.all(),
+            return_location=cabinet,
+            handed_back_by="山田 太郎",
+            operator_signature="山田太郎",
+        )
+    services.returned_terminals_settle()
+
+
+def test_once_everything_is_back_it_closes_and_the_report_lists_each_loan(
+    as_user, security, facilities, loan, card, cabinet, django_capture_on_commit_callbacks
+):
+    _returned_and_rotated(loan, facilities, cabinet, django_capture_on_commit_callbacks)
+    declaration = loan.request.declaration
+    client = as_user(security)
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
+    response = client.post(reverse("lending:declaration-close", args=[declaration.pk]))
+    assert response.status_code == 302
+    declaration.refresh_from_db()
+    assert declaration.status == DeclarationStatus.CLOSED
+
+    report = client.get(reverse("lending:declaration-report", args=[declaration.pk]))
+    page = report.content.decode()
+    assert "NW-00001" in page
+    assert "関東電工" in page
+    assert "aki" in page  # who approved
+    assert "fiona" in page  # who handed out and received it back
+    assert "Not yet" not in page  # its rotation is recorded
+    assert "/static/js/print.js" in page
+
+
+def test_the_report_downloads_as_csv_with_a_byte_order_mark(as_user, auditor, loan):
+    declaration = loan.request.declaration
+    response = as_user(auditor).get(
+        reverse("lending:declaration-report-csv", args=[declaration.pk])
+    )
+    body = response.content
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response["Content-Disposition"]
+    assert body.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["Asset tag", "Contractor", "Request"]
+    assert rows[1][0] == "NW-00001"
+    assert rows[1][1] == "関東電工"
+    assert rows[1][8] == "山田 太郎"
+    assert len(rows) == 2
+
+
+def test_a_contractor_sees_only_active_declarations(as_user, contractor, security, declaration):
+    client = as_user(contractor)
+    assert "台風10号" in client.get(reverse("lending:declarations")).content.decode()
+    services.declaration_lift(declaration=declaration, actor=security)
+    assert "台風10号" not in client.get(reverse("lending:declarations")).content.decode()
+    assert client.get(reverse("lending:declaration", args=[declaration.pk])).status_code == 404
+
+
+def test_a_typed_name_that_looks_like_a_formula_stays_text_in_the_csv(
+    as_user, auditor, approved, terminals, facilities
+):
+    services.loan_checkout(
+        request=approved,
+        terminal=terminals[0],
+        actor=facilities,
+        operator_name='=HYPERLINK("http://example.com")',
+        acknowledged_name="山田太郎",
+    )
+    response = as_user(auditor).get(
+        reverse("lending:declaration-report-csv", args=[approved.declaration_id])
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[1][8] == '\'=HYPERLINK("http://example.com")'
