@@ -38,7 +38,7 @@ def organization_update(
             _("The organization was not saved."),
             field_errors={"kind": [_("Unknown kind: %(kind)s.") % {"kind": kind}]},
         )
-    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    organization = Organization.objects.select_for_update(of=("self",)).get(pk=organization.pk)
     changes = {
         field: [getattr(organization, field), value]
         for field, value in (("name", name), ("kind", kind))

@@ -100,7 +100,7 @@ def declaration_lift(
     *, declaration: Declaration, actor: User, grace_hours: int | None = None
 ) -> Declaration:
     """Lifting makes every open loan under the declaration due after the grace period."""
-    declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    declaration = Declaration.objects.select_for_update(of=("self",)).get(pk=declaration.pk)
     _check_transition(Declaration, declaration, DeclarationStatus.LIFTED)
     now = timezone.now()
     grace = grace_hours if grace_hours is not None else settings.LENDING_GRACE_HOURS
@@ -134,7 +134,7 @@ def declaration_lift(
 @transaction.atomic
 def declaration_close(*, declaration: Declaration, actor: User) -> Declaration:
     """Closing is refused while anything lent under the declaration is out or not rotated."""
-    declaration = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    declaration = Declaration.objects.select_for_update(of=("self",)).get(pk=declaration.pk)
     _check_transition(Declaration, declaration, DeclarationStatus.CLOSED)
     reasons = close_blockers(declaration=declaration)
     if reasons:
@@ -248,7 +248,7 @@ def access_request_submit(
 def _decide(
     request: AccessRequest, *, actor: User, to_status: str, reason: str, action: str
 ) -> AccessRequest:
-    request = AccessRequest.objects.select_for_update().get(pk=request.pk)
+    request = AccessRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
     _check_transition(AccessRequest, request, to_status)
     request.status, request.decided_by, request.decided_at = to_status, actor, timezone.now()
     request.decision_reason = reason
@@ -373,7 +373,11 @@ def _reserve(*, request, terminal, actor, operator_name, acknowledged_name, card
     )
     reasons = checkout_refusals(request=request, terminal=terminal, actor=actor)
     # Cards go out with the terminal only from storage; re-read them under the lock.
-    cards = list(AccessCard.objects.select_for_update().filter(pk__in=[card.pk for card in cards]))
+    cards = list(
+        AccessCard.objects.select_for_update(of=("self",)).filter(
+            pk__in=[card.pk for card in cards]
+        )
+    )
     reasons += [
         _("Access card %(number)s is not in storage.") % {"number": card.card_number}
         for card in cards
@@ -414,7 +418,7 @@ def _reserve(*, request, terminal, actor, operator_name, acknowledged_name, card
 
 @transaction.atomic
 def _abandon(*, loan: Loan, actor: User, unlocked: list[Account], error: str) -> None:
-    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
     loan.status = LoanStatus.ABANDONED
     loan.save(update_fields=["status"])
     for account in unlocked:
@@ -428,7 +432,7 @@ def _abandon(*, loan: Loan, actor: User, unlocked: list[Account], error: str) ->
 
 @transaction.atomic
 def _confirm_lent(*, loan: Loan, actor: User) -> Loan:
-    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
     _check_transition(Loan, loan, LoanStatus.OPEN)
     loan.status = LoanStatus.OPEN
     loan.save(update_fields=["status"])
@@ -467,7 +471,7 @@ def _confirm_lent(*, loan: Loan, actor: User) -> Loan:
 @transaction.atomic
 def loan_reveal(*, loan: Loan, actor: User) -> list[tuple[Account, str, str]]:
     """Every account of a loan's terminal, revealed once together: all or nothing."""
-    loan = Loan.objects.select_for_update().get(pk=loan.pk)
+    loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
     if loan.status != LoanStatus.OPEN or loan.revoked_at is not None:
         raise RuleViolation(_("This loan is not open: its credentials cannot be shown."))
     accounts = loan.terminal.accounts.exclude(state=AccountState.DELETED).select_related(
@@ -504,7 +508,7 @@ def loan_return(
         errors["operator_signature"] = [_("The operator signs the return.")]
     if errors:
         raise InvalidInput(_("The return was not recorded."), field_errors=errors)
-    loan = Loan.objects.select_for_update().select_related("terminal").get(pk=loan.pk)
+    loan = Loan.objects.select_for_update(of=("self",)).select_related("terminal").get(pk=loan.pk)
     _check_transition(Loan, loan, LoanStatus.RETURNED)
     lent_cards = list(loan.cards.all())
     returned_pks = {card.pk for card in cards_returned}
@@ -582,7 +586,9 @@ def returned_terminals_settle() -> int:
         if credential_blockers(terminal=terminal):
             continue
         with transaction.atomic():
-            locked = ReturnConfirmation.objects.select_for_update().get(pk=confirmation.pk)
+            locked = ReturnConfirmation.objects.select_for_update(of=("self",)).get(
+                pk=confirmation.pk
+            )
             if locked.settled_at is not None:
                 continue
             if confirmation.condition == ReturnCondition.OK:
@@ -622,7 +628,7 @@ def loan_revoke(*, loan: Loan, actor: User, reason: str) -> Loan:
             _("The loan was not revoked."), field_errors={"reason": [_("A reason is required.")]}
         )
     with transaction.atomic():
-        loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
         if loan.status != LoanStatus.OPEN:
             raise RuleViolation(_("Only an open loan can be revoked."))
         if loan.revoked_at is not None:
@@ -649,7 +655,7 @@ def loan_mark_lost(*, loan: Loan, actor: User, reason: str) -> Loan:
             _("Nothing was recorded."), field_errors={"reason": [_("A reason is required.")]}
         )
     with transaction.atomic():
-        loan = Loan.objects.select_for_update().get(pk=loan.pk)
+        loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
         _check_transition(Loan, loan, LoanStatus.LOST)
         loan.status = LoanStatus.LOST
         loan.save(update_fields=["status"])

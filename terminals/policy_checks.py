@@ -139,7 +139,7 @@ def run_policy_checks(*, now=None) -> dict[str, int]:
 
 @transaction.atomic
 def _record(kind: str, subject: str, fields: dict) -> bool:
-    findings = Discrepancy.objects.select_for_update().filter(
+    findings = Discrepancy.objects.select_for_update(of=("self",)).filter(
         kind=kind, subject=subject, stocktake__isnull=True
     )
     if findings.filter(status=Discrepancy.Status.OPEN).exists():

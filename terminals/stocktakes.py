@@ -200,11 +200,11 @@ def scan_record(*, stocktake: StockTake, location: Location, tag: str, actor: Us
 @transaction.atomic
 def scan_undo_last(*, stocktake: StockTake, actor: User) -> Scan | None:
     """Undo this person's last scan in this stock-take (a mistaken read)."""
-    stocktake = StockTake.objects.select_for_update().get(pk=stocktake.pk)
+    stocktake = StockTake.objects.select_for_update(of=("self",)).get(pk=stocktake.pk)
     if stocktake.status != StockTakeStatus.OPEN:
         raise RuleViolation(_("This stock-take is closed: no more scans."))
     scan = (
-        Scan.objects.select_for_update()
+        Scan.objects.select_for_update(of=("self",))
         .filter(stocktake=stocktake, scanned_by=actor, undone_at__isnull=True)
         .order_by("-scanned_at", "-id")
         .first()
@@ -304,7 +304,7 @@ def stocktake_findings(stocktake: StockTake) -> list[dict]:
 
 @transaction.atomic
 def stocktake_close(*, stocktake: StockTake, actor: User) -> StockTake:
-    stocktake = StockTake.objects.select_for_update().get(pk=stocktake.pk)
+    stocktake = StockTake.objects.select_for_update(of=("self",)).get(pk=stocktake.pk)
     _check(stocktake, StockTakeStatus.CLOSED)
     findings = stocktake_findings(stocktake)
     Discrepancy.objects.bulk_create(
@@ -429,7 +429,7 @@ def discrepancy_assign(
             _("Nobody was assigned."),
             field_errors={"assignee": [_("Assign an active security officer.")]},
         )
-    discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy.pk)
+    discrepancy = Discrepancy.objects.select_for_update(of=("self",)).get(pk=discrepancy.pk)
     discrepancy.assignee = assignee
     discrepancy.save(update_fields=["assignee"])
     record_event(
@@ -460,7 +460,7 @@ def discrepancy_resolve(
         _delete_orphan(discrepancy, actor)  # slow I/O on the target, before the transaction
     with transaction.atomic():
         discrepancy = (
-            Discrepancy.objects.select_for_update()
+            Discrepancy.objects.select_for_update(of=("self",))
             .select_related("terminal", "stocktake")
             .get(pk=discrepancy.pk)
         )
@@ -521,7 +521,7 @@ def discrepancy_resolve(
             stocktake
             and not stocktake.discrepancies.filter(status=Discrepancy.Status.OPEN).exists()
         ):
-            stocktake = StockTake.objects.select_for_update().get(pk=stocktake.pk)
+            stocktake = StockTake.objects.select_for_update(of=("self",)).get(pk=stocktake.pk)
             _check(stocktake, StockTakeStatus.COMPLETED)
             stocktake.status, stocktake.completed_at = StockTakeStatus.COMPLETED, timezone.now()
             stocktake.save(update_fields=["status", "completed_at"])

@@ -131,10 +131,9 @@ def worker(world, tmp_path):
 
 
 def _forget_broker_connections(app) -> None:
-    # Celery opens its connection and producer pools on first use and keeps them: the next
-    # message must go to the broker configured now.
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # Celery keeps its connection and producer pools after first use: the next message must go
+    # to the broker configured now. Only the references are dropped: kombu shares the pools
+    # process-wide, per broker, and closing them would break every later test's tasks.
     app._pool = None
     app.amqp._producer_pool = None
 
