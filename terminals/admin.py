@@ -74,6 +74,9 @@ class LocationAdmin(admin.ModelAdmin):
                 custodian=obj.custodian,
                 secured=obj.secured,
                 address=obj.address,
+                stocktake_interval_days=(
+                    obj.stocktake_interval_days if obj.kind == Location.Kind.SITE else None
+                ),
             )
             return
         created = services.location_create(

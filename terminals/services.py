@@ -91,9 +91,21 @@ def location_update(
     custodian: Organization,
     secured: bool,
     address: str = "",
+    stocktake_interval_days: int | None = None,
 ) -> Location:
     location = Location.objects.select_for_update(of=("self",)).get(pk=location.pk)
     new = {"name": name, "custodian_id": custodian.pk, "secured": secured, "address": address}
+    if stocktake_interval_days is not None:
+        if location.kind != Location.Kind.SITE or not 1 <= stocktake_interval_days <= 366:
+            raise InvalidInput(
+                _("The location was not saved."),
+                field_errors={
+                    "stocktake_interval_days": [
+                        _("A site's stock-take interval is between 1 and 366 days.")
+                    ]
+                },
+            )
+        new["stocktake_interval_days"] = stocktake_interval_days
     changes = {k: [getattr(location, k), v] for k, v in new.items() if getattr(location, k) != v}
     if not changes:
         return location

@@ -67,6 +67,7 @@ class LocationSerializer(serializers.ModelSerializer):
             "custodian",
             "secured",
             "address",
+            "stocktake_interval_days",
         ]
         read_only_fields = fields
 
@@ -88,6 +89,9 @@ class LocationUpdateSerializer(serializers.Serializer):
     custodian = OrganizationCodeField()
     secured = serializers.BooleanField()
     address = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    stocktake_interval_days = serializers.IntegerField(
+        required=False, help_text=_("Sites only: days between scheduled stock-takes.")
+    )
 
 
 # Terminals ------------------------------------------------------------------------------------

@@ -89,6 +89,7 @@ class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             custodian=data.get("custodian", location.custodian),
             secured=data.get("secured", location.secured),
             address=data.get("address", location.address),
+            stocktake_interval_days=data.get("stocktake_interval_days"),
         )
         return Response(LocationSerializer(location).data)
 

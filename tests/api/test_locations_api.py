@@ -79,3 +79,18 @@ def test_securing_a_room_is_an_update_with_an_event(api_as, facilities, open_roo
     assert response.json()["name"] == "ロビー"
     event = AuditEvent.objects.get(action="location.updated")
     assert event.details == {"secured": [False, True]}
+
+
+def test_facilities_set_a_sites_stocktake_interval_within_its_range(
+    api_as, facilities, site
+):
+    response = api_as(facilities).patch(
+        f"/api/v1/locations/{site.code}/", {"stocktake_interval_days": 90}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["stocktake_interval_days"] == 90
+    bad = api_as(facilities).patch(
+        f"/api/v1/locations/{site.code}/", {"stocktake_interval_days": 0}, format="json"
+    )
+    assert bad.status_code == 400
+    assert "stocktake_interval_days" in bad.json()
