@@ -81,9 +81,7 @@ def test_securing_a_room_is_an_update_with_an_event(api_as, facilities, open_roo
     assert event.details == {"secured": [False, True]}
 
 
-def test_facilities_set_a_sites_stocktake_interval_within_its_range(
-    api_as, facilities, site
-):
+def test_facilities_set_a_sites_stocktake_interval_within_its_range(api_as, facilities, site):
     response = api_as(facilities).patch(
         f"/api/v1/locations/{site.code}/", {"stocktake_interval_days": 90}, format="json"
     )
