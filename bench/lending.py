@@ -29,7 +29,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,109 +44,21 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts bench/ on the path, not the project.
 sys.path.insert(0, str(REPO))
+from bench.support import (  # noqa: E402  (after the path is set)
+    BenchError,
+    PostgresCluster,
+    free_port,
+    stop_process,
+    tail,
+    wait_until,
+)
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATABASE_NAME = "nwterm_bench"
-START_TIMEOUT = 60
 WARM_UP_SECONDS = 5
 DESK_SECONDS = 0.5  # the bench's settle sweep; the scheduler's runs every 30 s in production
 TERMINAL_BATCH = 100  # terminals (each with its account) created per transaction
 KEEP_ALIVE_SECONDS = 5  # gunicorn's; a client reconnects before its connection could expire
 ERROR_SHARE_ALLOWED = 0.01
-
-
-class BenchError(Exception):
-    """The bench could not run, or the world it built is not what it should be."""
-
-
-# Processes ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, *, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what} did not start within {START_TIMEOUT} s{tail(log)}")
-        time.sleep(0.2)
-
-
-def tail(log: Path | None) -> str:
-    if log is None or not log.exists():
-        return ""
-    return "\n--- " + str(log) + " (end) ---\n" + log.read_text(errors="replace")[-4000:]
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-class PostgresCluster:
-    """A throwaway cluster in the bench's folder. initdb refuses to run as root, so as root the
-    cluster belongs to the postgres user. Its own session: Ctrl-C reaches the bench only, which
-    then stops the cluster before deleting its folder."""
-
-    def __init__(self, folder: Path, port: int):
-        self.data, self.port = folder / "pg" / "data", port
-        self.log = folder / "pg" / "server.log"
-        self.url = f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
-        self.started = False
-
-    def _run(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        return subprocess.run(  # noqa: S603
-            [*prefix, *args], check=True, capture_output=True, text=True, **kwargs
-        )
-
-    def __enter__(self) -> "PostgresCluster":
-        if not (PG_BIN / "initdb").exists():
-            raise BenchError(f"PostgreSQL 15 is needed in {PG_BIN}: apt-get install postgresql")
-        pg_folder = self.data.parent
-        pg_folder.mkdir()
-        if os.geteuid() == 0:
-            pg_folder.parent.chmod(0o755)
-            shutil.chown(pg_folder, "postgres", "postgres")
-        try:
-            self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A",
-                      "trust", "-E", "UTF8", "--no-locale", "--no-sync")  # fmt: skip
-            # Durability off: the cluster is thrown away after the run.
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {pg_folder} -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off"
-            )
-            # Set first: an interrupted start may still leave a server running.
-            self.started = True
-            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                      "-o", options, "start", start_new_session=True)  # fmt: skip
-            subprocess.run(  # noqa: S603
-                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-                 "postgres", DATABASE_NAME],
-                check=True, capture_output=True, text=True,
-            )  # fmt: skip
-        except subprocess.CalledProcessError as exc:
-            self.__exit__()
-            raise BenchError(f"PostgreSQL did not start: {exc.stderr}{tail(self.log)}") from exc
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.started:
-            with contextlib.suppress(subprocess.CalledProcessError):
-                self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
-            self.started = False
 
 
 class Server:
@@ -738,7 +649,7 @@ def run(args, folder: Path) -> int:
     with contextlib.ExitStack() as stack:
         cluster = None
         if not external:
-            cluster = stack.enter_context(PostgresCluster(folder, free_port()))
+            cluster = stack.enter_context(PostgresCluster(folder, free_port(), DATABASE_NAME))
             os.environ["DATABASE_URL"] = cluster.url
 
         import django

@@ -34,48 +34,17 @@ from unittest import mock
 REPO = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts bench/ on the path, not the project.
 sys.path.insert(0, str(REPO))
+from bench.support import (  # noqa: E402  (after the path is set)
+    BenchError,
+    free_port,
+    stop_process,
+    tail,
+    wait_until,
+)
 
 REQUEST_BATCH = 100  # rotations requested per transaction, as a bulk forced rotation would
 POLL_SECONDS = 0.1
 STALL_SECONDS = 60  # no rotation finished for this long: the worker is stuck, give up
-START_TIMEOUT = 60
-
-
-class BenchError(Exception):
-    """The bench could not run, or a rotation did not end as it should."""
-
-
-# Processes ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate, *, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what} did not start within {START_TIMEOUT} s{tail(log)}")
-        time.sleep(0.1)
-
-
-def tail(log: Path | None) -> str:
-    if log is None or not log.exists():
-        return ""
-    return "\n--- " + str(log) + " (end) ---\n" + log.read_text(errors="replace")[-4000:]
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class RedisServer:

@@ -1,0 +1,104 @@
+"""What the benchmarks share: their error, ports, waiting for a process, and a throwaway
+PostgreSQL cluster."""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+START_TIMEOUT = 60
+
+
+class BenchError(Exception):
+    """The bench could not run, or the world it built is not what it should be."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, *, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise BenchError(f"{what} did not start within {START_TIMEOUT} s{tail(log)}")
+        time.sleep(0.2)
+
+
+def tail(log: Path | None) -> str:
+    if log is None or not log.exists():
+        return ""
+    return "\n--- " + str(log) + " (end) ---\n" + log.read_text(errors="replace")[-4000:]
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class PostgresCluster:
+    """A throwaway cluster in the bench's folder. initdb refuses to run as root, so as root the
+    cluster belongs to the postgres user. Its own session: Ctrl-C reaches the bench only, which
+    then stops the cluster before deleting its folder."""
+
+    def __init__(self, folder: Path, port: int, database: str):
+        self.data, self.port, self.database = folder / "pg" / "data", port, database
+        self.log = folder / "pg" / "server.log"
+        self.url = f"postgres://postgres@127.0.0.1:{port}/{database}"
+        self.started = False
+
+    def _run(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run(  # noqa: S603
+            [*prefix, *args], check=True, capture_output=True, text=True, **kwargs
+        )
+
+    def __enter__(self) -> "PostgresCluster":
+        if not (PG_BIN / "initdb").exists():
+            raise BenchError(f"PostgreSQL 15 is needed in {PG_BIN}: apt-get install postgresql")
+        pg_folder = self.data.parent
+        pg_folder.mkdir()
+        if os.geteuid() == 0:
+            pg_folder.parent.chmod(0o755)
+            shutil.chown(pg_folder, "postgres", "postgres")
+        try:
+            self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A",
+                      "trust", "-E", "UTF8", "--no-locale", "--no-sync")  # fmt: skip
+            # Durability off: the cluster is thrown away after the run.
+            options = (
+                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {pg_folder} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off"
+            )
+            # Set first: an interrupted start may still leave a server running.
+            self.started = True
+            self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
+                      "-o", options, "start", start_new_session=True)  # fmt: skip
+            subprocess.run(  # noqa: S603
+                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
+                 "postgres", self.database],
+                check=True, capture_output=True, text=True,
+            )  # fmt: skip
+        except subprocess.CalledProcessError as exc:
+            self.__exit__()
+            raise BenchError(f"PostgreSQL did not start: {exc.stderr}{tail(self.log)}") from exc
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.started:
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            self.started = False
