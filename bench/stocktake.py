@@ -344,7 +344,7 @@ def plan_scans(world: World, total: int) -> Plan:
     """Staff walk the locations in order; most terminals are read once where they belong, some
     only at a wrong location (misplaced), some at a wrong one as well (scanned twice), some twice
     at the same one, some lent ones turn up, some tags are unknown; the rest are missing."""
-    from terminals.models import DiscrepancyKind, ScanResult
+    from compliance.models import DiscrepancyKind, ScanResult
 
     rng = random.Random(SEED + 1)
     away = world.retired | set(world.lent)
@@ -403,8 +403,9 @@ def record_scans(world: World, plan: Plan, stocktake, budget: float) -> tuple[li
     """Every scan through `scan_record`, as the scanning page sends them one by one; when the
     first SCAN_SAMPLE project past `budget` seconds, the rest go in as bulk rows instead (there
     is no bulk scanning service), with the results the plan says the service would give."""
-    from terminals.models import Scan, Terminal
-    from terminals.stocktakes import scan_record
+    from compliance.models import Scan
+    from compliance.services import scan_record
+    from terminals.models import Terminal
 
     results: Counter = Counter()
     total = len(plan.scans)
@@ -480,8 +481,9 @@ def floor(stocktake) -> tuple[float, set]:
     computes of them, with no Python in between and nothing written."""
     from django.db import connection
 
-    from terminals.models import Scan, StockTakeExpectation, Terminal
-    from terminals.stocktakes import PRESENT_STATUSES
+    from compliance.models import Scan, StockTakeExpectation
+    from compliance.services import PRESENT_STATUSES
+    from terminals.models import Terminal
 
     sql = FLOOR_SQL.format(
         scan=Scan._meta.db_table, expectation=StockTakeExpectation._meta.db_table
@@ -508,7 +510,7 @@ def verify(
     """What differs from the plan, or between the floor and closing (empty when nothing)."""
     from django.db.models import Count
 
-    from terminals.models import Discrepancy, DiscrepancyKind
+    from compliance.models import Discrepancy, DiscrepancyKind
 
     problems = [
         f"{count} scans planned as {planned} were answered {actual}"
@@ -599,8 +601,9 @@ def run(args, folder: Path) -> int:
         from django.core.management import call_command
         from django.db import connection
 
-        from terminals import policy_checks, stocktakes
-        from terminals.models import Discrepancy, Scan, StockTakeExpectation, StockTakeReason
+        from compliance import policy_checks
+        from compliance import services as stocktakes
+        from compliance.models import Discrepancy, Scan, StockTakeExpectation, StockTakeReason
 
         call_command("migrate", verbosity=0)
         if external:

@@ -1,10 +1,10 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from compliance.api.views import DiscrepancyViewSet, StockTakeViewSet
 from core.api.views import AuditEventViewSet, ObtainTokenView, OrganizationViewSet
 from credentials.api.views import AccountViewSet, RotationViewSet, TargetSystemViewSet
 from lending.api.views import AccessRequestViewSet, DeclarationViewSet, LoanViewSet
-from terminals.api.stocktakes import DiscrepancyViewSet, StockTakeViewSet
 from terminals.api.views import AccessCardViewSet, LocationViewSet, TerminalViewSet
 
 router = DefaultRouter()

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "terminals",
     "credentials",
     "lending",
+    "compliance",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -174,12 +176,12 @@ SPECTACULAR_SETTINGS = {
         "RequestStatusEnum": "lending.models.RequestStatus",
         "LoanStatusEnum": "lending.models.LoanStatus",
         "ReturnConditionEnum": "lending.models.ReturnCondition",
-        "StockTakeStatusEnum": "terminals.models.StockTakeStatus",
-        "StockTakeReasonEnum": "terminals.models.StockTakeReason",
-        "ScanResultEnum": "terminals.models.ScanResult",
-        "DiscrepancyKindEnum": "terminals.models.DiscrepancyKind",
-        "DiscrepancyStatusEnum": "terminals.models.DiscrepancyStatus",
-        "DiscrepancyOutcomeEnum": "terminals.models.DiscrepancyOutcome",
+        "StockTakeStatusEnum": "compliance.models.StockTakeStatus",
+        "StockTakeReasonEnum": "compliance.models.StockTakeReason",
+        "ScanResultEnum": "compliance.models.ScanResult",
+        "DiscrepancyKindEnum": "compliance.models.DiscrepancyKind",
+        "DiscrepancyStatusEnum": "compliance.models.DiscrepancyStatus",
+        "DiscrepancyOutcomeEnum": "compliance.models.DiscrepancyOutcome",
     },
 }
 
@@ -238,15 +240,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": envint("DUE_SOON_CHECK_SECONDS", 900),
     },
     "open-due-stocktakes": {
-        "task": "terminals.tasks.open_due_stocktakes",
+        "task": "compliance.tasks.open_due_stocktakes",
         "schedule": crontab(hour=envint("STOCKTAKE_OPEN_HOUR", 6), minute=0),
     },
     "run-policy-checks": {
-        "task": "terminals.tasks.run_policy_checks",
+        "task": "compliance.tasks.run_policy_checks",
         "schedule": crontab(hour=envint("POLICY_CHECK_HOUR", 5), minute=30),
     },
     "send-stocktake-reminders": {
-        "task": "terminals.tasks.send_stocktake_reminders",
+        "task": "compliance.tasks.send_stocktake_reminders",
         "schedule": crontab(hour=envint("STOCKTAKE_REMINDER_HOUR", 8), minute=0),
     },
     "notify-overdue-loans": {

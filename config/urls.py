@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     path("", include("core.urls")),
+    path("", include("portal.urls")),
+    # Before the inventory: its "<asset_tag>/" would read "stocktakes" as a tag.
+    path("terminals/", include("compliance.urls")),
     path("terminals/", include("terminals.urls")),
     path("credentials/", include("credentials.urls")),
     path("lending/", include("lending.urls")),

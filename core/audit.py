@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -16,6 +17,25 @@ _CHAIN_LOCK_KEY = 0x6E77_7465_726D
 
 def object_ref(obj: models.Model) -> tuple[str, str]:
     return obj._meta.label_lower, str(obj.pk)
+
+
+def object_type_spellings(object_type: str) -> list[str]:
+    """Every object type an event about this kind of object may carry. A model that moved to
+    another app lists its former labels in `FORMER_AUDIT_LABELS`: the events written before the
+    move keep them, since the chain's hashes cover them."""
+    object_type = object_type.strip().lower()
+    for model in apps.get_models():
+        former = tuple(getattr(model, "FORMER_AUDIT_LABELS", ()))
+        if object_type == model._meta.label_lower or object_type in former:
+            return [model._meta.label_lower, *former]
+    return [object_type]
+
+
+def events_about(obj: models.Model) -> models.QuerySet[AuditEvent]:
+    object_type, object_id = object_ref(obj)
+    return AuditEvent.objects.filter(
+        object_type__in=object_type_spellings(object_type), object_id=object_id
+    )
 
 
 @transaction.atomic

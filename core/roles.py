@@ -33,15 +33,15 @@ _READ_LENDING = [
     "lending.view_accessrequest",
     "lending.view_loan",
     "lending.view_returnconfirmation",
-    "terminals.view_discrepancy",
+    "compliance.view_discrepancy",
 ]
 
-_READ_STOCKTAKES = ["terminals.view_stocktake", "terminals.view_scan"]
+_READ_STOCKTAKES = ["compliance.view_stocktake", "compliance.view_scan"]
 # Reviewers: the evidence, and what a blind count hides from the scanning staff (the expected
 # list, the others' scans).
 _REVIEW_STOCKTAKES = [
-    "terminals.view_stocktakeexpectation",
-    "terminals.view_discrepancyevidence",
+    "compliance.view_stocktakeexpectation",
+    "compliance.view_discrepancyevidence",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -62,7 +62,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "terminals.add_accesscard",
         "terminals.change_accesscard",
         *_READ_STOCKTAKES,
-        "terminals.add_scan",
+        "compliance.add_scan",
     ],
     # Security configures target systems and accounts and forces rotations (add_rotation).
     Role.SECURITY: [
@@ -80,10 +80,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "lending.revoke_loan",
         *_READ_STOCKTAKES,
         *_REVIEW_STOCKTAKES,
-        "terminals.add_stocktake",  # open by hand
-        "terminals.change_stocktake",  # close
-        "terminals.change_discrepancy",  # assign, resolve, run the policy checks
-        "terminals.add_discrepancyevidence",
+        "compliance.add_stocktake",  # open by hand
+        "compliance.change_stocktake",  # close
+        "compliance.change_discrepancy",  # assign, resolve, run the policy checks
+        "compliance.add_discrepancyevidence",
     ],
     Role.AUDITOR: [
         *_READ_INVENTORY,

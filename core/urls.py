@@ -1,10 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from core import views
-
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -715,6 +715,15 @@ def account_delete(*, account: Account, actor: User | None) -> Account:
     return locked
 
 
+def accounts_delete_after_retirement(terminal: Terminal) -> None:
+    """Retired terminals keep no accounts: after the retirement commits, a worker deletes them on
+    their targets (the policy check reports any that linger)."""
+    from credentials.tasks import delete_accounts_of_terminal
+
+    terminal_id = terminal.pk
+    transaction.on_commit(lambda: delete_accounts_of_terminal.delay(terminal_id))
+
+
 def accounts_delete_for_terminal(*, terminal_id: int) -> int:
     """Delete every live account of a (retired) terminal on its target, then here."""
     accounts = Account.objects.filter(terminal_id=terminal_id).exclude(state=AccountState.DELETED)

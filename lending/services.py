@@ -16,7 +16,7 @@ from core.models import Organization, User
 from credentials import services as credentials
 from credentials.connectors import ConnectorError
 from credentials.models import Account, AccountState, RotationReason
-from lending import notifications
+from lending import hooks, notifications
 from lending.models import (
     AccessRequest,
     Declaration,
@@ -29,8 +29,7 @@ from lending.models import (
 )
 from lending.selectors import checkout_refusals, close_blockers
 from terminals import services as inventory
-from terminals import stocktakes
-from terminals.models import AccessCard, Discrepancy, Location, StockTake, Terminal
+from terminals.models import AccessCard, Location, Terminal
 
 ACKNOWLEDGEMENT = (
     "I will use this terminal and the information it reaches only for the disaster response "
@@ -151,14 +150,7 @@ def declaration_close(*, declaration: Declaration, actor: User) -> Declaration:
         obj=declaration,
         details={"loans": declaration_loan_count(declaration)},
     )
-    # Count what came back: a stock-take of each site the declaration covered.
-    open_sites = set(
-        StockTake.objects.filter(status=StockTake.Status.OPEN).values_list("site_id", flat=True)
-    )
-    for site in declaration.sites.exclude(pk__in=open_sites):
-        stocktakes.stocktake_open(
-            site=site, actor=actor, reason=StockTake.Reason.DECLARATION_CLOSED
-        )
+    hooks.declaration_closed(declaration, actor)
     return declaration
 
 
@@ -546,13 +538,7 @@ def loan_return(
                 reason=_("Returned with %(tag)s") % {"tag": loan.terminal.asset_tag},
             )
     for card in missing:
-        inventory.discrepancy_open(
-            actor=actor,
-            kind=Discrepancy.Kind.CARD_NOT_RETURNED,
-            terminal=loan.terminal,
-            access_card=card,
-            details={"loan": loan.pk, "contractor": loan.request.contractor.code},
-        )
+        hooks.card_not_returned(loan, card, actor)
     for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
         credentials.rotation_request(account=account, reason=RotationReason.RETURN, actor=actor)
     record_event(

@@ -8,7 +8,8 @@ from django.utils.translation import gettext as _
 from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
 from core.models import Organization, User
-from terminals.models import AccessCard, Discrepancy, Location, Movement, Terminal
+from terminals import hooks
+from terminals.models import AccessCard, Location, Movement, Terminal
 
 Status = Terminal.Status
 
@@ -361,9 +362,7 @@ def _credentials_rotated_after_return(terminal: Terminal) -> list[str]:
     """A returned terminal is stored again only once its accounts were rotated."""
     if terminal.status != Status.RETURNED:
         return []
-    from credentials.selectors import credential_blockers  # credentials builds on terminals
-
-    return credential_blockers(terminal=terminal)
+    return hooks.storage_blockers(terminal)
 
 
 @transaction.atomic
@@ -385,10 +384,7 @@ def terminal_retire(*, terminal: Terminal, actor: User | None, reason: str) -> T
     """Retired terminals keep no accounts: after the commit, a worker deletes them on their
     target systems (the policy check reports any that linger)."""
     terminal = _transition(terminal, to_status=Status.RETIRED, actor=actor, reason=reason)
-    from credentials.tasks import delete_accounts_of_terminal  # credentials builds on terminals
-
-    terminal_id = terminal.pk
-    transaction.on_commit(lambda: delete_accounts_of_terminal.delay(terminal_id))
+    hooks.terminal_retired(terminal)
     return terminal
 
 
@@ -523,38 +519,3 @@ def access_card_mark_lost(*, card: AccessCard, actor: User | None, reason: str) 
 @transaction.atomic
 def access_card_retire(*, card: AccessCard, actor: User | None, reason: str) -> AccessCard:
     return _card_transition(card, to_status=AccessCard.Status.RETIRED, actor=actor, reason=reason)
-
-
-# Discrepancies --------------------------------------------------------------------------------
-
-
-def discrepancy_open(
-    *,
-    actor: User | None,
-    kind: str,
-    terminal: Terminal | None = None,
-    access_card: AccessCard | None = None,
-    details: dict | None = None,
-    subject: str = "",
-) -> Discrepancy:
-    """Record a difference for security to review, in the caller's transaction."""
-    subject = subject or (access_card.card_number if access_card else terminal.asset_tag)
-    discrepancy = Discrepancy.objects.create(
-        kind=kind,
-        subject=subject,
-        terminal=terminal,
-        access_card=access_card,
-        details=details or {},
-    )
-    record_event(
-        actor=actor,
-        action="discrepancy.opened",
-        obj=discrepancy,
-        details={
-            "kind": kind,
-            "terminal": terminal.asset_tag if terminal else None,
-            "access_card": access_card.card_number if access_card else None,
-            **(details or {}),
-        },
-    )
-    return discrepancy

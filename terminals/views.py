@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.audit import object_ref
+from core.audit import events_about
 from core.errors import ApplicationError
 from core.models import AuditEvent
 from terminals import csv_io, selectors, services
@@ -298,12 +298,7 @@ def card_detail(request: HttpRequest, card_number: str) -> HttpResponse:
         location_label = location_path_label(card.location, names)
     # The card's history is part of the audit log: only roles that read the log see it.
     can_read_events = request.user.has_perm("core.view_auditevent")
-    object_type, object_id = object_ref(card)
-    events = (
-        AuditEvent.objects.filter(object_type=object_type, object_id=object_id).order_by("-seq")
-        if can_read_events
-        else AuditEvent.objects.none()
-    )
+    events = events_about(card).order_by("-seq") if can_read_events else AuditEvent.objects.none()
     return render(
         request,
         "terminals/card_detail.html",

@@ -4,10 +4,18 @@ import os
 
 import pytest
 from django.utils import translation
+from rest_framework.test import APIClient
 
 from core.models import Organization
 from core.roles import Role
-from tests.factories import PASSWORD, OrganizationFactory, make_location, make_user
+from tests.factories import (
+    PASSWORD,
+    OrganizationFactory,
+    make_card,
+    make_location,
+    make_terminal,
+    make_user,
+)
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
 # beside one unless told it is safe (it is: the test thread is the only one using it).
@@ -123,3 +131,48 @@ def open_room(site):
     return make_location(
         kind="room", parent=floor, code="hq-b2-lobby", name="ロビー", secured=False
     )
+
+
+# A small inventory and signed-in clients, shared by the page and API tests of every app.
+
+
+@pytest.fixture
+def second_cabinet(cabinet):
+    return make_location(kind="cabinet", parent=cabinet.parent, code="hq-cab-2", name="保管庫2")
+
+
+@pytest.fixture
+def terminal(cabinet):
+    return make_terminal(location=cabinet, asset_tag="NW-00001", hostname="nwpc-0001")
+
+
+@pytest.fixture
+def card(cabinet, terminal):
+    return make_card(location=cabinet, terminal=terminal, card_number="IC-000001")
+
+
+@pytest.fixture
+def as_user(client):
+    """`as_user(user)`: the test client logged in as that persona."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(api):
+    """`api_as(user)`: the API client signed in as that user (session authentication)."""
+
+    def sign_in(user) -> APIClient:
+        api.force_login(user)
+        return api
+
+    return sign_in

@@ -77,3 +77,15 @@ def make_card(*, location: Location, terminal: Terminal | None = None, **fields)
         terminal=terminal,
         **fields,
     )
+
+
+def make_discrepancy(*, kind: str, terminal=None, access_card=None, **fields):
+    """A finding as a stock-take or a check would leave it, for the review's own tests."""
+    from compliance.models import Discrepancy
+
+    subject = fields.pop("subject", None) or (
+        access_card.card_number if access_card else terminal.asset_tag
+    )
+    return Discrepancy.objects.create(
+        kind=kind, subject=subject, terminal=terminal, access_card=access_card, **fields
+    )

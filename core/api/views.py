@@ -16,6 +16,7 @@ from core.api.serializers import (
     OrganizationUpdateSerializer,
     TokenRequestSerializer,
 )
+from core.audit import object_type_spellings
 from core.models import AuditEvent, Organization
 from core.services import api_token_issue, organization_create, organization_update
 
@@ -108,10 +109,13 @@ class AuditEventFilter(django_filters.FilterSet):
     actor = django_filters.CharFilter(field_name="actor_username")
     action = django_filters.CharFilter(field_name="action")
     action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
-    object_type = django_filters.CharFilter(field_name="object_type")
+    object_type = django_filters.CharFilter(method="filter_object_type")
     object_id = django_filters.CharFilter(field_name="object_id")
     since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+
+    def filter_object_type(self, queryset, name, value):
+        return queryset.filter(object_type__in=object_type_spellings(value))
 
     class Meta:
         model = AuditEvent

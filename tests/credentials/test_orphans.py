@@ -1,9 +1,9 @@
 """Orphan detection against the real slapd: an entry on the directory that no account owns."""
 
+from compliance.models import Discrepancy
+from compliance.policy_checks import run_policy_checks
+from compliance.services import discrepancy_resolve
 from credentials import services
-from terminals.models import Discrepancy
-from terminals.policy_checks import run_policy_checks
-from terminals.stocktakes import discrepancy_resolve
 from tests.credentials.helpers import rotated_account
 
 

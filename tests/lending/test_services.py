@@ -4,13 +4,14 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from compliance.models import Discrepancy
 from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
 from core.models import AuditEvent
 from credentials import services as credentials
 from credentials.models import AccountState, Rotation
 from lending import selectors, services
 from lending.models import DeclarationStatus, LoanStatus, RequestStatus
-from terminals.models import AccessCard, Discrepancy, Terminal
+from terminals.models import AccessCard, Terminal
 from tests.factories import make_card, make_location, make_terminal, make_user
 
 

@@ -5,9 +5,10 @@ import re
 
 from django.urls import reverse
 
+from compliance.models import Discrepancy
 from credentials.models import Rotation
 from lending.models import LoanStatus
-from terminals.models import AccessCard, Discrepancy, Terminal
+from terminals.models import AccessCard, Terminal
 
 
 def test_scanning_a_lent_terminal_opens_its_return_form(as_user, facilities, loan):

@@ -1,0 +1,186 @@
+"""Scheduled policy checks: what a physical count cannot see. Each finding is a discrepancy, one
+open per rule and subject: the next run adds no duplicate, and a resolved finding that recurs is
+reopened."""
+
+import logging
+from collections import Counter
+
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from compliance.models import Discrepancy, DiscrepancyKind, StockTakeStatus
+from core.audit import record_event
+from credentials.connectors import ConnectorError
+from credentials.models import (
+    Account,
+    AccountState,
+    ConnectorKind,
+    Rotation,
+    RotationStatus,
+    TargetSystem,
+)
+from credentials.services import connector_for
+from terminals.models import Location, Terminal
+from terminals.selectors import storage_rule_breaches
+
+logger = logging.getLogger(__name__)
+Kind = DiscrepancyKind
+
+
+def _findings_storage():
+    for terminal in storage_rule_breaches(Terminal.objects.select_related("location")):
+        yield Kind.OUTSIDE_SECURED_LOCATION, terminal.asset_tag, {
+            "terminal": terminal, "location": terminal.location,
+            "details": {"location": terminal.location.code, "status": terminal.status},
+        }  # fmt: skip
+
+
+def _findings_accounts(now):
+    live = Account.objects.exclude(state=AccountState.DELETED).select_related(
+        "terminal", "target_system", "current_version"
+    )
+    for account in live.filter(state=AccountState.UNLOCKED).exclude(
+        terminal__status=Terminal.Status.LENT
+    ):
+        yield Kind.UNLOCKED_NOT_LENT, f"account:{account.pk}", _account_fields(account)
+    for account in live.filter(terminal__status=Terminal.Status.RETIRED):
+        yield Kind.RETIRED_TERMINAL_ACCOUNT, f"account:{account.pk}", _account_fields(account)
+    for account in live.filter(current_version__isnull=False):
+        age = now - (
+            account.current_version.became_current_at or account.current_version.created_at
+        )
+        if age > timezone.timedelta(days=account.target_system.max_secret_age_days):
+            fields = _account_fields(account)
+            fields["details"]["age_days"] = age.days
+            yield Kind.SECRET_TOO_OLD, f"account:{account.pk}", fields
+    day_ago = now - timezone.timedelta(days=1)
+    failed = Rotation.objects.filter(status=RotationStatus.FAILED, finished_at__lt=day_ago).filter(
+        account__state=AccountState.ROTATION_FAILED
+    )
+    for account in live.filter(pk__in=failed.values("account_id")):
+        yield Kind.ROTATION_FAILED_LONG, f"account:{account.pk}", _account_fields(account)
+
+
+def _account_fields(account) -> dict:
+    return {
+        "terminal": account.terminal,
+        "account": account,
+        "details": {
+            "login_id": account.login_id,
+            "target_system": account.target_system.code,
+        },
+    }
+
+
+def _findings_orphans():
+    """Login IDs on a directory that no account here owns."""
+    for target in TargetSystem.objects.filter(connector=ConnectorKind.LDAP):
+        try:
+            on_target = set(connector_for(target).list_login_ids())
+        except ConnectorError as exc:
+            logger.warning("policy check: cannot list accounts of %s: %s", target.code, exc)
+            continue
+        known = set(
+            Account.objects.filter(target_system=target)
+            .exclude(state=AccountState.DELETED)
+            .values_list("login_id", flat=True)
+        )
+        for login_id in sorted(on_target - known):
+            yield (
+                Kind.ORPHAN_ACCOUNT,
+                f"{target.code}:{login_id}",
+                {"details": {"target_system": target.code, "login_id": login_id}},
+            )
+
+
+def _findings_stocktakes(now):
+    sites = Location.objects.filter(kind=Location.Kind.SITE).annotate(
+        last_completed=Max(
+            "stocktakes__opened_at", filter=Q(stocktakes__status=StockTakeStatus.COMPLETED)
+        )
+    )
+    for site in sites:
+        interval = timezone.timedelta(days=site.stocktake_interval_days)
+        if site.last_completed is None or now - site.last_completed > interval:
+            yield (
+                Kind.STOCKTAKE_OVERDUE,
+                site.code,
+                {
+                    "location": site,
+                    "details": {
+                        "last_completed": site.last_completed.isoformat()
+                        if site.last_completed
+                        else None,
+                        "interval_days": site.stocktake_interval_days,
+                    },
+                },
+            )
+
+
+def run_policy_checks(*, now=None) -> dict[str, int]:
+    """Record each finding; returns how many were new or reopened, per kind."""
+    now = now or timezone.now()
+    recorded: Counter[str] = Counter()
+    # Findings still open from an earlier run are skipped here, not one query each in _record:
+    # most of a run's findings are (bench/stocktake.py).
+    still_open = set(
+        Discrepancy.objects.filter(
+            stocktake__isnull=True, status=Discrepancy.Status.OPEN
+        ).values_list("kind", "subject")
+    )
+    finders = (
+        _findings_storage(),
+        _findings_accounts(now),
+        _findings_orphans(),
+        _findings_stocktakes(now),
+    )
+    for finder in finders:
+        for kind, subject, fields in finder:
+            if (kind, subject) not in still_open and _record(kind, subject, fields):
+                recorded[str(kind)] += 1
+    return dict(recorded)
+
+
+@transaction.atomic
+def _record(kind: str, subject: str, fields: dict) -> bool:
+    findings = Discrepancy.objects.select_for_update(of=("self",)).filter(
+        kind=kind, subject=subject, stocktake__isnull=True
+    )
+    if findings.filter(status=Discrepancy.Status.OPEN).exists():
+        return False
+    details = fields.get("details", {})
+    latest = findings.order_by("-opened_at", "-id").first()
+    if latest is not None:
+        # A new review: the earlier outcome, note and assignee stay in the audit trail.
+        latest.status, latest.details = Discrepancy.Status.OPEN, details
+        latest.outcome, latest.resolution_note = "", ""
+        latest.resolved_by = latest.resolved_at = latest.assignee = None
+        latest.save(
+            update_fields=[
+                "status", "details", "outcome", "resolution_note",
+                "resolved_by", "resolved_at", "assignee",
+            ]
+        )  # fmt: skip
+        record_event(
+            actor=None,
+            action="discrepancy.reopened",
+            obj=latest,
+            details={"kind": kind, "subject": subject},
+        )
+        return True
+    discrepancy = Discrepancy.objects.create(
+        kind=kind,
+        subject=subject,
+        terminal=fields.get("terminal"),
+        location=fields.get("location"),
+        account=fields.get("account"),
+        details=details,
+    )
+    record_event(
+        actor=None,
+        action="discrepancy.opened",
+        obj=discrepancy,
+        details={"kind": kind, "subject": subject, **details},
+    )
+    return True
