@@ -191,7 +191,8 @@ def build_world(terminals: int, clients: int) -> World:
     from core.models import Organization
     from core.roles import Role
     from core.services import api_token_issue, organization_create, user_create
-    from credentials import services as credentials
+    from credentials.accounts import account_create
+    from credentials.targets import target_system_create
     from lending import services as lending
     from terminals.models import Location
     from terminals.services import location_create, terminal_create
@@ -231,7 +232,7 @@ def build_world(terminals: int, clients: int) -> World:
         actor=None, code="bench-cabinet", name="Bench cabinet", kind=Location.Kind.CABINET,
         parent=site, custodian=operator, secured=True,
     )  # fmt: skip
-    target = credentials.target_system_create(
+    target = target_system_create(
         actor=None, code="bench-local", name="Bench (local)", connector="local"
     )
     tags = [f"BENCH-{n:05d}" for n in range(terminals)]
@@ -241,7 +242,7 @@ def build_world(terminals: int, clients: int) -> World:
                 terminal = terminal_create(
                     actor=None, asset_tag=tag, location=cabinet, custodian=operator
                 )
-                credentials.account_create(actor=None, target_system=target, terminal=terminal)
+                account_create(actor=None, target_system=target, terminal=terminal)
     declaration = lending.declaration_declare(actor=security, title="Bench disaster", sites=[site])
     return World(
         return_location=cabinet.code,

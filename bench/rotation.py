@@ -77,18 +77,26 @@ class RedisServer:
 
 
 class Worker:
-    """`celery worker` as deployed (prefork pool, log level info), with the bench's environment."""
+    """`celery worker` as deployed (prefork pool, log level info), with the bench's environment;
+    with a connector delay, the same app started through the tests' slow target."""
 
-    def __init__(self, name: str, concurrency: int, log: Path):
+    def __init__(self, name: str, concurrency: int, log: Path, connector_delay: float):
         self.name, self.concurrency, self.log = name, concurrency, log
+        self.connector_delay = connector_delay
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "Worker":
-        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info",
+        from tests.credentials import slow_target
+
+        app, env = "config", dict(os.environ)
+        if self.connector_delay:
+            app = slow_target.APP
+            env[slow_target.SECONDS_VARIABLE] = str(self.connector_delay)
+        args = [sys.executable, "-m", "celery", "-A", app, "worker", "-l", "info",
                 "--concurrency", str(self.concurrency), "-n", f"{self.name}@%h"]  # fmt: skip
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(  # noqa: S603
-                args, cwd=REPO, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT
+                args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
             )
         wait_until(
             lambda: self.process.poll() is None and b" ready." in self.log.read_bytes(),
@@ -104,7 +112,7 @@ class Worker:
 # Environment ----------------------------------------------------------------------------------
 
 
-def prepare_environment(folder: Path, redis_url: str, connector_delay: float) -> bool:
+def prepare_environment(folder: Path, redis_url: str) -> bool:
     """The settings of the bench process; workers inherit them unchanged, so both sides share
     the database, the broker and the keys. Returns whether the database is the caller's."""
     import dj_database_url
@@ -127,7 +135,6 @@ def prepare_environment(folder: Path, redis_url: str, connector_delay: float) ->
         REDIS_URL=redis_url,
         CREDENTIAL_KEYS=f"bench:{base64.b64encode(secrets.token_bytes(32)).decode()}",
         SECRET_KEY=secrets.token_urlsafe(50),
-        ROTATION_CONNECTOR_DELAY_SECONDS=str(connector_delay),
     )
     return external
 
@@ -172,25 +179,25 @@ def rotations_kept_in_process():
     """Hand-offs to Celery collected instead of sent. `rotation_dispatch`, called after each
     commit, is the only place where a rotation meets Celery; replacing it with a list keeps
     every other line of the request and of the rotation exactly as in production."""
-    from credentials import services
+    from credentials import rotation
 
     rotation_ids: list[int] = []
 
     def collect(*, rotation_id: int) -> None:
         rotation_ids.append(rotation_id)
 
-    with mock.patch.object(services, "rotation_dispatch", collect):
+    with mock.patch.object(rotation, "rotation_dispatch", collect):
         yield rotation_ids
 
 
 def create_target(kind: str, slapd):
-    from credentials import services
+    from credentials.targets import target_system_create
 
     if kind == "local":
-        return services.target_system_create(
+        return target_system_create(
             actor=None, code="bench-local", name="Bench (local)", connector="local"
         )
-    return services.target_system_create(
+    return target_system_create(
         actor=None,
         code="bench-ldap",
         name="Bench (LDAP)",
@@ -206,11 +213,11 @@ def create_accounts(target, count: int) -> None:
     """`count` terminals with one account each, whose initial rotations ran in this process:
     the measured phases start from locked accounts with current secrets."""
     from django.db import transaction
-    from django.test import override_settings
 
     from core.models import Organization
     from core.services import organization_create
-    from credentials import services
+    from credentials.accounts import account_create
+    from credentials.rotation import rotation_perform
     from terminals.services import location_create, terminal_create
 
     operator = Organization.objects.filter(code="bench-operator").first() or organization_create(
@@ -234,11 +241,9 @@ def create_accounts(target, count: int) -> None:
                         location=location,
                         custodian=operator,
                     )
-                    services.account_create(actor=None, target_system=target, terminal=terminal)
-    # A simulated slow target slows the measured phases only.
-    with override_settings(ROTATION_CONNECTOR_DELAY_SECONDS=0):
-        for rotation_id in rotation_ids:
-            services.rotation_perform(rotation_id=rotation_id)
+                    account_create(actor=None, target_system=target, terminal=terminal)
+    for rotation_id in rotation_ids:
+        rotation_perform(rotation_id=rotation_id)
 
 
 # Measured phases ------------------------------------------------------------------------------
@@ -253,13 +258,13 @@ def accounts_of(target) -> list:
 def request_rotations(accounts: list) -> None:
     from django.db import transaction
 
-    from credentials import services
     from credentials.models import RotationReason
+    from credentials.rotation import rotation_request
 
     for start in range(0, len(accounts), REQUEST_BATCH):
         with transaction.atomic():
             for account in accounts[start : start + REQUEST_BATCH]:
-                services.rotation_request(account=account, reason=RotationReason.FORCED, actor=None)
+                rotation_request(account=account, reason=RotationReason.FORCED, actor=None)
 
 
 @dataclass
@@ -274,21 +279,24 @@ class Phase:
         return self.count / self.seconds
 
 
-def measure_floor(target, profile: bool) -> Phase:
+def measure_floor(target, profile: bool, connector_delay: float) -> Phase:
     """The same requests and the same `rotation_perform` the worker runs, one after the other in
     this process: what the service code costs with no broker, no worker and no parallelism."""
-    from credentials import services
     from credentials.models import RotationStatus
+    from credentials.rotation import rotation_perform
+    from tests.credentials.slow_target import slow_pushes
 
     accounts = accounts_of(target)
     profiler = cProfile.Profile() if profile else None
-    with rotations_kept_in_process() as rotation_ids:
+    # A simulated slow target slows the measured phases only.
+    slow = slow_pushes(connector_delay) if connector_delay else contextlib.nullcontext()
+    with rotations_kept_in_process() as rotation_ids, slow:
         if profiler:
             profiler.enable()
         start = time.perf_counter()
         request_rotations(accounts)
         requested = time.perf_counter()
-        outcomes = [services.rotation_perform(rotation_id=r) for r in rotation_ids]
+        outcomes = [rotation_perform(rotation_id=r) for r in rotation_ids]
         end = time.perf_counter()
         if profiler:
             profiler.disable()
@@ -302,7 +310,7 @@ def measure_floor(target, profile: bool) -> Phase:
     return Phase(end - start, requested - start, len(accounts))
 
 
-def measure_end_to_end(target, concurrency: int, log: Path) -> Phase:
+def measure_end_to_end(target, concurrency: int, log: Path, connector_delay: float) -> Phase:
     """Requests sent to Redis on commit, run by a worker started beforehand; the clock stops
     when the database shows every one of them succeeded."""
     from django.db.models import Max
@@ -312,7 +320,7 @@ def measure_end_to_end(target, concurrency: int, log: Path) -> Phase:
     accounts = accounts_of(target)
     mark = Rotation.objects.aggregate(m=Max("pk"))["m"] or 0
     phase = Rotation.objects.filter(pk__gt=mark, account__target_system=target)
-    with Worker(target.code, concurrency, log):
+    with Worker(target.code, concurrency, log, connector_delay):
         start = time.perf_counter()
         request_rotations(accounts)
         requested = time.perf_counter()
@@ -340,8 +348,8 @@ def measure_end_to_end(target, concurrency: int, log: Path) -> Phase:
 
 def verify(target, count: int) -> list[str]:
     """What is wrong with the target's accounts after the run (empty when nothing is)."""
-    from credentials import services
     from credentials.models import Account, AccountState, Rotation, RotationStatus, SecretVersion
+    from credentials.targets import connector_for
 
     problems = []
     rotations = Rotation.objects.filter(account__target_system=target)
@@ -357,7 +365,7 @@ def verify(target, count: int) -> list[str]:
         problems.append(f"{locked} accounts locked instead of {count}")
     if SecretVersion.objects.filter(account__target_system=target, status="pending").exists():
         problems.append("pending secret versions are left")
-    on_target = sorted(services.connector_for(target).list_login_ids())
+    on_target = sorted(connector_for(target).list_login_ids())
     if on_target != sorted(accounts.values_list("login_id", flat=True)):
         problems.append("the target's login IDs differ from the database's")
     return [f"[{target.code}] {p}" for p in problems]
@@ -406,9 +414,7 @@ def report(results: list[Result], machine: list[str], total: float) -> str:
 def run(args, folder: Path) -> int:
     began = time.perf_counter()
     redis_port = free_port()
-    external = prepare_environment(
-        folder, f"redis://127.0.0.1:{redis_port}/0", args.connector_delay
-    )
+    external = prepare_environment(folder, f"redis://127.0.0.1:{redis_port}/0")
 
     import django
 
@@ -441,9 +447,11 @@ def run(args, folder: Path) -> int:
                 f"[{kind}] {args.accounts} accounts set up in {time.perf_counter() - step:.1f} s",
                 file=sys.stderr,
             )
-            floor = measure_floor(target, args.profile)
+            floor = measure_floor(target, args.profile, args.connector_delay)
             print(f"[{kind}] floor: {floor.seconds:.1f} s", file=sys.stderr)
-            end_to_end = measure_end_to_end(target, args.concurrency, folder / f"worker-{kind}.log")
+            end_to_end = measure_end_to_end(
+                target, args.concurrency, folder / f"worker-{kind}.log", args.connector_delay
+            )
             print(f"[{kind}] end to end: {end_to_end.seconds:.1f} s", file=sys.stderr)
             results.append(Result(kind, args.accounts, end_to_end, floor))
             problems += verify(target, args.accounts)

@@ -16,9 +16,9 @@ from compliance.models import (
     DiscrepancyStatus,
     StockTake,
 )
+from compliance.selectors import reviewers
 from compliance.services import outcomes_for
 from core.models import User
-from core.roles import Role
 from terminals.forms import LocationChoiceField
 from terminals.models import Location
 
@@ -31,14 +31,6 @@ TAG_ATTRS = {
     "spellcheck": "false",
     "enterkeyhint": "send",
 }
-
-
-def security_officers():
-    return (
-        User.objects.filter(groups__name=Role.SECURITY, is_active=True)
-        .order_by("username")
-        .distinct()
-    )
 
 
 class UserChoiceField(forms.ModelChoiceField):
@@ -128,7 +120,7 @@ class DiscrepancyFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         self.filters["assignee"].extra["choices"] = [
             (self.UNASSIGNED, _("Unassigned")),
-            *((str(u.pk), u.get_full_name() or u.get_username()) for u in security_officers()),
+            *((str(u.pk), u.get_full_name() or u.get_username()) for u in reviewers()),
         ]
 
     def filter_site(self, queryset, _name, site):
@@ -159,7 +151,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = security_officers()
+        self.fields["assignee"].queryset = reviewers()
 
 
 class ResolveForm(forms.Form):

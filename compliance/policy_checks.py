@@ -20,7 +20,7 @@ from credentials.models import (
     RotationStatus,
     TargetSystem,
 )
-from credentials.services import connector_for
+from credentials.targets import connector_for
 from terminals.models import Location, Terminal
 from terminals.selectors import storage_rule_breaches
 

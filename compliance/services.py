@@ -7,7 +7,6 @@ import hashlib
 from collections import Counter, defaultdict
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Q
@@ -26,13 +25,17 @@ from compliance.models import (
     StockTakeReason,
     StockTakeStatus,
 )
+from compliance.selectors import REVIEW_PERMISSION
 from core.audit import record_event
 from core.emails import bilingual
-from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
+from core.errors import InvalidInput, RuleViolation
 from core.models import User
-from core.roles import Role
-from credentials import services as credentials
+from core.selectors import emails_of_users_holding
+from core.transitions import check_transition
+from credentials.accounts import account_delete
 from credentials.models import TargetSystem
+from credentials.rotation import rotation_request
+from credentials.targets import connector_for
 from lending.models import Declaration, Loan
 from terminals import services as inventory
 from terminals.models import AccessCard, Location, Terminal
@@ -40,17 +43,6 @@ from terminals.models import AccessCard, Location, Terminal
 Status = Terminal.Status
 # Statuses in which a terminal should physically be at its recorded location.
 PRESENT_STATUSES = (Status.IN_STORAGE, Status.RESERVED, Status.RETURNED, Status.MAINTENANCE)
-
-
-def _check(stocktake: StockTake, to_status: str) -> None:
-    if to_status not in StockTake.ALLOWED_TRANSITIONS[stocktake.status]:
-        raise TransitionNotAllowed(
-            _("A stock-take that is %(old)s cannot become %(new)s.")
-            % {
-                "old": StockTakeStatus(stocktake.status).label,
-                "new": StockTakeStatus(to_status).label,
-            }
-        )
 
 
 # Opening --------------------------------------------------------------------------------------
@@ -307,7 +299,7 @@ def stocktake_findings(stocktake: StockTake) -> list[dict]:
 @transaction.atomic
 def stocktake_close(*, stocktake: StockTake, actor: User) -> StockTake:
     stocktake = StockTake.objects.select_for_update(of=("self",)).get(pk=stocktake.pk)
-    _check(stocktake, StockTakeStatus.CLOSED)
+    check_transition(stocktake, StockTakeStatus.CLOSED)
     findings = stocktake_findings(stocktake)
     Discrepancy.objects.bulk_create(
         [
@@ -426,7 +418,7 @@ def outcomes_for(kind: str) -> list[str]:
 def discrepancy_assign(
     *, discrepancy: Discrepancy, actor: User, assignee: User | None
 ) -> Discrepancy:
-    if assignee is not None and (assignee.role != Role.SECURITY or not assignee.is_active):
+    if assignee is not None and not (assignee.is_active and assignee.has_perm(REVIEW_PERMISSION)):
         raise InvalidInput(
             _("Nobody was assigned."),
             field_errors={"assignee": [_("Assign an active security officer.")]},
@@ -487,7 +479,7 @@ def discrepancy_resolve(
         ):
             inventory.terminal_mark_lost(terminal=terminal, actor=actor, reason=note)
             for account in terminal.accounts.exclude(state__in=["deleted"]):
-                credentials.rotation_request(account=account, reason="revoked", actor=actor)
+                rotation_request(account=account, reason="revoked", actor=actor)
         elif outcome == DiscrepancyOutcome.LOST_OR_STOLEN and discrepancy.access_card:
             inventory.access_card_mark_lost(card=discrepancy.access_card, actor=actor, reason=note)
         elif (
@@ -522,7 +514,7 @@ def discrepancy_resolve(
             and not stocktake.discrepancies.filter(status=Discrepancy.Status.OPEN).exists()
         ):
             stocktake = StockTake.objects.select_for_update(of=("self",)).get(pk=stocktake.pk)
-            _check(stocktake, StockTakeStatus.COMPLETED)
+            check_transition(stocktake, StockTakeStatus.COMPLETED)
             stocktake.status, stocktake.completed_at = StockTakeStatus.COMPLETED, timezone.now()
             stocktake.save(update_fields=["status", "completed_at"])
             record_event(actor=actor, action="stocktake.completed", obj=stocktake, details={})
@@ -587,10 +579,10 @@ def discrepancy_add_evidence(*, discrepancy: Discrepancy, actor: User, file) -> 
 
 def _delete_orphan(discrepancy: Discrepancy, actor: User) -> None:
     if discrepancy.account is not None:
-        credentials.account_delete(account=discrepancy.account, actor=actor)
+        account_delete(account=discrepancy.account, actor=actor)
         return
     target = TargetSystem.objects.get(code=discrepancy.details["target_system"])
-    credentials.connector_for(target).delete(discrepancy.details["login_id"])
+    connector_for(target).delete(discrepancy.details["login_id"])
 
 
 # Reminders ------------------------------------------------------------------------------------
@@ -611,13 +603,8 @@ def stocktake_reminders(*, now=None) -> int:
     overdue = list(open_ones.filter(due_at__lt=now, overdue_notice_at__isnull=True))
     if not due_soon and not overdue:
         return 0
-    recipients = sorted(
-        {
-            user.email
-            for group in Group.objects.filter(name__in=[Role.FACILITIES, Role.SECURITY])
-            for user in group.user_set.filter(is_active=True).exclude(email="")
-        }
-    )
+    # Those who scan and those who close.
+    recipients = emails_of_users_holding("compliance.add_scan", "compliance.change_stocktake")
     subject, body = bilingual("stocktake_summary", {"due_soon": due_soon, "overdue": overdue})
     for email in recipients:
         send_mail(subject, body, None, [email])

@@ -1,7 +1,6 @@
 """Stock-take and discrepancy pages. Each view checks permissions and calls terminals.stocktakes
 (and terminals.policy_checks); a refusal is shown on the form that caused it."""
 
-import csv
 import os
 
 from django.contrib import messages
@@ -39,11 +38,12 @@ from compliance.models import (
     StockTakeReason,
     StockTakeStatus,
 )
+from compliance.reports import StockTakeReportRowSerializer, stocktake_report_rows
 from core.errors import ApplicationError
-from core.spreadsheets import BOM, safe_cell
-from terminals.forms import apply_service_error, location_path_label
+from core.spreadsheets import csv_download
+from core.web import apply_service_error, requires
+from terminals.forms import location_path_label
 from terminals.models import Location, TerminalStatus
-from terminals.views import requires
 
 PAGE_SIZE = 50
 RECENT_SCANS = 15
@@ -349,27 +349,6 @@ def stocktake_close(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _report_rows(stocktake: StockTake) -> list[dict]:
-    names = _location_names()
-    locations = {
-        loc.pk: loc for loc in Location.objects.filter(path__startswith=stocktake.site.path)
-    }
-    rows = []
-    discrepancies = stocktake.discrepancies.select_related(
-        "location", "terminal", "assignee", "resolved_by"
-    ).order_by("kind", "subject")
-    for discrepancy in discrepancies:
-        recorded = locations.get(discrepancy.details.get("recorded_location"))
-        rows.append(
-            {
-                "discrepancy": discrepancy,
-                "location": _path(discrepancy.location, names),
-                "recorded": _path(recorded, names),
-            }
-        )
-    return rows
-
-
 @require_GET
 @requires("compliance.view_stocktake", "compliance.view_discrepancy")
 def stocktake_report(request: HttpRequest, pk: int) -> HttpResponse:
@@ -379,58 +358,21 @@ def stocktake_report(request: HttpRequest, pk: int) -> HttpResponse:
         "compliance/stocktake_report.html",
         {
             "stocktake": stocktake,
-            "rows": _report_rows(stocktake),
+            "rows": stocktake_report_rows(stocktake),
             "summary": _summary(stocktake),
         },
     )
-
-
-REPORT_COLUMNS = [
-    gettext_lazy("kind"),
-    gettext_lazy("subject"),
-    gettext_lazy("location"),
-    gettext_lazy("recorded location"),
-    gettext_lazy("opened at"),
-    gettext_lazy("status"),
-    gettext_lazy("assignee"),
-    gettext_lazy("outcome"),
-    gettext_lazy("note"),
-    gettext_lazy("resolved by"),
-    gettext_lazy("resolved at"),
-]
-
-
-def _csv_time(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
 
 
 @require_GET
 @requires("compliance.view_stocktake", "compliance.view_discrepancy")
 def stocktake_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     stocktake = _stocktake_or_404(pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response.write(BOM)
-    writer = csv.writer(response)
-    writer.writerow([str(column) for column in REPORT_COLUMNS])
-    for row in _report_rows(stocktake):
-        d = row["discrepancy"]
-        cells = [
-            d.get_kind_display(),
-            d.subject,
-            row["location"],
-            row["recorded"],
-            _csv_time(d.opened_at),
-            d.get_status_display(),
-            d.assignee.get_username() if d.assignee else "",
-            d.get_outcome_display() if d.outcome else "",
-            d.resolution_note,
-            d.resolved_by.get_username() if d.resolved_by else "",
-            _csv_time(d.resolved_at),
-        ]
-        writer.writerow([safe_cell(cell) for cell in cells])  # unknown tags are typed by hand
-    filename = f"stocktake-{stocktake.pk}-{stocktake.opened_at:%Y%m%d}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_download(
+        StockTakeReportRowSerializer,
+        stocktake_report_rows(stocktake),
+        f"stocktake-{stocktake.pk}-report.csv",
+    )
 
 
 # Discrepancies --------------------------------------------------------------------------------

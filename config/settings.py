@@ -207,7 +207,7 @@ else:
     CELERY_RESULT_BACKEND = f"file://{CELERY_DATA_DIR / 'results'}"
 CELERY_TIMEZONE = TIME_ZONE
 # Publishing to a broker that is down gives up within seconds instead of hanging the request:
-# the database row, not the message, is the record (see credentials.services).
+# the database row, not the message, is the record (see credentials.rotation).
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -277,8 +277,6 @@ ROTATION_MAX_RETRIES = envint("ROTATION_MAX_RETRIES", 5)
 ROTATION_RETRY_BASE_DELAY_SECONDS = envint("ROTATION_RETRY_BASE_DELAY_SECONDS", 10)
 ROTATION_RETRY_MAX_DELAY_SECONDS = envint("ROTATION_RETRY_MAX_DELAY_SECONDS", 600)
 ROTATION_RESEND_AFTER_SECONDS = envint("ROTATION_RESEND_AFTER_SECONDS", 300)
-# Only for the crash-safety test and the benchmark: a pause before each connector call.
-ROTATION_CONNECTOR_DELAY_SECONDS = float(envstr("ROTATION_CONNECTOR_DELAY_SECONDS", "0"))
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "nwterm@localhost")

@@ -15,6 +15,7 @@ _READ_INVENTORY = [
     f"{app}.view_{model}"
     for app, model in (
         ("core", "organization"),
+        ("core", "user"),  # who holds the terminals: contractors' users among them
         ("terminals", "location"),
         ("terminals", "terminal"),
         ("terminals", "accesscard"),
@@ -29,6 +30,7 @@ _READ_CREDENTIALS = [
 ]
 
 _READ_LENDING = [
+    "lending.oversee_lending",
     "lending.view_declaration",
     "lending.view_accessrequest",
     "lending.view_loan",

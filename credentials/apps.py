@@ -7,10 +7,10 @@ class CredentialsConfig(AppConfig):
     verbose_name = _("Credentials")
 
     def ready(self) -> None:
-        from credentials import services
+        from credentials.accounts import accounts_delete_after_retirement
         from credentials.selectors import credential_blockers
         from terminals import hooks
 
         # The inventory asks; credentials answers (terminals never imports credentials).
         hooks.register_storage_blockers(lambda terminal: credential_blockers(terminal=terminal))
-        hooks.on_terminal_retired(services.accounts_delete_after_retirement)
+        hooks.on_terminal_retired(accounts_delete_after_retirement)

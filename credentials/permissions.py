@@ -1,9 +1,14 @@
-"""Who may reveal a stored password. Nobody, unless a policy says so: lending registers the one
-policy that exists (the borrowing contractor of an active loan, once)."""
+"""Who may do what with credentials beyond the model permissions. Nobody reveals a stored
+password unless a policy says so: lending registers the one policy that exists (the borrowing
+contractor of an active loan, once)."""
 
 from collections.abc import Callable
 
+from django.utils.translation import gettext as _
+
+from core.errors import RuleViolation
 from core.models import User
+from core.roles import Role
 
 RevealPolicy = Callable[[User, "Account"], bool]  # noqa: F821 (credentials.models.Account)
 _reveal_policies: list[RevealPolicy] = []
@@ -23,3 +28,9 @@ def may_reveal(user: User, account) -> bool:
     return (
         user.is_authenticated and user.is_active and any(p(user, account) for p in _reveal_policies)
     )
+
+
+def require_security(actor: User) -> None:
+    """Forced rotations and extra reveals are a security officer's decisions."""
+    if actor.role != Role.SECURITY:
+        raise RuleViolation(_("Only a security officer may do this."))

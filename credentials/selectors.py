@@ -1,4 +1,4 @@
-"""Reads of credentials. No selector returns a password; only services.secret_reveal and the
+"""Reads of credentials. No selector returns a password; only reveal.secret_reveal and the
 manual-rotation page decrypt one."""
 
 from django.db.models import QuerySet

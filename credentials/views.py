@@ -6,17 +6,20 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+import credentials.accounts
+import credentials.rotation
 from core.errors import ApplicationError
-from credentials import selectors, services
+from core.web import requires, safe_next
+from credentials import selectors
 from credentials.forms import AccountCreateForm
 from credentials.models import Account, Rotation, RotationStatus, TargetSystem
 from terminals.models import Terminal
-from terminals.views import requires
 
 
 @require_GET
@@ -55,7 +58,7 @@ def rotation_force(request: HttpRequest) -> HttpResponse:
     else:
         accounts = Account.objects.none()
     try:
-        rotations = services.rotation_force(actor=request.user, accounts=accounts)
+        rotations = credentials.rotation.rotation_force(actor=request.user, accounts=accounts)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
@@ -66,7 +69,7 @@ def rotation_force(request: HttpRequest) -> HttpResponse:
             )
             % {"n": len(rotations)},
         )
-    return redirect(request.POST.get("next") or "credentials:rotations")
+    return redirect(safe_next(request, reverse("credentials:rotations")))
 
 
 @require_POST
@@ -76,7 +79,7 @@ def account_create(request: HttpRequest, asset_tag: str) -> HttpResponse:
     form = AccountCreateForm(request.POST)
     if form.is_valid():
         try:
-            account = services.account_create(
+            account = credentials.accounts.account_create(
                 actor=request.user,
                 target_system=form.cleaned_data["target_system"],
                 terminal=terminal,
@@ -118,13 +121,17 @@ def manual_rotation(request: HttpRequest, pk: int) -> HttpResponse:
         step = request.POST.get("step")
         try:
             if step == "show":
-                values = services.manual_rotation_values(rotation=rotation, actor=request.user)
+                values = credentials.rotation.manual_rotation_values(
+                    rotation=rotation, actor=request.user
+                )
             elif step == "confirm":
-                services.manual_rotation_confirm_set(rotation=rotation, actor=request.user)
+                credentials.rotation.manual_rotation_confirm_set(
+                    rotation=rotation, actor=request.user
+                )
                 messages.success(request, _("Recorded: the new values were set on the target."))
                 return redirect("credentials:manual", pk=rotation.pk)
             elif step == "verify":
-                services.manual_rotation_verify(rotation=rotation, actor=request.user)
+                credentials.rotation.manual_rotation_verify(rotation=rotation, actor=request.user)
                 messages.success(
                     request, _("Verified: the new login ID and password are now current.")
                 )

@@ -212,6 +212,9 @@ class Loan(models.Model):
         permissions = [
             ("revoke_loan", "Can revoke a loan or declare it lost"),
             ("reveal_own_loan", "Can reveal the credentials of their own loan once"),
+            # Without it (contractors), a user sees only their own organization's requests and
+            # loans, and only active declarations.
+            ("oversee_lending", "Can see every contractor's requests and loans"),
         ]
         verbose_name = _("loan")
         verbose_name_plural = _("loans")

@@ -2,18 +2,18 @@
 
 from collections import defaultdict
 
-from django.contrib.auth.models import Group
 from django.core.mail import send_mail
 
 from core.emails import bilingual
 from core.models import User
-from core.roles import Role
+from core.queue import enqueue
+from core.selectors import users_holding
+from lending.models import AccessRequest
 
 
 def _staff() -> list[User]:
-    return list(
-        Group.objects.get(name=Role.FACILITIES).user_set.filter(is_active=True).exclude(email="")
-    )
+    """Those who decide requests and receive returns."""
+    return list(users_holding("lending.change_accessrequest").exclude(email=""))
 
 
 def _contractor_users(organization_id: int) -> list[User]:
@@ -23,14 +23,10 @@ def _contractor_users(organization_id: int) -> list[User]:
 
 
 def request_event(*, request_id: int, event: str) -> None:
-    from lending.tasks import send_request_notification
-
-    send_request_notification.delay(request_id, event)
+    enqueue("lending.tasks.send_request_notification", request_id, event)
 
 
 def send_request_email(*, request_id: int, event: str) -> int:
-    from lending.models import AccessRequest
-
     request = AccessRequest.objects.select_related("declaration", "contractor", "submitted_by").get(
         pk=request_id
     )

@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import User
-from core.roles import Role
 from credentials.models import (
     OPEN_ROTATION_STATUSES,
     Account,
@@ -29,15 +28,17 @@ from lending.models import (
 from terminals.models import AccessCard, Terminal
 
 
-def _is_contractor(user: User) -> bool:
-    return user.role == Role.CONTRACTOR
+def sees_only_own_organization(user: User) -> bool:
+    """Contractors' users see their own organization's requests and loans, and only active
+    declarations; whoever oversees lending (staff, security, auditors) sees everything."""
+    return not user.has_perm("lending.oversee_lending")
 
 
 def declaration_queryset(*, user: User) -> QuerySet[Declaration]:
     qs = Declaration.objects.prefetch_related("sites").select_related("declared_by")
     if not user.has_perm("lending.view_declaration"):
         return qs.none()
-    if _is_contractor(user):
+    if sees_only_own_organization(user):
         return qs.filter(status=DeclarationStatus.ACTIVE)
     return qs
 
@@ -52,7 +53,7 @@ def access_request_queryset(*, user: User) -> QuerySet[AccessRequest]:
     )
     if not user.has_perm("lending.view_accessrequest"):
         return qs.none()
-    if _is_contractor(user):
+    if sees_only_own_organization(user):
         return qs.filter(contractor_id=user.organization_id) if user.organization_id else qs.none()
     return qs
 
@@ -63,7 +64,7 @@ def loan_queryset(*, user: User) -> QuerySet[Loan]:
     )
     if not user.has_perm("lending.view_loan"):
         return qs.none()
-    if _is_contractor(user):
+    if sees_only_own_organization(user):
         return (
             qs.filter(request__contractor_id=user.organization_id)
             if user.organization_id
@@ -76,7 +77,7 @@ def borrower_may_reveal(user: User, account: Account) -> bool:
     """The reveal policy: a user of the contractor that holds an open, unrevoked loan of the
     account's terminal."""
     return (
-        _is_contractor(user)
+        sees_only_own_organization(user)
         and user.organization_id is not None
         and Loan.objects.filter(
             status=LoanStatus.OPEN,

@@ -11,11 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import record_event
-from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
+from core.errors import InvalidInput, RuleViolation
 from core.models import Organization, User
-from credentials import services as credentials
+from core.transitions import check_transition
+from credentials.accounts import account_lock, account_unlock
 from credentials.connectors import ConnectorError
 from credentials.models import Account, AccountState, RotationReason
+from credentials.reveal import secret_reveal
+from credentials.rotation import rotation_request
+from credentials.selectors import credential_blockers
 from lending import hooks, notifications
 from lending.models import (
     AccessRequest,
@@ -27,7 +31,7 @@ from lending.models import (
     ReturnCondition,
     ReturnConfirmation,
 )
-from lending.selectors import checkout_refusals, close_blockers
+from lending.selectors import checkout_refusals, close_blockers, loans_due_soon, overdue_loans
 from terminals import services as inventory
 from terminals.models import AccessCard, Location, Terminal
 
@@ -38,18 +42,6 @@ ACKNOWLEDGEMENT = (
     "使用せず、小売電気事業者その他の第三者に提供しないこと、返却を求められた際は速やかに返却する"
     "ことを誓約します。"
 )
-
-
-def _check_transition(model, obj, to_status: str) -> None:
-    if to_status not in model.ALLOWED_TRANSITIONS[obj.status]:
-        raise TransitionNotAllowed(
-            _("A %(model)s that is %(old)s cannot become %(new)s.")
-            % {
-                "model": model._meta.verbose_name,
-                "old": model.Status(obj.status).label,
-                "new": model.Status(to_status).label,
-            }
-        )
 
 
 # Declarations ---------------------------------------------------------------------------------
@@ -100,7 +92,7 @@ def declaration_lift(
 ) -> Declaration:
     """Lifting makes every open loan under the declaration due after the grace period."""
     declaration = Declaration.objects.select_for_update(of=("self",)).get(pk=declaration.pk)
-    _check_transition(Declaration, declaration, DeclarationStatus.LIFTED)
+    check_transition(declaration, DeclarationStatus.LIFTED)
     now = timezone.now()
     grace = grace_hours if grace_hours is not None else settings.LENDING_GRACE_HOURS
     due = now + timezone.timedelta(hours=grace)
@@ -134,7 +126,7 @@ def declaration_lift(
 def declaration_close(*, declaration: Declaration, actor: User) -> Declaration:
     """Closing is refused while anything lent under the declaration is out or not rotated."""
     declaration = Declaration.objects.select_for_update(of=("self",)).get(pk=declaration.pk)
-    _check_transition(Declaration, declaration, DeclarationStatus.CLOSED)
+    check_transition(declaration, DeclarationStatus.CLOSED)
     reasons = close_blockers(declaration=declaration)
     if reasons:
         raise RuleViolation(_("The declaration cannot be closed yet."), reasons=reasons)
@@ -241,7 +233,7 @@ def _decide(
     request: AccessRequest, *, actor: User, to_status: str, reason: str, action: str
 ) -> AccessRequest:
     request = AccessRequest.objects.select_for_update(of=("self",)).get(pk=request.pk)
-    _check_transition(AccessRequest, request, to_status)
+    check_transition(request, to_status)
     request.status, request.decided_by, request.decided_at = to_status, actor, timezone.now()
     request.decision_reason = reason
     request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
@@ -288,7 +280,10 @@ def access_request_cancel(
     *, request: AccessRequest, actor: User, reason: str = ""
 ) -> AccessRequest:
     """The contractor withdraws an open request; terminals already handed out stay lent."""
-    if actor.role == "contractor" and actor.organization_id != request.contractor_id:
+    if (
+        not actor.has_perm("lending.change_accessrequest")
+        and actor.organization_id != request.contractor_id
+    ):
         raise RuleViolation(_("You can cancel only your own organization's requests."))
     if request.loans.filter(status__in=Loan.OUT).exists():
         raise RuleViolation(_("Terminals of this request are out; return them first."))
@@ -340,7 +335,7 @@ def loan_checkout(
     unlocked: list[Account] = []
     try:
         for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
-            unlocked.append(credentials.account_unlock(account=account, actor=actor))
+            unlocked.append(account_unlock(account=account, actor=actor))
     except (ConnectorError, RuleViolation) as exc:
         _abandon(loan=loan, actor=actor, unlocked=unlocked, error=str(exc))
         raise RuleViolation(
@@ -415,7 +410,7 @@ def _abandon(*, loan: Loan, actor: User, unlocked: list[Account], error: str) ->
     loan.save(update_fields=["status"])
     for account in unlocked:
         # It was opened for this loan: rotate it, since it may have been seen unlocked.
-        credentials.rotation_request(account=account, reason=RotationReason.REVOKED, actor=actor)
+        rotation_request(account=account, reason=RotationReason.REVOKED, actor=actor)
     inventory.terminal_return_to_storage(
         terminal=loan.terminal, actor=actor, reason=_("Hand-out failed")
     )
@@ -425,7 +420,7 @@ def _abandon(*, loan: Loan, actor: User, unlocked: list[Account], error: str) ->
 @transaction.atomic
 def _confirm_lent(*, loan: Loan, actor: User) -> Loan:
     loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
-    _check_transition(Loan, loan, LoanStatus.OPEN)
+    check_transition(loan, LoanStatus.OPEN)
     loan.status = LoanStatus.OPEN
     loan.save(update_fields=["status"])
     inventory.terminal_lend(
@@ -469,9 +464,7 @@ def loan_reveal(*, loan: Loan, actor: User) -> list[tuple[Account, str, str]]:
     accounts = loan.terminal.accounts.exclude(state=AccountState.DELETED).select_related(
         "target_system"
     )
-    return [
-        (account, *credentials.secret_reveal(account=account, actor=actor)) for account in accounts
-    ]
+    return [(account, *secret_reveal(account=account, actor=actor)) for account in accounts]
 
 
 # Return ---------------------------------------------------------------------------------------
@@ -501,7 +494,7 @@ def loan_return(
     if errors:
         raise InvalidInput(_("The return was not recorded."), field_errors=errors)
     loan = Loan.objects.select_for_update(of=("self",)).select_related("terminal").get(pk=loan.pk)
-    _check_transition(Loan, loan, LoanStatus.RETURNED)
+    check_transition(loan, LoanStatus.RETURNED)
     lent_cards = list(loan.cards.all())
     returned_pks = {card.pk for card in cards_returned}
     returned = [card for card in lent_cards if card.pk in returned_pks]
@@ -540,7 +533,7 @@ def loan_return(
     for card in missing:
         hooks.card_not_returned(loan, card, actor)
     for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
-        credentials.rotation_request(account=account, reason=RotationReason.RETURN, actor=actor)
+        rotation_request(account=account, reason=RotationReason.RETURN, actor=actor)
     record_event(
         actor=actor,
         action="loan.returned",
@@ -561,8 +554,6 @@ def loan_return(
 def returned_terminals_settle() -> int:
     """Move each returned terminal on once its accounts were rotated: to storage when its
     condition is ok, to maintenance otherwise. Run by the scheduler."""
-    from credentials.selectors import credential_blockers
-
     settled = 0
     pending = ReturnConfirmation.objects.filter(
         settled_at__isnull=True, loan__terminal__status=Terminal.Status.RETURNED
@@ -600,10 +591,10 @@ def _lock_and_rotate_accounts(*, loan: Loan, actor: User, reason: str) -> None:
     for account in loan.terminal.accounts.filter(state=AccountState.UNLOCKED):
         # If the target does not answer, the rotation below locks it too, retrying until it does.
         with contextlib.suppress(ConnectorError):
-            credentials.account_lock(account=account, actor=actor)
+            account_lock(account=account, actor=actor)
     with transaction.atomic():
         for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
-            credentials.rotation_request(account=account, reason=reason, actor=actor)
+            rotation_request(account=account, reason=reason, actor=actor)
 
 
 def loan_revoke(*, loan: Loan, actor: User, reason: str) -> Loan:
@@ -642,7 +633,7 @@ def loan_mark_lost(*, loan: Loan, actor: User, reason: str) -> Loan:
         )
     with transaction.atomic():
         loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
-        _check_transition(Loan, loan, LoanStatus.LOST)
+        check_transition(loan, LoanStatus.LOST)
         loan.status = LoanStatus.LOST
         loan.save(update_fields=["status"])
         inventory.terminal_mark_lost(terminal=loan.terminal, actor=actor, reason=reason.strip())
@@ -663,8 +654,6 @@ def loan_mark_lost(*, loan: Loan, actor: User, reason: str) -> Loan:
 
 def overdue_notify(*, now=None) -> int:
     """One summary email per recipient about every overdue loan they should act on."""
-    from lending.selectors import overdue_loans
-
     now = now or timezone.now()
     loans = list(overdue_loans(now=now))
     notifications.loan_summary(loans=loans, kind="overdue")
@@ -673,8 +662,6 @@ def overdue_notify(*, now=None) -> int:
 
 
 def due_soon_notify(*, now=None) -> int:
-    from lending.selectors import loans_due_soon
-
     now = now or timezone.now()
     loans = list(loans_due_soon(now=now))
     notifications.loan_summary(loans=loans, kind="due_soon")

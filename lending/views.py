@@ -3,7 +3,6 @@ borrower's one reveal, and contractor accounts. Each view checks permissions, re
 lending.selectors (which limit a contractor to their own organization) and writes through
 lending.services; a refusal is shown on the form that caused it."""
 
-import csv
 import secrets
 
 from django.conf import settings
@@ -15,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -23,9 +21,10 @@ from core import services as core_services
 from core.errors import ApplicationError, InvalidInput, RuleViolation
 from core.models import Organization
 from core.roles import Role
-from core.spreadsheets import BOM, safe_cell
+from core.spreadsheets import csv_download
+from core.web import apply_service_error, requires
 from credentials.models import AccountState
-from credentials.services import RevealRefused
+from credentials.reveal import RevealRefused
 from lending import selectors, services
 from lending.forms import (
     AccessRequestForm,
@@ -46,18 +45,13 @@ from lending.models import (
     LoanStatus,
     RequestStatus,
 )
-from terminals.forms import apply_service_error
+from lending.reports import CloseReportRowSerializer
 from terminals.selectors import terminal_queryset
-from terminals.views import requires
 
 # The counter keeps the last results of each request in the session, newest first.
 COUNTER_RESULTS_KEPT = 50
 # Readable generated passwords: no 0/O, 1/l/I to misread when they are read out.
 READABLE_CHARACTERS = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
-def _is_contractor(request: HttpRequest) -> bool:
-    return request.user.role == Role.CONTRACTOR
 
 
 def _due_marks() -> dict:
@@ -165,28 +159,6 @@ def declaration_close(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("lending:declaration", pk=declaration.pk)
 
 
-REPORT_COLUMNS = [
-    gettext_lazy("Asset tag"),
-    gettext_lazy("Contractor"),
-    gettext_lazy("Request"),
-    gettext_lazy("Submitted at"),
-    gettext_lazy("Submitted by"),
-    gettext_lazy("Approved at"),
-    gettext_lazy("Approved by"),
-    gettext_lazy("Work site"),
-    gettext_lazy("Operator"),
-    gettext_lazy("Signed by"),
-    gettext_lazy("Checked out at"),
-    gettext_lazy("Handed out by"),
-    gettext_lazy("Due"),
-    gettext_lazy("Status"),
-    gettext_lazy("Returned at"),
-    gettext_lazy("Received by"),
-    gettext_lazy("Condition"),
-    gettext_lazy("Rotated at"),
-]
-
-
 @require_GET
 @requires("lending.view_declaration", "lending.view_returnconfirmation")
 def declaration_report(request: HttpRequest, pk: int) -> HttpResponse:
@@ -198,47 +170,15 @@ def declaration_report(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _csv_time(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
-
-
 @require_GET
 @requires("lending.view_declaration", "lending.view_returnconfirmation")
 def declaration_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     declaration = _declaration_or_404(request, pk)
-    # For Excel: a byte order mark, and no typed-in cell run as a formula (core.spreadsheets).
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response.write(BOM)
-    writer = csv.writer(response)
-    writer.writerow([str(column) for column in REPORT_COLUMNS])
-    for row in selectors.close_report(declaration=declaration):
-        loan, req, confirmation = row["loan"], row["request"], row["confirmation"]
-        writer.writerow(
-            safe_cell(value)
-            for value in [
-                loan.terminal.asset_tag,
-                req.contractor.name,
-                req.pk,
-                _csv_time(req.submitted_at),
-                req.submitted_by.get_username(),
-                _csv_time(req.decided_at),
-                req.decided_by.get_username() if req.decided_by else "",
-                loan.work_site,
-                loan.operator_name,
-                loan.acknowledged_name,
-                _csv_time(loan.checked_out_at),
-                loan.handed_out_by.get_username(),
-                _csv_time(loan.due_at),
-                loan.get_status_display(),
-                _csv_time(confirmation.returned_at) if confirmation else "",
-                confirmation.received_by.get_username() if confirmation else "",
-                confirmation.get_condition_display() if confirmation else "",
-                _csv_time(row["rotated_at"]),
-            ]
-        )
-    filename = f"declaration-{declaration.pk}-report.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_download(
+        CloseReportRowSerializer,
+        selectors.close_report(declaration=declaration),
+        f"declaration-{declaration.pk}-report.csv",
+    )
 
 
 # Access requests ------------------------------------------------------------------------------
@@ -266,7 +206,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
             "requests": requests,
             "statuses": RequestStatus.choices,
             "status": status,
-            "mine": _is_contractor(request),
+            "mine": selectors.sees_only_own_organization(request.user),
         },
     )
 
@@ -419,7 +359,7 @@ def loan_list(request: HttpRequest) -> HttpResponse:
             "loans": loans,
             "statuses": [c for c in LoanStatus.choices if c[0] != LoanStatus.ABANDONED],
             "status": status,
-            "mine": _is_contractor(request),
+            "mine": selectors.sees_only_own_organization(request.user),
             **_due_marks(),
         },
     )
@@ -435,7 +375,7 @@ def _loan_page(request: HttpRequest, loan: Loan, *, status: int = 200, **forms) 
             "confirmation": getattr(loan, "return_confirmation", None),
             "revoke_form": forms.get("revoke_form") or ReasonForm(prefix="revoke"),
             "lost_form": forms.get("lost_form") or ReasonForm(prefix="lost"),
-            "may_reveal": _is_contractor(request)
+            "may_reveal": selectors.sees_only_own_organization(request.user)
             and request.user.has_perm("lending.reveal_own_loan")
             and loan.status == LoanStatus.OPEN
             and loan.revoked_at is None,
@@ -681,7 +621,7 @@ def _contractors():
 
 
 @require_GET
-@requires("core.view_organization", "core.add_user")
+@requires("core.view_organization", "core.view_user")
 def contractor_list(request: HttpRequest) -> HttpResponse:
     organizations = _contractors().prefetch_related("users")
     return render(request, "lending/contractor_list.html", {"organizations": organizations})

@@ -10,7 +10,6 @@ from django.views.decorators.http import require_GET
 
 from compliance.models import Discrepancy, StockTake, StockTakeStatus
 from core.models import User
-from core.roles import Role
 from lending import selectors as lending
 from lending.models import DeclarationStatus, RequestStatus
 from terminals import selectors
@@ -46,7 +45,7 @@ def _lending(user: User) -> dict:
             status=DeclarationStatus.ACTIVE
         ),
     }
-    if user.role == Role.CONTRACTOR:
+    if lending.sees_only_own_organization(user):
         context["my_requests"] = lending.access_request_queryset(user=user).filter(
             status__in=[RequestStatus.SUBMITTED, RequestStatus.APPROVED]
         )

@@ -5,7 +5,6 @@ from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from core.errors import ApplicationError, RuleViolation
 from core.models import Organization
 from terminals.filters import TerminalFilter
 from terminals.models import AccessCard, Location, Terminal
@@ -35,18 +34,6 @@ class LocationChoiceField(forms.ModelChoiceField):
         if self._names is None:
             self._names = dict(Location.objects.values_list("pk", "name"))
         return location_path_label(obj, self._names)
-
-
-def apply_service_error(form: forms.Form, exc: ApplicationError) -> None:
-    """Show a refusal where it belongs: on its field when the form has one, else above the form."""
-    if isinstance(exc, RuleViolation):
-        for reason in exc.reasons:
-            form.add_error(None, reason)
-        return
-    if not exc.field_errors:
-        form.add_error(None, exc.message)
-    for field, messages in exc.field_errors.items():
-        form.add_error(field if field in form.fields else None, messages)
 
 
 class TerminalListFilter(TerminalFilter):

@@ -6,8 +6,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from core.audit import record_event
-from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
+from core.errors import InvalidInput, RuleViolation
 from core.models import Organization, User
+from core.transitions import check_transition
 from terminals import hooks
 from terminals.models import AccessCard, Location, Movement, Terminal
 
@@ -293,12 +294,7 @@ def _transition(
     """Lock, re-check under the lock, change, record. Callers hold a transaction.
     `guard` returns the reasons a rule forbids this transition now (empty: allowed)."""
     terminal = _lock(terminal)
-    allowed = Terminal.ALLOWED_TRANSITIONS[Status(terminal.status)]
-    if to_status not in allowed:
-        raise TransitionNotAllowed(
-            _("A terminal that is %(old)s cannot become %(new)s.")
-            % {"old": Status(terminal.status).label, "new": Status(to_status).label}
-        )
+    check_transition(terminal, to_status)
     reasons = guard(terminal) if guard else []
     if reasons:
         raise RuleViolation(
@@ -472,14 +468,7 @@ def _card_transition(
     card: AccessCard, *, to_status: str, actor: User | None, reason: str
 ) -> AccessCard:
     card = AccessCard.objects.select_for_update(of=("self",)).get(pk=card.pk)
-    if to_status not in AccessCard.ALLOWED_TRANSITIONS[AccessCard.Status(card.status)]:
-        raise TransitionNotAllowed(
-            _("An access card that is %(old)s cannot become %(new)s.")
-            % {
-                "old": AccessCard.Status(card.status).label,
-                "new": AccessCard.Status(to_status).label,
-            }
-        )
+    check_transition(card, to_status)
     from_status = card.status
     card.status = to_status
     card.save(update_fields=["status", "updated_at"])

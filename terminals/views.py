@@ -1,10 +1,7 @@
 """Inventory pages: each view checks permissions, reads via selectors and writes via services."""
 
-from collections.abc import Callable
-
 import segno
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -19,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core.audit import events_about
 from core.errors import ApplicationError
 from core.models import AuditEvent
+from core.web import apply_service_error, requires
 from terminals import csv_io, selectors, services
 from terminals.filters import TerminalFilter
 from terminals.forms import (
@@ -29,7 +27,6 @@ from terminals.forms import (
     TerminalListFilter,
     TerminalMoveForm,
     TerminalStatusForm,
-    apply_service_error,
     location_path_label,
 )
 from terminals.models import Location, Terminal
@@ -47,15 +44,6 @@ LIST_COLUMNS = [
     (None, capfirst(gettext_lazy("custodian"))),
     ("updated_at", capfirst(gettext_lazy("updated"))),
 ]
-
-
-def requires(*perms: str) -> Callable:
-    """Anonymous users go to the login page; signed-in users without the permission get 403."""
-
-    def decorator(view: Callable) -> Callable:
-        return login_required(permission_required(perms, raise_exception=True)(view))
-
-    return decorator
 
 
 def _terminal_or_404(request: HttpRequest, asset_tag: str) -> Terminal:

@@ -42,10 +42,12 @@ from compliance.models import (
     StockTakeReason,
     StockTakeStatus,
 )
-from core.api.permissions import ChangeActionPermission, RolePermission
+from compliance.reports import StockTakeReportRowSerializer, stocktake_report_rows
+from compliance.selectors import reviewers
+from core.api.permissions import ChangeActionPermission, model_permission
+from core.api.serializers import REFUSED, validated
 from core.errors import RuleViolation
 from core.models import User
-from core.roles import Role
 from core.spreadsheets import RowsCsvRenderer
 from terminals.api.serializers import LocationCodeField
 from terminals.models import Location
@@ -53,42 +55,8 @@ from terminals.models import Location
 SEES_BEHIND_THE_BLIND = "compliance.view_stocktakeexpectation"
 
 
-def model_permission(model) -> type[RolePermission]:
-    """RolePermission for another model than the view's: a stock-take's scans need view_scan to
-    read and add_scan to scan, besides seeing the stock-take itself."""
-
-    class ModelPermission(RolePermission):
-        def has_permission(self, request, view) -> bool:
-            user = request.user
-            if not (user and user.is_authenticated):
-                return False
-            return user.has_perms(
-                self.get_required_permissions("GET", view.get_queryset().model)
-                + self.get_required_permissions(request.method, model)
-            )
-
-    return ModelPermission
-
-
 def sees_behind_the_blind(user: User, stocktake: StockTake) -> bool:
     return not stocktake.blind or user.has_perm(SEES_BEHIND_THE_BLIND)
-
-
-def _parse(serializer_class, request, **kwargs) -> dict:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class StockTakeRefusalSerializer(serializers.Serializer):
-    """The 409 answer: a rule refused the action, for these reasons. (Named apart from
-    lending's one of the same shape: terminals does not import lending.)"""
-
-    detail = serializers.CharField()
-    reasons = serializers.ListField(child=serializers.CharField())
-
-
-_refused = {409: StockTakeRefusalSerializer}
 
 
 # Serializers: stock-takes ---------------------------------------------------------------------
@@ -316,54 +284,11 @@ def _site_of(discrepancy: Discrepancy) -> Location | None:
     return None
 
 
-class DiscrepancyReportRowSerializer(serializers.ModelSerializer):
-    """One row of a stock-take's report, labelled for people: the CSV's header is the labels."""
-
-    id = serializers.IntegerField(label=_("No."))
-    kind = serializers.CharField(source="get_kind_display", label=_("Kind"))
-    subject = serializers.CharField(label=_("Subject"))
-    location = serializers.SlugRelatedField(
-        slug_field="code", read_only=True, allow_null=True, label=_("Location")
-    )
-    terminal = serializers.SlugRelatedField(
-        slug_field="asset_tag", read_only=True, allow_null=True, label=_("Terminal")
-    )
-    status = serializers.CharField(source="get_status_display", label=_("Status"))
-    opened_at = serializers.DateTimeField(label=_("Opened at"))
-    assignee = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True, label=_("Assignee")
-    )
-    outcome = serializers.CharField(source="get_outcome_display", label=_("Outcome"))
-    resolution_note = serializers.CharField(label=_("Note"))
-    resolved_by = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True, label=_("Resolved by")
-    )
-    resolved_at = serializers.DateTimeField(allow_null=True, label=_("Resolved at"))
-
-    class Meta:
-        model = Discrepancy
-        fields = [
-            "id",
-            "kind",
-            "subject",
-            "location",
-            "terminal",
-            "status",
-            "opened_at",
-            "assignee",
-            "outcome",
-            "resolution_note",
-            "resolved_by",
-            "resolved_at",
-        ]
-        read_only_fields = fields
-
-
 class DiscrepancyAssignSerializer(serializers.Serializer):
     assignee = serializers.SlugRelatedField(
         slug_field="username",
         # Those who may resolve: an assignment is a request to resolve it.
-        queryset=User.objects.filter(groups__name=Role.SECURITY, is_active=True).distinct(),
+        queryset=reviewers(),
         allow_null=True,
         help_text=_("A security officer's username, or null to unassign."),
         error_messages={"does_not_exist": _("No active security officer is called {value}.")},
@@ -395,10 +320,10 @@ class StockTakeFilter(django_filters.FilterSet):
         fields = ["site", "status", "reason"]
 
 
-class DiscrepancyReportCsvRenderer(RowsCsvRenderer):
+class StockTakeReportCsvRenderer(RowsCsvRenderer):
     """A stock-take's report as CSV (see core.spreadsheets)."""
 
-    row_serializer = DiscrepancyReportRowSerializer
+    row_serializer = StockTakeReportRowSerializer
 
 
 def _with_figures(stocktake: StockTake) -> StockTake:
@@ -458,11 +383,11 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return self._answer(self.get_object())
 
     @extend_schema(
-        request=StockTakeOpenSerializer, responses={201: StockTakeDetailSerializer, **_refused}
+        request=StockTakeOpenSerializer, responses={201: StockTakeDetailSerializer, **REFUSED}
     )
     def create(self, request):
         """Open a stock-take of a site by hand; refused (409) while one of that site is open."""
-        data = _parse(StockTakeOpenSerializer, request)
+        data = validated(StockTakeOpenSerializer, request)
         stocktake = stocktakes.stocktake_open(
             site=data["site"],
             actor=request.user,
@@ -484,7 +409,7 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     @extend_schema(
         methods=["POST"],
         request=ScanInputSerializer,
-        responses={201: ScanSerializer, **_refused},
+        responses={201: ScanSerializer, **REFUSED},
         description=_(
             "Record one read tag at a location; the answer says at once what it means. A "
             "terminal found at another location is reported, not moved."
@@ -500,7 +425,7 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         stocktake = self.get_object()
         if request.method == "POST":
             scan = stocktakes.scan_record(
-                stocktake=stocktake, actor=request.user, **_parse(ScanInputSerializer, request)
+                stocktake=stocktake, actor=request.user, **validated(ScanInputSerializer, request)
             )
             return Response(ScanSerializer(scan).data, status=status.HTTP_201_CREATED)
         scans = Scan.objects.filter(stocktake=stocktake).select_related(
@@ -513,7 +438,7 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         page = self.paginate_queryset(scans.order_by("-scanned_at", "-id"))
         return self.get_paginated_response(ScanSerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={200: ScanSerializer, **_refused})
+    @extend_schema(request=None, responses={200: ScanSerializer, **REFUSED})
     @action(detail=True, methods=["post"], permission_classes=[model_permission(Scan)])
     def undo(self, request, pk=None):
         """Undo the caller's last scan in this stock-take (a mistaken read)."""
@@ -542,7 +467,7 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         )
         return self.get_paginated_response(ExpectationSerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={200: StockTakeDetailSerializer, **_refused})
+    @extend_schema(request=None, responses={200: StockTakeDetailSerializer, **REFUSED})
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def close(self, request, pk=None):
         """Close the count: every difference becomes a discrepancy to review; the answer holds
@@ -552,7 +477,7 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 
     @extend_schema(
         responses={
-            (200, "application/json"): DiscrepancyReportRowSerializer(many=True),
+            (200, "application/json"): StockTakeReportRowSerializer(many=True),
             (200, "text/csv"): OpenApiResponse(
                 response=OpenApiTypes.STR, description=_("The same rows as CSV.")
             ),
@@ -564,18 +489,14 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         filter_backends=[],
         pagination_class=None,
         permission_classes=[model_permission(Discrepancy)],
-        renderer_classes=[JSONRenderer, BrowsableAPIRenderer, DiscrepancyReportCsvRenderer],
+        renderer_classes=[JSONRenderer, BrowsableAPIRenderer, StockTakeReportCsvRenderer],
     )
     def report(self, request, pk=None, **kwargs):
         """The stock-take's discrepancies and how each was resolved. `report.csv` or
         `?format=csv` answers CSV."""
         stocktake = self.get_object()
-        rows = (
-            Discrepancy.objects.filter(stocktake=stocktake)
-            .select_related("location", "terminal", "assignee", "resolved_by")
-            .order_by("kind", "subject", "id")
-        )
-        response = Response(DiscrepancyReportRowSerializer(rows, many=True).data)
+        rows = stocktake_report_rows(stocktake)
+        response = Response(StockTakeReportRowSerializer(rows, many=True).data)
         if request.accepted_renderer.format == "csv":
             response["Content-Disposition"] = (
                 f'attachment; filename="stocktake-{stocktake.pk}-report.csv"'
@@ -629,7 +550,7 @@ class DiscrepancyFilter(django_filters.FilterSet):
         )
 
 
-_discrepancy_out = {200: DiscrepancySerializer, **_refused}
+_discrepancy_out = {200: DiscrepancySerializer, **REFUSED}
 
 
 class DiscrepancyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -668,7 +589,7 @@ class DiscrepancyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         discrepancy = stocktakes.discrepancy_assign(
             discrepancy=self.get_object(),
             actor=request.user,
-            **_parse(DiscrepancyAssignSerializer, request),
+            **validated(DiscrepancyAssignSerializer, request),
         )
         return self._answer(discrepancy)
 
@@ -681,7 +602,7 @@ class DiscrepancyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         discrepancy = stocktakes.discrepancy_resolve(
             discrepancy=self.get_object(),
             actor=request.user,
-            **_parse(DiscrepancyResolveSerializer, request),
+            **validated(DiscrepancyResolveSerializer, request),
         )
         return self._answer(discrepancy)
 
@@ -697,7 +618,7 @@ class DiscrepancyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         evidence = stocktakes.discrepancy_add_evidence(
             discrepancy=self.get_object(),
             actor=request.user,
-            file=_parse(EvidenceInputSerializer, request)["file"],
+            file=validated(EvidenceInputSerializer, request)["file"],
         )
         return Response(EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
 

@@ -1,4 +1,5 @@
-"""Errors as JSON: a message per field (400), or the reasons a rule refused the action (409)."""
+"""Errors as JSON: a message per field (400), or the reasons a rule refused the action (409, or
+the status the error carries, such as 410 for a password already revealed)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
@@ -10,13 +11,11 @@ from core.errors import ApplicationError, RuleViolation
 
 def exception_handler(exc, context):
     if isinstance(exc, RuleViolation):
-        return Response(
-            {"detail": exc.message, "reasons": exc.reasons}, status=status.HTTP_409_CONFLICT
-        )
+        return Response({"detail": exc.message, "reasons": exc.reasons}, status=exc.http_status)
     if isinstance(exc, ApplicationError):
         body = dict(exc.field_errors) or {"non_field_errors": [exc.message]}
         body.setdefault("detail", exc.message)
-        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(body, status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         body = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

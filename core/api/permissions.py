@@ -1,4 +1,9 @@
-from rest_framework.permissions import DjangoModelPermissions
+"""The API's one authorization model: Django permissions, the same ones the pages and the
+services ask for. A viewset's default needs the model permission of the HTTP method (reads
+included); an action that needs something else names it with `requires` (all of, as on the
+pages), `requires_any` (any one of) or `model_permission` (another model's method permission)."""
+
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 
 class RolePermission(DjangoModelPermissions):
@@ -16,3 +21,43 @@ class ChangeActionPermission(RolePermission):
     """A POST action on one object changes it: it needs change_<model>, not add_<model>."""
 
     perms_map = {**RolePermission.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+def _signed_in(request) -> bool:
+    return bool(request.user and request.user.is_authenticated)
+
+
+def requires(*perms: str) -> type[BasePermission]:
+    """All of `perms`, whatever the method. Anonymous callers get 401, as everywhere else."""
+
+    class Requires(BasePermission):
+        def has_permission(self, request, view) -> bool:
+            return _signed_in(request) and request.user.has_perms(perms)
+
+    return Requires
+
+
+def requires_any(*perms: str) -> type[BasePermission]:
+    """Any one of `perms` (a contractor cancels their own request, staff cancel any)."""
+
+    class RequiresAny(BasePermission):
+        def has_permission(self, request, view) -> bool:
+            return _signed_in(request) and any(request.user.has_perm(p) for p in perms)
+
+    return RequiresAny
+
+
+def model_permission(model) -> type[BasePermission]:
+    """Reading the view's own model, and the method's permission on `model`: a stock-take's
+    scans need view_stocktake, then view_scan to read and add_scan to scan."""
+
+    class ModelPermission(RolePermission):
+        def has_permission(self, request, view) -> bool:
+            if not _signed_in(request):
+                return False
+            return request.user.has_perms(
+                self.get_required_permissions("GET", view.get_queryset().model)
+                + self.get_required_permissions(request.method, model)
+            )
+
+    return ModelPermission

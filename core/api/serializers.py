@@ -3,6 +3,23 @@ from rest_framework import serializers
 from core.models import AuditEvent, Organization
 
 
+def validated(serializer_class: type[serializers.Serializer], request, **kwargs) -> dict:
+    """The request's body through an input serializer: its field errors answer 400."""
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class RefusalSerializer(serializers.Serializer):
+    """A rule refused the action (409, or the status the refusal carries), for these reasons."""
+
+    detail = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+REFUSED = {409: RefusalSerializer}
+
+
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)

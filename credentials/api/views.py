@@ -7,7 +7,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from credentials import selectors, services
+from credentials import selectors
+from credentials.accounts import account_create
 from credentials.api.serializers import (
     AccountInputSerializer,
     AccountSerializer,
@@ -20,6 +21,14 @@ from credentials.api.serializers import (
 )
 from credentials.models import Account, AccountState, Rotation
 from credentials.permissions import may_reveal
+from credentials.reveal import secret_approve_extra_reveal, secret_reveal
+from credentials.rotation import (
+    manual_rotation_confirm_set,
+    manual_rotation_values,
+    manual_rotation_verify,
+    rotation_force,
+)
+from credentials.targets import target_system_create
 
 
 def _require_perm(request, perm: str) -> None:
@@ -45,7 +54,7 @@ class TargetSystemViewSet(
     def create(self, request, *args, **kwargs):
         data = TargetSystemInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        target = services.target_system_create(actor=request.user, **data.validated_data)
+        target = target_system_create(actor=request.user, **data.validated_data)
         return Response(TargetSystemSerializer(target).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: RotationSerializer(many=True)})
@@ -53,9 +62,7 @@ class TargetSystemViewSet(
     def rotate(self, request, code=None):
         """Force a rotation of every account on this target system (security officers)."""
         _require_perm(request, "credentials.add_rotation")
-        rotations = services.rotation_force(
-            actor=request.user, accounts=self.get_object().accounts.all()
-        )
+        rotations = rotation_force(actor=request.user, accounts=self.get_object().accounts.all())
         return Response(
             RotationSerializer(rotations, many=True).data, status=status.HTTP_202_ACCEPTED
         )
@@ -93,14 +100,14 @@ class AccountViewSet(
     def create(self, request, *args, **kwargs):
         data = AccountInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        account = services.account_create(actor=request.user, **data.validated_data)
+        account = account_create(actor=request.user, **data.validated_data)
         return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: RotationSerializer})
     @action(detail=True, methods=["post"])
     def rotate(self, request, pk=None):
         _require_perm(request, "credentials.add_rotation")
-        (rotation,) = services.rotation_force(actor=request.user, accounts=[self.get_object()])
+        (rotation,) = rotation_force(actor=request.user, accounts=[self.get_object()])
         return Response(RotationSerializer(rotation).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses={200: RevealSerializer, 410: None})
@@ -109,10 +116,7 @@ class AccountViewSet(
         account = self.get_object()
         if not may_reveal(request.user, account):
             raise PermissionDenied(_("You may not reveal this account's password."))
-        try:
-            login_id, password = services.secret_reveal(account=account, actor=request.user)
-        except services.RevealRefused as refused:
-            return Response({"detail": refused.message}, status=status.HTTP_410_GONE)
+        login_id, password = secret_reveal(account=account, actor=request.user)
         response = Response(RevealSerializer({"login_id": login_id, "password": password}).data)
         response["Cache-Control"] = "no-store"
         return response
@@ -124,7 +128,7 @@ class AccountViewSet(
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = self.get_object()
-        services.secret_approve_extra_reveal(
+        secret_approve_extra_reveal(
             account=account, actor=request.user, reason=data.validated_data["reason"]
         )
         return Response(AccountSerializer(account).data)
@@ -151,7 +155,7 @@ class RotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data.is_valid(raise_exception=True)
         ((kind, subject),) = data.validated_data.items()
         accounts = [subject] if kind == "account" else subject.accounts.all()
-        rotations = services.rotation_force(actor=request.user, accounts=accounts)
+        rotations = rotation_force(actor=request.user, accounts=accounts)
         return Response(
             RotationSerializer(rotations, many=True).data, status=status.HTTP_202_ACCEPTED
         )
@@ -166,7 +170,7 @@ class RotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def manual_values(self, request, pk=None):
         """For a `manual` target's administrators: the values to set by hand."""
         rotation = self._manual_rotation(pk)
-        login_id, password = services.manual_rotation_values(rotation=rotation, actor=request.user)
+        login_id, password = manual_rotation_values(rotation=rotation, actor=request.user)
         response = Response(RevealSerializer({"login_id": login_id, "password": password}).data)
         response["Cache-Control"] = "no-store"
         return response
@@ -176,7 +180,7 @@ class RotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         detail=True, methods=["post"], url_path="confirm-set", permission_classes=[IsAuthenticated]
     )
     def confirm_set(self, request, pk=None):
-        rotation = services.manual_rotation_confirm_set(
+        rotation = manual_rotation_confirm_set(
             rotation=self._manual_rotation(pk), actor=request.user
         )
         return Response(RotationSerializer(rotation).data)
@@ -184,9 +188,7 @@ class RotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=None, responses={200: RotationSerializer})
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
     def verify(self, request, pk=None):
-        rotation = services.manual_rotation_verify(
-            rotation=self._manual_rotation(pk), actor=request.user
-        )
+        rotation = manual_rotation_verify(rotation=self._manual_rotation(pk), actor=request.user)
         return Response(RotationSerializer(rotation).data)
 
     def _manual_rotation(self, pk) -> Rotation:

@@ -1,3 +1,7 @@
+from credentials.models import Account, AccountState
+from credentials.secrets import secret_plaintext
+
+
 class LocalConnector:
     """The service is the source of truth: there is no remote system to change, and the
     account's state in the database is its lock."""
@@ -15,9 +19,6 @@ class LocalConnector:
         return None
 
     def verify(self, login_id: str, password: str) -> bool:
-        from credentials.models import Account, AccountState
-        from credentials.services import secret_plaintext
-
         account = (
             Account.objects.filter(target_system=self.target_system, login_id=login_id)
             .exclude(state=AccountState.DELETED)
@@ -31,8 +32,6 @@ class LocalConnector:
         return secret_plaintext(account.current_version) == password
 
     def list_login_ids(self) -> list[str]:
-        from credentials.models import Account, AccountState
-
         return list(
             Account.objects.filter(target_system=self.target_system)
             .exclude(state=AccountState.DELETED)

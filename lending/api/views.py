@@ -8,51 +8,27 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from core.api.permissions import ChangeActionPermission
+from core.api.permissions import ChangeActionPermission, requires, requires_any
+from core.api.serializers import REFUSED, validated
 from core.spreadsheets import RowsCsvRenderer
-from credentials.services import RevealRefused
 from lending import selectors, services
 from lending.api.serializers import (
     AccessRequestInputSerializer,
     AccessRequestSerializer,
     ActionReasonSerializer,
     CheckoutInputSerializer,
-    CloseReportRowSerializer,
     DeclarationInputSerializer,
     DeclarationSerializer,
     LiftInputSerializer,
     LoanSerializer,
-    RefusalSerializer,
     ReturnInputSerializer,
     RevealedAccountSerializer,
 )
 from lending.models import AccessRequest, Loan, LoanStatus, RequestStatus
-
-
-def requires(*perms: str) -> type[BasePermission]:
-    """A permission class for an action whose permission is not the HTTP method's default:
-    the user needs any one of `perms`. Anonymous users get 401, as everywhere else."""
-
-    class Requires(BasePermission):
-        def has_permission(self, request, view) -> bool:
-            user = request.user
-            return bool(user and user.is_authenticated) and any(user.has_perm(p) for p in perms)
-
-    return Requires
-
-
-def _parse(serializer_class, request, **kwargs) -> dict:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-_refused = {409: RefusalSerializer}
-
+from lending.reports import CloseReportRowSerializer
 
 # Declarations ---------------------------------------------------------------------------------
 
@@ -77,22 +53,22 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(request=DeclarationInputSerializer, responses={201: DeclarationSerializer})
     def create(self, request):
         declaration = services.declaration_declare(
-            actor=request.user, **_parse(DeclarationInputSerializer, request)
+            actor=request.user, **validated(DeclarationInputSerializer, request)
         )
         return Response(DeclarationSerializer(declaration).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=LiftInputSerializer, responses={200: DeclarationSerializer, **_refused})
+    @extend_schema(request=LiftInputSerializer, responses={200: DeclarationSerializer, **REFUSED})
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def lift(self, request, pk=None):
         """Lift the declaration: every open loan under it becomes due after the grace period."""
         declaration = services.declaration_lift(
             declaration=self.get_object(),
             actor=request.user,
-            **_parse(LiftInputSerializer, request),
+            **validated(LiftInputSerializer, request),
         )
         return Response(DeclarationSerializer(declaration).data)
 
-    @extend_schema(request=None, responses={200: DeclarationSerializer, **_refused})
+    @extend_schema(request=None, responses={200: DeclarationSerializer, **REFUSED})
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def close(self, request, pk=None):
         """Close a lifted declaration; refused, with what is still out, until all is back."""
@@ -140,7 +116,7 @@ class AccessRequestFilter(django_filters.FilterSet):
         fields = ["status", "declaration"]
 
 
-_request_out = {200: AccessRequestSerializer, **_refused}
+_request_out = {200: AccessRequestSerializer, **REFUSED}
 
 
 class AccessRequestViewSet(
@@ -160,7 +136,7 @@ class AccessRequestViewSet(
     @extend_schema(request=AccessRequestInputSerializer, responses={201: AccessRequestSerializer})
     def create(self, request):
         access_request = services.access_request_submit(
-            actor=request.user, **_parse(AccessRequestInputSerializer, request)
+            actor=request.user, **validated(AccessRequestInputSerializer, request)
         )
         return Response(
             AccessRequestSerializer(access_request).data, status=status.HTTP_201_CREATED
@@ -170,7 +146,9 @@ class AccessRequestViewSet(
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def approve(self, request, pk=None):
         access_request = services.access_request_approve(
-            request=self.get_object(), actor=request.user, **_parse(ActionReasonSerializer, request)
+            request=self.get_object(),
+            actor=request.user,
+            **validated(ActionReasonSerializer, request),
         )
         return Response(AccessRequestSerializer(access_request).data)
 
@@ -179,7 +157,9 @@ class AccessRequestViewSet(
     def reject(self, request, pk=None):
         """Reject the request; the reason is required and is sent to the contractor."""
         access_request = services.access_request_reject(
-            request=self.get_object(), actor=request.user, **_parse(ActionReasonSerializer, request)
+            request=self.get_object(),
+            actor=request.user,
+            **validated(ActionReasonSerializer, request),
         )
         return Response(AccessRequestSerializer(access_request).data)
 
@@ -189,11 +169,15 @@ class AccessRequestViewSet(
         methods=["post"],
         # The contractor withdraws their own request (the queryset holds only theirs); staff
         # who decide requests may cancel any.
-        permission_classes=[requires("lending.add_accessrequest", "lending.change_accessrequest")],
+        permission_classes=[
+            requires_any("lending.add_accessrequest", "lending.change_accessrequest")
+        ],
     )
     def cancel(self, request, pk=None):
         access_request = services.access_request_cancel(
-            request=self.get_object(), actor=request.user, **_parse(ActionReasonSerializer, request)
+            request=self.get_object(),
+            actor=request.user,
+            **validated(ActionReasonSerializer, request),
         )
         return Response(AccessRequestSerializer(access_request).data)
 
@@ -241,11 +225,11 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def _answer(self, loan: Loan, **kwargs) -> Response:
         return Response(LoanSerializer(self.get_queryset().get(pk=loan.pk)).data, **kwargs)
 
-    @extend_schema(request=CheckoutInputSerializer, responses={201: LoanSerializer, **_refused})
+    @extend_schema(request=CheckoutInputSerializer, responses={201: LoanSerializer, **REFUSED})
     def create(self, request):
         """Check out one terminal against an approved request; refused (409) with every
         reason it may not be lent now."""
-        data = _parse(CheckoutInputSerializer, request, context={"request": request})
+        data = validated(CheckoutInputSerializer, request, context={"request": request})
         loan = services.loan_checkout(
             request=data["request"],
             terminal=data["terminal"],
@@ -256,7 +240,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
         return self._answer(loan, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReturnInputSerializer, responses={200: LoanSerializer, **_refused})
+    @extend_schema(request=ReturnInputSerializer, responses={200: LoanSerializer, **REFUSED})
     @action(
         detail=True,
         methods=["post"],
@@ -268,7 +252,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         """Record the return confirmed by both sides; every account of the terminal is rotated."""
         loan = self.get_object()
         services.loan_return(
-            loan=loan, actor=request.user, **_parse(ReturnInputSerializer, request)
+            loan=loan, actor=request.user, **validated(ReturnInputSerializer, request)
         )
         return self._answer(loan)
 
@@ -279,7 +263,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             410: OpenApiResponse(
                 description=_("Already revealed once: a security officer must approve another.")
             ),
-            **_refused,
+            **REFUSED,
         },
     )
     @action(
@@ -291,10 +275,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def reveal(self, request, pk=None):
         """The borrower's one look at the login ID and password of every account of the
         terminal. Sent with `Cache-Control: no-store`; a second call answers 410."""
-        try:
-            revealed = services.loan_reveal(loan=self.get_object(), actor=request.user)
-        except RevealRefused as refused:
-            return Response({"detail": refused.message}, status=status.HTTP_410_GONE)
+        revealed = services.loan_reveal(loan=self.get_object(), actor=request.user)
         response = Response(
             RevealedAccountSerializer(
                 [
@@ -311,21 +292,21 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         response["Cache-Control"] = "no-store"
         return response
 
-    @extend_schema(request=ActionReasonSerializer, responses={200: LoanSerializer, **_refused})
+    @extend_schema(request=ActionReasonSerializer, responses={200: LoanSerializer, **REFUSED})
     @action(detail=True, methods=["post"], permission_classes=[requires("lending.revoke_loan")])
     def revoke(self, request, pk=None):
         """Revoke an open loan now: its accounts are locked and rotated while the terminal is
         still out; the loan stays open until it is returned or declared lost."""
         loan = services.loan_revoke(
-            loan=self.get_object(), actor=request.user, **_parse(ActionReasonSerializer, request)
+            loan=self.get_object(), actor=request.user, **validated(ActionReasonSerializer, request)
         )
         return self._answer(loan)
 
-    @extend_schema(request=ActionReasonSerializer, responses={200: LoanSerializer, **_refused})
+    @extend_schema(request=ActionReasonSerializer, responses={200: LoanSerializer, **REFUSED})
     @action(detail=True, methods=["post"], permission_classes=[requires("lending.revoke_loan")])
     def lost(self, request, pk=None):
         """Declare the lent terminal lost: its accounts are locked and rotated."""
         loan = services.loan_mark_lost(
-            loan=self.get_object(), actor=request.user, **_parse(ActionReasonSerializer, request)
+            loan=self.get_object(), actor=request.user, **validated(ActionReasonSerializer, request)
         )
         return self._answer(loan)

@@ -4,3 +4,9 @@ document.addEventListener("click", (event) => {
     window.print();
   }
 });
+
+// The handler is attached: mark the page ready (browser tests wait for this, never for time).
+// A space-separated list, as a page may load more than one of these scripts.
+document.documentElement.dataset.ready = [document.documentElement.dataset.ready, "print"]
+  .filter(Boolean)
+  .join(" ");

@@ -105,12 +105,25 @@ function setUpCamera(box) {
   window.addEventListener("pagehide", stopCamera);
 }
 
+// Mark the page ready once every handler is attached and the camera button is shown or left
+// hidden for good (browser tests wait for this, never for time). A space-separated list, as a
+// page may load more than one of these scripts.
+function markReady() {
+  document.documentElement.dataset.ready = [document.documentElement.dataset.ready, "scan"]
+    .filter(Boolean)
+    .join(" ");
+}
+
 const cameraBox = document.querySelector("[data-camera]");
 if (cameraBox && tagInput) {
-  qrSupported().then((supported) => {
-    if (supported) {
-      cameraBox.hidden = false;
-      setUpCamera(cameraBox);
-    }
-  });
+  qrSupported()
+    .then((supported) => {
+      if (supported) {
+        cameraBox.hidden = false;
+        setUpCamera(cameraBox);
+      }
+    })
+    .finally(markReady);
+} else {
+  markReady();
 }

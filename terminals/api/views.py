@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.permissions import ChangeActionPermission
+from core.api.serializers import validated
 from terminals import services
 from terminals.api.serializers import (
     AccessCardCreateSerializer,
@@ -33,12 +34,6 @@ from terminals.selectors import access_card_queryset, terminal_history, terminal
 # Any character but the slash that separates path segments: asset tags and card numbers are
 # free text printed on labels.
 ANY_BUT_SLASH = "[^/]+"
-
-
-def _parse(serializer_class, request, **kwargs) -> dict:
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 # Locations ------------------------------------------------------------------------------------
@@ -67,7 +62,7 @@ class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=LocationCreateSerializer, responses={201: LocationSerializer})
     def create(self, request):
         location = services.location_create(
-            actor=request.user, **_parse(LocationCreateSerializer, request)
+            actor=request.user, **validated(LocationCreateSerializer, request)
         )
         return Response(LocationSerializer(location).data, status=status.HTTP_201_CREATED)
 
@@ -81,7 +76,7 @@ class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def _update(self, request, *, partial: bool) -> Response:
         location = self.get_object()
-        data = _parse(LocationUpdateSerializer, request, partial=partial)
+        data = validated(LocationUpdateSerializer, request, partial=partial)
         location = services.location_update(
             location=location,
             actor=request.user,
@@ -141,14 +136,14 @@ class TerminalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=TerminalCreateSerializer, responses={201: TerminalSerializer})
     def create(self, request):
         terminal = services.terminal_create(
-            actor=request.user, **_parse(TerminalCreateSerializer, request)
+            actor=request.user, **validated(TerminalCreateSerializer, request)
         )
         return Response(TerminalSerializer(terminal).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=TerminalUpdateSerializer, responses={200: TerminalSerializer})
     def partial_update(self, request, asset_tag=None):
         terminal = self.get_object()
-        data = _parse(TerminalUpdateSerializer, request, partial=True)
+        data = validated(TerminalUpdateSerializer, request, partial=True)
         terminal = services.terminal_update(
             terminal=terminal,
             actor=request.user,
@@ -164,7 +159,7 @@ class TerminalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         terminal = services.terminal_move(
             terminal=self.get_object(),
             actor=request.user,
-            **_parse(TerminalMoveSerializer, request),
+            **validated(TerminalMoveSerializer, request),
         )
         return Response(TerminalSerializer(terminal).data)
 
@@ -173,7 +168,7 @@ class TerminalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         terminal = services.terminal_send_to_maintenance(
             terminal=self.get_object(),
             actor=request.user,
-            **_parse(TerminalTransitionSerializer, request),
+            **validated(TerminalTransitionSerializer, request),
         )
         return Response(TerminalSerializer(terminal).data)
 
@@ -182,7 +177,7 @@ class TerminalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         terminal = services.terminal_mark_lost(
             terminal=self.get_object(),
             actor=request.user,
-            **_parse(ReasonRequiredSerializer, request),
+            **validated(ReasonRequiredSerializer, request),
         )
         return Response(TerminalSerializer(terminal).data)
 
@@ -191,7 +186,7 @@ class TerminalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         terminal = services.terminal_retire(
             terminal=self.get_object(),
             actor=request.user,
-            **_parse(ReasonRequiredSerializer, request),
+            **validated(ReasonRequiredSerializer, request),
         )
         return Response(TerminalSerializer(terminal).data)
 
@@ -200,7 +195,7 @@ class TerminalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         terminal = services.terminal_return_to_storage(
             terminal=self.get_object(),
             actor=request.user,
-            **_parse(TerminalTransitionSerializer, request),
+            **validated(TerminalTransitionSerializer, request),
         )
         return Response(TerminalSerializer(terminal).data)
 
@@ -259,14 +254,14 @@ class AccessCardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=AccessCardCreateSerializer, responses={201: AccessCardSerializer})
     def create(self, request):
         card = services.access_card_create(
-            actor=request.user, **_parse(AccessCardCreateSerializer, request)
+            actor=request.user, **validated(AccessCardCreateSerializer, request)
         )
         return Response(AccessCardSerializer(card).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AccessCardUpdateSerializer, responses={200: AccessCardSerializer})
     def partial_update(self, request, card_number=None):
         card = self.get_object()
-        data = _parse(AccessCardUpdateSerializer, request, partial=True)
+        data = validated(AccessCardUpdateSerializer, request, partial=True)
         card = services.access_card_update(
             card=card,
             actor=request.user,
@@ -279,20 +274,26 @@ class AccessCardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def lost(self, request, card_number=None):
         card = services.access_card_mark_lost(
-            card=self.get_object(), actor=request.user, **_parse(ReasonRequiredSerializer, request)
+            card=self.get_object(),
+            actor=request.user,
+            **validated(ReasonRequiredSerializer, request),
         )
         return Response(AccessCardSerializer(card).data)
 
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def retire(self, request, card_number=None):
         card = services.access_card_retire(
-            card=self.get_object(), actor=request.user, **_parse(ReasonRequiredSerializer, request)
+            card=self.get_object(),
+            actor=request.user,
+            **validated(ReasonRequiredSerializer, request),
         )
         return Response(AccessCardSerializer(card).data)
 
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def store(self, request, card_number=None):
         card = services.access_card_return_to_storage(
-            card=self.get_object(), actor=request.user, **_parse(AccessCardStoreSerializer, request)
+            card=self.get_object(),
+            actor=request.user,
+            **validated(AccessCardStoreSerializer, request),
         )
         return Response(AccessCardSerializer(card).data)

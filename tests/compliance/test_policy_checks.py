@@ -7,8 +7,10 @@ from compliance import services as stocktakes
 from compliance.models import Discrepancy
 from compliance.policy_checks import run_policy_checks
 from core.models import AuditEvent
-from credentials import services as credentials
+from credentials.accounts import account_unlock
 from credentials.models import Rotation, SecretVersion
+from credentials.rotation import rotation_fail, rotation_request
+from credentials.targets import target_system_create
 from terminals import services
 from tests.credentials.helpers import rotated_account
 from tests.factories import make_terminal
@@ -16,7 +18,7 @@ from tests.factories import make_terminal
 
 @pytest.fixture
 def target(db):
-    return credentials.target_system_create(actor=None, code="cc", name="CC", connector="local")
+    return target_system_create(actor=None, code="cc", name="CC", connector="local")
 
 
 @pytest.fixture
@@ -58,13 +60,13 @@ def test_a_terminal_outside_a_secured_location_is_found_once_and_reopened_when_i
 
 
 def test_an_unlocked_account_of_a_terminal_not_lent_is_found(clean):
-    credentials.account_unlock(account=clean.accounts.get(), actor=None)
+    account_unlock(account=clean.accounts.get(), actor=None)
     assert run_policy_checks() == {"unlocked_not_lent": 1}
 
 
 def test_an_account_of_a_retired_terminal_is_found(clean, monkeypatch):
     # the deletion task that follows a retirement did not run (broker lost the message)
-    monkeypatch.setattr("credentials.tasks.delete_accounts_of_terminal.delay", lambda *a: None)
+    monkeypatch.setattr("credentials.accounts.enqueue", lambda *a: True)
     services.terminal_retire(terminal=clean, actor=None, reason="end of life")
     assert run_policy_checks() == {"retired_terminal_account": 1}
 
@@ -74,8 +76,8 @@ def test_an_old_secret_and_a_long_failed_rotation_are_found(clean, target):
     old = timezone.now() - datetime.timedelta(days=target.max_secret_age_days + 1)
     SecretVersion.objects.filter(pk=account.current_version_id).update(became_current_at=old)
     assert run_policy_checks() == {"secret_too_old": 1}
-    rotation = credentials.rotation_request(account=account, reason="forced", actor=None)
-    credentials.rotation_fail(rotation_id=rotation.pk, error="unreachable")
+    rotation = rotation_request(account=account, reason="forced", actor=None)
+    rotation_fail(rotation_id=rotation.pk, error="unreachable")
     assert run_policy_checks() == {}  # failed, but not for a day yet
     Rotation.objects.filter(pk=rotation.pk).update(
         finished_at=timezone.now() - datetime.timedelta(days=2)

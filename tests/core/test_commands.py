@@ -7,6 +7,7 @@ from django.db import connection
 from core.models import AuditEvent, Organization, User
 from core.roles import Role
 from terminals.models import AccessCard, Location, Terminal
+from tests.support.db import nothing_written
 
 
 def run(*args, stdin: str | None = None) -> str:
@@ -56,26 +57,23 @@ def test_create_user_records_an_audit_event_without_the_password(db):
 
 
 def test_create_user_refuses_an_unknown_role(db):
-    with pytest.raises(CommandError, match="invalid choice: 'boss'"):
+    with nothing_written(), pytest.raises(CommandError, match="invalid choice: 'boss'"):
         run("create_user", "taro", "--role", "boss", stdin="violet-lantern-88")
-    assert not User.objects.filter(username="taro").exists()
 
 
 def test_create_user_refuses_an_unknown_organization(db):
-    with pytest.raises(CommandError, match="Unknown organization 'nowhere'"):
+    with nothing_written(), pytest.raises(CommandError, match="Unknown organization 'nowhere'"):
         run("create_user", "taro", "--role", "auditor", "--organization", "nowhere", stdin="")
-    assert not User.objects.filter(username="taro").exists()
 
 
 def test_create_user_refuses_an_existing_username(auditor):
-    with pytest.raises(CommandError, match="already exists"):
+    with nothing_written(auditor), pytest.raises(CommandError, match="already exists"):
         run("create_user", auditor.username, "--role", "auditor", stdin="violet-lantern-88")
 
 
 def test_create_user_refuses_a_password_the_validators_reject(db):
-    with pytest.raises(CommandError, match="password"):
+    with nothing_written(), pytest.raises(CommandError, match="password"):
         run("create_user", "taro", "--role", "auditor", stdin="short")
-    assert not User.objects.filter(username="taro").exists()
 
 
 def test_verify_audit_chain_reports_every_event_on_an_intact_chain(operator, cabinet):

@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from credentials import services
 from credentials.connectors.ldap import LdapConnector
+from credentials.targets import target_system_create
 from tests.credentials.slapd import Slapd
 from tests.factories import make_terminal
 
@@ -36,7 +36,7 @@ def connector(slapd, branch) -> LdapConnector:
 
 @pytest.fixture
 def local_target(db):
-    return services.target_system_create(
+    return target_system_create(
         actor=None, code="callcenter", name="コールセンターシステム", connector="local"
     )
 

@@ -99,12 +99,23 @@ def service_env(folder: Path, redis_url: str, **extra: str) -> dict[str, str]:
 
 
 class Worker:
-    def __init__(self, name: str, env: dict[str, str], log: Path, *, beat: bool = False):
-        self.name, self.env, self.log, self.beat = name, env, log, beat
+    """`celery worker` with the project's app (`config`), or another module that runs it
+    (tests.credentials.slow_target: the same app with a slow target)."""
+
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        log: Path,
+        *,
+        beat: bool = False,
+        app: str = "config",
+    ):
+        self.name, self.env, self.log, self.beat, self.app = name, env, log, beat, app
         self.process = None
 
     def start(self) -> "Worker":
-        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "info",
+        args = [sys.executable, "-m", "celery", "-A", self.app, "worker", "-l", "info",
                 "--pool", "solo", "-n", f"{self.name}@%h",
                 "--without-mingle", "--without-gossip"]  # fmt: skip
         if self.beat:

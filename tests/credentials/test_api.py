@@ -2,9 +2,10 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.models import AuditEvent
-from credentials import services
 from credentials.models import Account, Rotation, TargetSystem
 from credentials.permissions import register_reveal_policy, unregister_reveal_policy
+from credentials.rotation import rotation_request
+from credentials.secrets import secret_plaintext
 from tests.credentials.helpers import rotated_account
 
 
@@ -85,7 +86,7 @@ def test_only_security_creates_target_systems_and_accounts(request, client_for, 
 
 
 def test_no_answer_ever_carries_a_password(client_for, account, auditor, security):
-    password = services.secret_plaintext(account.current_version)
+    password = secret_plaintext(account.current_version)
     for user in (auditor, security):
         client = client_for(user)
         for path in (
@@ -170,7 +171,7 @@ def test_reveal_answers_once_uncached_then_410(client_for, account, contractor):
     assert first["Cache-Control"] == "no-store"
     assert first.json() == {
         "login_id": account.login_id,
-        "password": services.secret_plaintext(account.current_version),
+        "password": secret_plaintext(account.current_version),
     }
     second = client.post(f"/api/v1/accounts/{account.pk}/reveal/", HTTP_ACCEPT_LANGUAGE="en")
     assert second.status_code == 410
@@ -218,7 +219,7 @@ def test_the_rotation_queue_shows_failed_rotations_with_their_reason(
 
     monkeypatch.setattr("credentials.connectors.local.LocalConnector.apply_rotation", refuse)
     with django_capture_on_commit_callbacks(execute=True):
-        services.rotation_request(account=account, reason="return", actor=None)
+        rotation_request(account=account, reason="return", actor=None)
     (row,) = client_for(security).get("/api/v1/rotations/").json()["results"]
     assert row["status"] == "failed"
     assert "unwillingToPerform" in row["last_error"]

@@ -4,10 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from credentials import services
 from credentials.crypto import DecryptionError, Keyring
-from credentials.keys import reset_keyring
 from credentials.models import SecretVersion
+from credentials.secrets import reset_keyring, secret_plaintext
 from tests.credentials.helpers import rotated_account
 from tests.factories import make_terminal
 
@@ -34,7 +33,7 @@ def test_secrets_written_under_key_a_read_after_rotation_to_key_b(
         )
         for _ in range(3)
     ]
-    before = {a.pk: services.secret_plaintext(a.current_version) for a in accounts}
+    before = {a.pk: secret_plaintext(a.current_version) for a in accounts}
     keys(f"{KEY_B},{KEY_A}")
     out = io.StringIO()
     call_command("rotate_encryption_keys", stdout=out)
@@ -43,7 +42,7 @@ def test_secrets_written_under_key_a_read_after_rotation_to_key_b(
     for account in accounts:
         account.refresh_from_db()
         assert account.current_version.key_id == "b"
-        assert services.secret_plaintext(account.current_version) == before[account.pk]
+        assert secret_plaintext(account.current_version) == before[account.pk]
     out = io.StringIO()
     call_command("rotate_encryption_keys", stdout=out)  # a rerun has nothing left to do
     assert "0 secret versions" in out.getvalue()
@@ -66,4 +65,4 @@ def test_swapping_two_ciphertexts_between_rows_fails_loudly(
         )
     v1.refresh_from_db()
     with pytest.raises(DecryptionError):
-        services.secret_plaintext(v1)
+        secret_plaintext(v1)

@@ -3,7 +3,7 @@
 from compliance.models import Discrepancy
 from compliance.policy_checks import run_policy_checks
 from compliance.services import discrepancy_resolve
-from credentials import services
+from credentials.targets import connector_for, target_system_create
 from tests.credentials.helpers import rotated_account
 
 
@@ -11,13 +11,13 @@ def test_an_entry_no_account_owns_is_an_orphan_and_resolving_deletes_it(
     slapd, branch, terminal, security, django_capture_on_commit_callbacks
 ):
     ldap = slapd.settings(base_dn=branch)
-    target = services.target_system_create(
+    target = target_system_create(
         actor=None, code="dir", name="Directory", connector="ldap",
         ldap_url=ldap.url, ldap_base_dn=ldap.base_dn, ldap_bind_dn=ldap.bind_dn,
         ldap_bind_password=ldap.bind_password,
     )  # fmt: skip
     account = rotated_account(target, terminal, django_capture_on_commit_callbacks)
-    connector = services.connector_for(target)
+    connector = connector_for(target)
     connector.apply_rotation(
         old_login_id="leftover01", new_login_id="leftover01", password="Xx1!aaaaaaaaaaaa"
     )

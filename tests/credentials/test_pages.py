@@ -1,8 +1,11 @@
 import pytest
 
 from core.models import AuditEvent
-from credentials import services
+from credentials.accounts import account_create
 from credentials.models import Account, Rotation
+from credentials.rotation import rotation_request
+from credentials.secrets import secret_plaintext
+from credentials.targets import target_system_create
 from tests.credentials.helpers import rotated_account
 from tests.factories import make_user
 
@@ -24,7 +27,7 @@ def test_the_terminal_page_lists_its_accounts_but_never_a_password(
     body = response.content.decode()
     assert account.login_id in body
     assert "Locked" in body
-    assert services.secret_plaintext(account.current_version) not in body
+    assert secret_plaintext(account.current_version) not in body
     assert "Rotate now" not in body  # facilities do not force rotations
 
 
@@ -67,7 +70,7 @@ def test_the_rotation_queue_shows_a_failed_rotation_and_its_error(
 
     monkeypatch.setattr("credentials.connectors.local.LocalConnector.apply_rotation", refuse)
     with django_capture_on_commit_callbacks(execute=True):
-        services.rotation_request(account=account, reason="return", actor=None)
+        rotation_request(account=account, reason="return", actor=None)
     body = page(client, security, "/credentials/rotations/").content.decode()
     assert "ldap://dir: busy" in body
     assert "Rotate again" in body
@@ -106,7 +109,7 @@ def test_security_adds_an_account_to_a_terminal(
 def test_the_manual_task_shows_values_to_administrators_only_and_needs_two_people(
     client, terminal, operator, django_capture_on_commit_callbacks
 ):
-    target = services.target_system_create(
+    target = target_system_create(
         actor=None, code="takuso", name="託送業務システム", connector="manual"
     )
     setter, verifier = (
@@ -116,7 +119,7 @@ def test_the_manual_task_shows_values_to_administrators_only_and_needs_two_peopl
     outsider = make_user("not-admin", "security", operator)
     target.administrators.add(setter, verifier)
     with django_capture_on_commit_callbacks(execute=True):
-        account = services.account_create(actor=None, target_system=target, terminal=terminal)
+        account = account_create(actor=None, target_system=target, terminal=terminal)
     rotation = account.rotations.get()
     url = f"/credentials/rotations/{rotation.pk}/manual/"
 
@@ -127,7 +130,7 @@ def test_the_manual_task_shows_values_to_administrators_only_and_needs_two_peopl
     shown = client.post(url, {"step": "show"}, HTTP_ACCEPT_LANGUAGE="en")
     assert "no-store" in shown["Cache-Control"]
     rotation.refresh_from_db()
-    password = services.secret_plaintext(rotation.pending_version)
+    password = secret_plaintext(rotation.pending_version)
     assert password in shown.content.decode()
     assert password not in client.get(url).content.decode()  # not without asking again
     client.post(url, {"step": "confirm"})
@@ -139,4 +142,4 @@ def test_the_manual_task_shows_values_to_administrators_only_and_needs_two_peopl
     client.post(url, {"step": "verify"})
     account.refresh_from_db()
     assert account.state == "locked"
-    assert services.secret_plaintext(account.current_version) == password
+    assert secret_plaintext(account.current_version) == password

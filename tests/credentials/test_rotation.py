@@ -3,9 +3,21 @@ from django.core import mail
 
 from core.errors import TransitionNotAllowed
 from core.models import AuditEvent
-from credentials import services
+from credentials.accounts import account_create, account_delete, account_lock, account_unlock
 from credentials.connectors import ConnectorError
 from credentials.models import AccountState, Rotation, RotationStatus, SecretStatus, SecretVersion
+from credentials.rotation import (
+    manual_rotation_confirm_set,
+    manual_rotation_values,
+    manual_rotation_verify,
+    rotation_force,
+    rotation_perform,
+    rotation_request,
+    rotation_request_aged,
+    rotation_resend_stale,
+)
+from credentials.secrets import secret_plaintext
+from credentials.targets import connector_for, policy_of, target_system_create
 from tests.credentials.helpers import rotated_account
 from tests.factories import make_user
 
@@ -19,8 +31,8 @@ def test_a_new_account_gets_a_random_login_id_and_password_through_its_first_rot
     version = account.current_version
     assert version.status == SecretStatus.CURRENT
     assert version.login_id == account.login_id
-    password = services.secret_plaintext(version)
-    assert services.policy_of(local_target).satisfied_by(password)
+    password = secret_plaintext(version)
+    assert policy_of(local_target).satisfied_by(password)
     assert password.encode() not in bytes(version.ciphertext)
     assert list(account.login_id_records.values_list("login_id", flat=True)) == [account.login_id]
 
@@ -31,15 +43,13 @@ def test_a_rotation_changes_login_id_and_password_and_keeps_the_old_login_id_on_
     account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
     old_id, old_version = account.login_id, account.current_version
     with django_capture_on_commit_callbacks(execute=True):
-        services.rotation_request(account=account, reason="return", actor=None)
+        rotation_request(account=account, reason="return", actor=None)
     account.refresh_from_db()
     assert account.login_id != old_id
     assert account.current_version.version == old_version.version + 1
     old_version.refresh_from_db()
     assert old_version.status == SecretStatus.RETIRED
-    assert services.secret_plaintext(account.current_version) != services.secret_plaintext(
-        old_version
-    )
+    assert secret_plaintext(account.current_version) != secret_plaintext(old_version)
     records = list(account.login_id_records.order_by("valid_from"))
     assert [r.login_id for r in records] == [old_id, account.login_id]
     assert records[0].valid_until is not None and records[1].valid_until is None
@@ -54,10 +64,10 @@ def test_the_request_and_the_dispatch_are_separate_so_a_lost_message_loses_nothi
     account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
     # The request commits but its message never reaches a worker (callbacks not executed).
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        rotation = services.rotation_request(account=account, reason="return", actor=None)
+        rotation = rotation_request(account=account, reason="return", actor=None)
     assert len(callbacks) == 1
     assert Rotation.objects.get(pk=rotation.pk).status == RotationStatus.REQUESTED
-    assert services.rotation_resend_stale(older_than_seconds=0) == 1
+    assert rotation_resend_stale(older_than_seconds=0) == 1
     rotation.refresh_from_db()
     assert rotation.status == RotationStatus.SUCCEEDED
 
@@ -67,7 +77,7 @@ def test_a_retry_after_a_crash_pushes_the_same_pending_values(
 ):
     account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=False):
-        rotation = services.rotation_request(account=account, reason="forced", actor=None)
+        rotation = rotation_request(account=account, reason="forced", actor=None)
     pushed = []
 
     def crash_after_push(self, *, old_login_id, new_login_id, password):
@@ -79,14 +89,14 @@ def test_a_retry_after_a_crash_pushes_the_same_pending_values(
         "credentials.connectors.local.LocalConnector.apply_rotation", crash_after_push
     )
     with pytest.raises(ConnectorError):
-        services.rotation_perform(rotation_id=rotation.pk)
-    assert services.rotation_perform(rotation_id=rotation.pk) == RotationStatus.SUCCEEDED
+        rotation_perform(rotation_id=rotation.pk)
+    assert rotation_perform(rotation_id=rotation.pk) == RotationStatus.SUCCEEDED
     assert pushed[0] == pushed[1]
     account.refresh_from_db()
-    assert (account.login_id, services.secret_plaintext(account.current_version)) == pushed[0]
+    assert (account.login_id, secret_plaintext(account.current_version)) == pushed[0]
     assert SecretVersion.objects.filter(account=account, status=SecretStatus.PENDING).count() == 0
     # a duplicate delivery afterwards changes nothing
-    assert services.rotation_perform(rotation_id=rotation.pk) == RotationStatus.SUCCEEDED
+    assert rotation_perform(rotation_id=rotation.pk) == RotationStatus.SUCCEEDED
     assert (
         AuditEvent.objects.filter(action="rotation.succeeded", object_id=str(rotation.pk)).count()
         == 1
@@ -107,7 +117,7 @@ def test_a_rotation_that_keeps_failing_marks_the_account_and_tells_security(
 
     monkeypatch.setattr("credentials.connectors.local.LocalConnector.apply_rotation", unreachable)
     with django_capture_on_commit_callbacks(execute=True):
-        rotation = services.rotation_request(account=account, reason="return", actor=None)
+        rotation = rotation_request(account=account, reason="return", actor=None)
     rotation.refresh_from_db()
     account.refresh_from_db()
     assert rotation.status == RotationStatus.FAILED
@@ -124,8 +134,8 @@ def test_a_second_request_while_one_is_open_reuses_it(
 ):
     account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=False):
-        first = services.rotation_request(account=account, reason="return", actor=None)
-        second = services.rotation_request(account=account, reason="forced", actor=None)
+        first = rotation_request(account=account, reason="return", actor=None)
+        second = rotation_request(account=account, reason="forced", actor=None)
     assert first.pk == second.pk
     assert AuditEvent.objects.filter(action="rotation.requested").count() == 2  # initial + this one
 
@@ -146,7 +156,7 @@ def test_aged_secrets_are_rotated_and_fresh_ones_are_not(
     later = timezone.now() + datetime.timedelta(days=local_target.max_secret_age_days)
     SecretVersion.objects.filter(pk=fresh.current_version_id).update(became_current_at=later)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.rotation_request_aged(now=later) == 1
+        assert rotation_request_aged(now=later) == 1
     assert (
         Rotation.objects.filter(account=aged, reason="scheduled", status="succeeded").count() == 1
     )
@@ -160,9 +170,9 @@ def test_only_security_can_force_a_rotation(
 
     account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
     with pytest.raises(RuleViolation):
-        services.rotation_force(actor=facilities, accounts=[account])
+        rotation_force(actor=facilities, accounts=[account])
     with django_capture_on_commit_callbacks(execute=True):
-        (rotation,) = services.rotation_force(actor=security, accounts=[account])
+        (rotation,) = rotation_force(actor=security, accounts=[account])
     rotation.refresh_from_db()
     assert (rotation.reason, rotation.status, rotation.requested_by) == (
         "forced",
@@ -175,19 +185,19 @@ def test_a_deleted_account_cannot_be_unlocked(
     local_target, terminal, django_capture_on_commit_callbacks
 ):
     account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
-    services.account_delete(account=account, actor=None)
+    account_delete(account=account, actor=None)
     with pytest.raises(TransitionNotAllowed):
-        services.account_unlock(account=account, actor=None)
+        account_unlock(account=account, actor=None)
 
 
 def test_unlock_and_lock_are_events(local_target, terminal, django_capture_on_commit_callbacks):
     account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
-    account = services.account_unlock(account=account, actor=None)
+    account = account_unlock(account=account, actor=None)
     assert account.state == AccountState.UNLOCKED
-    assert services.connector_for(local_target).verify(
-        account.login_id, services.secret_plaintext(account.current_version)
+    assert connector_for(local_target).verify(
+        account.login_id, secret_plaintext(account.current_version)
     )
-    account = services.account_lock(account=account, actor=None)
+    account = account_lock(account=account, actor=None)
     assert account.state == AccountState.LOCKED
     actions = list(
         AuditEvent.objects.filter(object_type="credentials.account").values_list(
@@ -202,7 +212,7 @@ def test_manual_targets_need_an_administrator_and_a_second_person(
 ):
     from core.errors import RuleViolation
 
-    target = services.target_system_create(
+    target = target_system_create(
         actor=None, code="takuso", name="託送業務システム", connector="manual"
     )
     admin_a, admin_b = (
@@ -212,23 +222,23 @@ def test_manual_targets_need_an_administrator_and_a_second_person(
     stranger = make_user("stranger", "security", operator)
     target.administrators.add(admin_a, admin_b)
     with django_capture_on_commit_callbacks(execute=True):
-        account = services.account_create(actor=None, target_system=target, terminal=terminal)
+        account = account_create(actor=None, target_system=target, terminal=terminal)
     rotation = account.rotations.get()
     assert rotation.status == RotationStatus.AWAITING_ADMIN
     with pytest.raises(RuleViolation):
-        services.manual_rotation_values(rotation=rotation, actor=stranger)
-    login_id, password = services.manual_rotation_values(rotation=rotation, actor=admin_a)
-    assert services.policy_of(target).satisfied_by(password)
-    services.manual_rotation_confirm_set(rotation=rotation, actor=admin_a)
+        manual_rotation_values(rotation=rotation, actor=stranger)
+    login_id, password = manual_rotation_values(rotation=rotation, actor=admin_a)
+    assert policy_of(target).satisfied_by(password)
+    manual_rotation_confirm_set(rotation=rotation, actor=admin_a)
     with pytest.raises(RuleViolation):
-        services.manual_rotation_verify(rotation=rotation, actor=admin_a)
+        manual_rotation_verify(rotation=rotation, actor=admin_a)
     account.refresh_from_db()
     assert account.state == AccountState.ROTATION_PENDING  # still blocks lending
-    services.manual_rotation_verify(rotation=rotation, actor=admin_b)
+    manual_rotation_verify(rotation=rotation, actor=admin_b)
     account.refresh_from_db()
     assert account.state == AccountState.LOCKED
     assert account.login_id == login_id
-    assert services.secret_plaintext(account.current_version) == password
+    assert secret_plaintext(account.current_version) == password
 
 
 def test_a_returned_terminal_is_stored_again_only_after_its_accounts_were_rotated(
@@ -244,11 +254,11 @@ def test_a_returned_terminal_is_stored_again_only_after_its_accounts_were_rotate
         terminal=terminal, actor=None, to_location=terminal.location
     )
     with django_capture_on_commit_callbacks(execute=False):
-        services.rotation_request(account=account, reason="return", actor=None)
+        rotation_request(account=account, reason="return", actor=None)
     with pytest.raises(RuleViolation) as refused:
         terminal_services.terminal_return_to_storage(terminal=terminal, actor=None)
     assert any("rotation is pending" in r for r in refused.value.reasons)
-    services.rotation_resend_stale(older_than_seconds=0)
+    rotation_resend_stale(older_than_seconds=0)
     terminal = terminal_services.terminal_return_to_storage(terminal=terminal, actor=None)
     assert terminal.status == "in_storage"
 

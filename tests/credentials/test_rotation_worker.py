@@ -11,8 +11,11 @@ from django.core.management import call_command
 from django.db import connection
 
 from core.models import AuditEvent
-from credentials import services
+from credentials.accounts import account_create
 from credentials.models import Account, AccountState, Rotation, RotationStatus, SecretVersion
+from credentials.secrets import secret_plaintext
+from credentials.targets import connector_for, target_system_create
+from tests.credentials import slow_target
 from tests.credentials.processes import RedisServer, Worker, run_django, service_env, wait_for
 from tests.factories import make_terminal
 
@@ -21,10 +24,10 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 ACCOUNTS = 8
 
 REQUEST_RETURN_ROTATIONS = """
-from credentials import services
 from credentials.models import Account
+from credentials.rotation import rotation_request
 for account in Account.objects.filter(target_system__code={code!r}).order_by("pk"):
-    services.rotation_request(account=account, reason="return", actor=None)
+    rotation_request(account=account, reason="return", actor=None)
 print("requested")
 """
 
@@ -39,12 +42,10 @@ def redis(tmp_path):
 @pytest.fixture(params=["local", "ldap"])
 def target(request, db):
     if request.param == "local":
-        return services.target_system_create(
-            actor=None, code="local-t", name="Local", connector="local"
-        )
+        return target_system_create(actor=None, code="local-t", name="Local", connector="local")
     slapd = request.getfixturevalue("slapd")
     ldap = slapd.settings(base_dn=slapd.new_branch())
-    return services.target_system_create(
+    return target_system_create(
         actor=None,
         code="ldap-t",
         name="Directory",
@@ -59,9 +60,7 @@ def target(request, db):
 def accounts_with_first_rotation(target, location) -> list[Account]:
     # Tasks run in process here (tests/conftest.py): each account gets its first secret now.
     for _ in range(ACCOUNTS):
-        services.account_create(
-            actor=None, target_system=target, terminal=make_terminal(location=location)
-        )
+        account_create(actor=None, target_system=target, terminal=make_terminal(location=location))
     accounts = list(Account.objects.filter(target_system=target))
     assert all(a.state == AccountState.LOCKED for a in accounts)
     return accounts
@@ -73,12 +72,12 @@ def return_rotations():
 
 def assert_target_and_database_agree(target) -> None:
     accounts = list(Account.objects.filter(target_system=target).select_related("current_version"))
-    connector = services.connector_for(target)
+    connector = connector_for(target)
     assert sorted(connector.list_login_ids()) == sorted(a.login_id for a in accounts)
     for account in accounts:
         assert account.state == AccountState.LOCKED
         assert not SecretVersion.objects.filter(account=account, status="pending").exists()
-        password = services.secret_plaintext(account.current_version)
+        password = secret_plaintext(account.current_version)
         assert not connector.verify(account.login_id, password) or target.connector == "local"
         connector.unlock(account.login_id)
         if target.connector == "ldap":
@@ -96,7 +95,7 @@ def assert_each_rotation_completed_exactly_once() -> None:
 
 
 def all_plaintext_passwords() -> set[str]:
-    return {services.secret_plaintext(v) for v in SecretVersion.objects.all()}
+    return {secret_plaintext(v) for v in SecretVersion.objects.all()}
 
 
 def assert_no_plaintext_in(passwords: set[str], places: dict[str, bytes]) -> None:
@@ -130,8 +129,8 @@ def test_a_worker_killed_mid_rotation_loses_nothing_and_repeats_nothing(
     env = service_env(
         tmp_path,
         redis.url,
-        # a pause before each connector call holds the crash window open
-        ROTATION_CONNECTOR_DELAY_SECONDS="0.4",
+        # the workers' targets are slow: a pause before each push holds the crash window open
+        **{slow_target.SECONDS_VARIABLE: "0.4"},
         CELERY_VISIBILITY_TIMEOUT="4",
         ROTATION_RESEND_AFTER_SECONDS="4",
         ROTATION_SWEEP_SECONDS="2",
@@ -140,7 +139,7 @@ def test_a_worker_killed_mid_rotation_loses_nothing_and_repeats_nothing(
     run_django(REQUEST_RETURN_ROTATIONS.format(code=target.code), env, log)
     assert return_rotations().count() == ACCOUNTS
 
-    first = Worker("first", env, log).start()
+    first = Worker("first", env, log, app=slow_target.APP).start()
 
     def in_flight():
         # its new values are stored as pending, and the connector has not finished
@@ -157,7 +156,7 @@ def test_a_worker_killed_mid_rotation_loses_nothing_and_repeats_nothing(
     assert in_flight().exists(), "the kill did not land in the middle of a rotation"
     assert return_rotations().filter(status=RotationStatus.SUCCEEDED).count() < ACCOUNTS
 
-    second = Worker("second", env, log, beat=True).start()
+    second = Worker("second", env, log, beat=True, app=slow_target.APP).start()
     try:
         wait_for(
             lambda: return_rotations().filter(status=RotationStatus.SUCCEEDED).count() == ACCOUNTS,

@@ -1,9 +1,11 @@
 """Playwright drives Debian's chromium (never a downloaded one) against the live server."""
 
+import re
 import tempfile
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 SCREENS = Path(tempfile.gettempdir()) / "screens"
 DESKTOP = {"width": 1280, "height": 800}
@@ -43,3 +45,10 @@ def screenshot(page):
         page.set_viewport_size(DESKTOP)
 
     return take
+
+
+def wait_until_ready(page: Page, script: str) -> None:
+    """Wait until the page's deferred static/js/<script>.js has attached its handlers: it then adds
+    its name to <html data-ready>. Browser tests wait for the page to be ready, never for time."""
+    ready = re.compile(rf"(^|\s){re.escape(script)}(\s|$)")
+    expect(page.locator("html")).to_have_attribute("data-ready", ready)

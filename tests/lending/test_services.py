@@ -7,8 +7,12 @@ from django.utils import timezone
 from compliance.models import Discrepancy
 from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
 from core.models import AuditEvent
-from credentials import services as credentials
+from credentials.accounts import account_create
 from credentials.models import AccountState, Rotation
+from credentials.reveal import RevealRefused
+from credentials.rotation import rotation_resend_stale
+from credentials.secrets import secret_plaintext
+from credentials.targets import target_system_create
 from lending import selectors, services
 from lending.models import DeclarationStatus, LoanStatus, RequestStatus
 from terminals.models import AccessCard, Terminal
@@ -17,7 +21,7 @@ from tests.factories import make_card, make_location, make_terminal, make_user
 
 @pytest.fixture
 def target(db):
-    return credentials.target_system_create(
+    return target_system_create(
         actor=None, code="cc", name="コールセンターシステム", connector="local"
     )
 
@@ -37,7 +41,7 @@ def world(
     terminals = [make_terminal(location=cabinet) for _ in range(2)]
     with django_capture_on_commit_callbacks(execute=True):
         for terminal in terminals:
-            credentials.account_create(actor=None, target_system=target, terminal=terminal)
+            account_create(actor=None, target_system=target, terminal=terminal)
     card = make_card(location=cabinet, terminal=terminals[0])
     declaration = services.declaration_declare(actor=security, title="台風10号", sites=[site])
     approver = make_user("approver", "facilities", operator)
@@ -123,8 +127,8 @@ def test_the_borrower_reveals_once_and_others_never(
         services.loan_reveal(loan=loan, actor=security)
     ((revealed_account, login_id, password),) = services.loan_reveal(loan=loan, actor=contractor)
     assert (revealed_account, login_id) == (account, account.login_id)
-    assert password == credentials.secret_plaintext(account.current_version)
-    with pytest.raises(credentials.RevealRefused):
+    assert password == secret_plaintext(account.current_version)
+    with pytest.raises(RevealRefused):
         services.loan_reveal(loan=loan, actor=contractor)
 
 
@@ -152,7 +156,7 @@ def test_a_return_rotates_every_account_then_settles_the_terminal_into_storage(
         == 1
     )
     assert services.returned_terminals_settle() == 0  # not rotated yet
-    credentials.rotation_resend_stale(older_than_seconds=0)  # the worker's turn
+    rotation_resend_stale(older_than_seconds=0)  # the worker's turn
     assert services.returned_terminals_settle() == 1
     terminal.refresh_from_db()
     assert terminal.status == Terminal.Status.IN_STORAGE
@@ -209,7 +213,7 @@ def test_closing_is_refused_until_everything_is_back_and_rotated(
     with pytest.raises(RuleViolation) as refused:
         services.declaration_close(declaration=declaration, actor=security)
     assert any("rotation" in reason for reason in refused.value.reasons)
-    credentials.rotation_resend_stale(older_than_seconds=0)
+    rotation_resend_stale(older_than_seconds=0)
     services.returned_terminals_settle()
     declaration = services.declaration_close(declaration=declaration, actor=security)
     assert declaration.status == DeclarationStatus.CLOSED

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from credentials.crypto import DecryptionError
-from credentials.keys import keyring
-from credentials.services import reencrypt_under_newest_key
+from credentials.keys import reencrypt_under_newest_key
+from credentials.secrets import keyring
 
 
 class Command(BaseCommand):

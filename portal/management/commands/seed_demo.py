@@ -10,8 +10,9 @@ from django.db import transaction
 from core.models import Organization, User
 from core.roles import Role
 from core.services import organization_create, user_create
-from credentials import services as credentials
+from credentials.accounts import account_create
 from credentials.models import Account, TargetSystem
+from credentials.targets import target_system_create
 from terminals import services as inventory
 from terminals.models import AccessCard, Location, Terminal
 
@@ -191,13 +192,11 @@ class Command(BaseCommand):
             target = TargetSystem.objects.filter(code=code).first()
             if target is None:
                 self.created += 1
-                target = credentials.target_system_create(
-                    actor=actor, code=code, name=name, connector="local"
-                )
+                target = target_system_create(actor=actor, code=code, name=name, connector="local")
             for terminal in terminals.values():
                 if terminal.status == Terminal.Status.LOST:
                     continue
                 if Account.objects.filter(target_system=target, terminal=terminal).exists():
                     continue
                 self.created += 1
-                credentials.account_create(actor=actor, target_system=target, terminal=terminal)
+                account_create(actor=actor, target_system=target, terminal=terminal)

@@ -338,10 +338,10 @@ def test_resolving_the_last_discrepancy_completes_the_stocktake(api_as, security
 def test_an_orphan_account_is_deleted_on_its_target_once_however_often_it_is_resolved(
     api_as, security, monkeypatch
 ):
-    from credentials import services as credentials
     from credentials.connectors.local import LocalConnector
+    from credentials.targets import target_system_create
 
-    credentials.target_system_create(actor=None, code="cc", name="CC", connector="local")
+    target_system_create(actor=None, code="cc", name="CC", connector="local")
     deleted = []
     monkeypatch.setattr(LocalConnector, "delete", lambda self, login_id: deleted.append(login_id))
     # As the policy check records it (it lists login IDs only on directory targets).

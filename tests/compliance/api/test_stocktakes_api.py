@@ -1,6 +1,9 @@
 """The stock-take API: who may do what, blind counts, each scan's answer, progress, closing and
 the report."""
 
+import csv
+import io
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -363,12 +366,16 @@ def test_the_report_lists_the_discrepancies_as_csv_for_excel(api_as, closed, aud
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert f"stocktake-{stocktake.pk}-report.csv" in response["Content-Disposition"]
     assert response.content.startswith(b"\xef\xbb\xbf")
-    lines = response.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("No.,Kind,Subject,Location,Terminal,Status")
-    assert len(lines) == 1 + 4
-    assert any(",Missing,C,hq-cab-1,C,Open," in line for line in lines)
+    header, *rows = csv.reader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert header[:6] == ["No.", "Kind", "Subject", "Location", "Recorded location", "Terminal"]
+    assert len(rows) == 4
+    rows = [dict(zip(header, row, strict=True)) for row in rows]
+    missing = next(row for row in rows if row["Subject"] == "C")
+    assert (missing["Kind"], missing["Terminal"], missing["Status"]) == ("Missing", "C", "Open")
+    assert missing["Location"] == "本店 > 本館 > 3F > 端末保管室 > 保管庫1"
+    assert missing["Opened at"].endswith("+09:00")
     # A hand-typed tag is never run as a formula by the spreadsheet.
-    assert any(",'=HYPERLINK(1)," in line for line in lines)
+    assert any(row["Subject"] == "'=HYPERLINK(1)" for row in rows)
 
 
 def test_the_report_speaks_japanese_by_default(closed, auditor, stocktake):

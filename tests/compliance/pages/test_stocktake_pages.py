@@ -432,14 +432,22 @@ def test_the_report_csv_is_utf8_with_a_byte_order_mark(as_user, auditor, reviewe
     raw = response.content
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["kind", "subject", "location"]
-    by_subject = {row[1]: row for row in rows[1:]}
+    assert rows[0][:3] == ["No.", "Kind", "Subject"]
+    by_subject = {row[2]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
     assert set(by_subject) == {"NW-B", "NW-C", "NOT-A-TAG"}
     unknown = by_subject["NOT-A-TAG"]
-    assert unknown[0] == "Unknown tag"
-    assert "Written off" in unknown
-    assert "業者のデモ機、返却済み" in unknown
-    assert "保管庫2" in by_subject["NW-C"][3]  # recorded location of the one found elsewhere
+    assert (unknown["Kind"], unknown["Outcome"]) == ("Unknown tag", "Written off")
+    assert unknown["Note"] == "業者のデモ機、返却済み"
+    # where the one found elsewhere was recorded
+    assert "保管庫2" in by_subject["NW-C"]["Recorded location"]
+
+
+def test_the_page_and_the_api_download_the_same_stocktake_report(as_user, auditor, reviewed):
+    client = as_user(auditor)
+    page = client.get(reverse("compliance:stocktake_report_csv", kwargs={"pk": reviewed.pk}))
+    api = client.get(f"/api/v1/stocktakes/{reviewed.pk}/report.csv")
+    assert api.status_code == 200
+    assert page.content == api.content
 
 
 def test_the_report_is_refused_to_a_contractor(as_user, contractor, reviewed):
@@ -462,3 +470,13 @@ def test_the_dashboard_shows_open_stocktakes_and_the_discrepancies_waiting(
     assert "Open stock-takes" in body
     assert "支店" in body
     assert "3 discrepancies wait for review." in body
+
+
+def test_the_menu_marks_the_stocktake_and_discrepancy_pages_as_the_current_page(as_user, security):
+    client = as_user(security)
+    for url, label in (
+        ("/terminals/stocktakes/", "Stock-takes"),
+        ("/terminals/discrepancies/", "Discrepancies"),
+    ):
+        body = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert f'aria-current="page">{label}</a>' in body

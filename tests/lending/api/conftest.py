@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.roles import Role
-from credentials import services as credentials
+from credentials.targets import target_system_create
 from lending import services
 from tests.factories import make_card, make_terminal, make_user
 from tests.lending.api.helpers import submit, with_accounts
@@ -29,10 +29,10 @@ def client_for():
 @pytest.fixture
 def targets(db):
     return [
-        credentials.target_system_create(
+        target_system_create(
             actor=None, code="callcenter", name="コールセンターシステム", connector="local"
         ),
-        credentials.target_system_create(
+        target_system_create(
             actor=None, code="nol", name="ネットワークオンラインシステム", connector="local"
         ),
     ]

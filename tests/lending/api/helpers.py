@@ -4,7 +4,7 @@ import datetime
 
 from django.utils import timezone
 
-from credentials import services as credentials
+from credentials.accounts import account_create
 from lending import services
 
 
@@ -12,7 +12,7 @@ def with_accounts(terminal, targets, capture):
     """Give a terminal an account on each target; the first rotations run as a worker would."""
     with capture(execute=True):
         for target in targets:
-            credentials.account_create(actor=None, target_system=target, terminal=terminal)
+            account_create(actor=None, target_system=target, terminal=terminal)
     return terminal
 
 

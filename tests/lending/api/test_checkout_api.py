@@ -4,8 +4,8 @@ and a refused check-out changes nothing."""
 import pytest
 from django.utils import timezone
 
-from credentials import services as credentials
 from credentials.models import RotationReason, SecretVersion
+from credentials.rotation import rotation_fail, rotation_request
 from lending import services
 from lending.models import Loan
 from terminals import services as inventory
@@ -47,7 +47,7 @@ def test_a_terminal_whose_password_was_revealed_is_refused(
 def test_a_terminal_with_a_rotation_pending_is_refused(client_for, facilities, approved, terminals):
     account = terminals[0].accounts.get(target_system__code="callcenter")
     # The worker has not run it yet (on-commit callbacks are not executed here).
-    credentials.rotation_request(account=account, reason=RotationReason.FORCED, actor=None)
+    rotation_request(account=account, reason=RotationReason.FORCED, actor=None)
 
     reasons = refused(client_for(facilities), checkout_body(approved, terminals[0]))
 
@@ -57,10 +57,8 @@ def test_a_terminal_with_a_rotation_pending_is_refused(client_for, facilities, a
 
 def test_a_terminal_whose_rotation_failed_is_refused(client_for, facilities, approved, terminals):
     account = terminals[0].accounts.get(target_system__code="callcenter")
-    rotation = credentials.rotation_request(
-        account=account, reason=RotationReason.FORCED, actor=None
-    )
-    credentials.rotation_fail(rotation_id=rotation.pk, error="target unreachable")
+    rotation = rotation_request(account=account, reason=RotationReason.FORCED, actor=None)
+    rotation_fail(rotation_id=rotation.pk, error="target unreachable")
 
     reasons = refused(client_for(facilities), checkout_body(approved, terminals[0]))
 

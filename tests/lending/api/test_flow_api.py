@@ -7,8 +7,8 @@ import io
 from django.utils import timezone
 
 from core.models import AuditEvent
-from credentials import services as credentials
 from credentials.models import Account, AccountState
+from credentials.secrets import secret_plaintext
 from lending import services
 from terminals.models import AccessCard, Terminal
 
@@ -89,7 +89,7 @@ def test_a_disaster_from_declaration_to_close_report(
         {
             "target_system": account.target_system.code,
             "login_id": account.login_id,
-            "password": credentials.secret_plaintext(account.current_version),
+            "password": secret_plaintext(account.current_version),
         }
         for account in terminals[0].accounts.order_by("target_system__code")
     ]

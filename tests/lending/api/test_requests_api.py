@@ -6,8 +6,8 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from credentials import services as credentials
 from credentials.models import Rotation
+from credentials.rotation import rotation_fail, rotation_force
 from lending import services
 from lending.models import AccessRequest, RequestStatus
 from tests.lending.api.helpers import checkout, submit
@@ -242,7 +242,7 @@ def test_a_declaration_closes_once_a_failed_rotation_was_retried_successfully(
     )
     accounts = list(terminals[0].accounts.all())
     for rotation in Rotation.objects.filter(account__in=accounts, status="requested"):
-        credentials.rotation_fail(rotation_id=rotation.pk, error="target unreachable")
+        rotation_fail(rotation_id=rotation.pk, error="target unreachable")
     client = client_for(security)
     client.post(f"/api/v1/declarations/{approved.declaration_id}/lift/")
     refused = client.post(f"/api/v1/declarations/{approved.declaration_id}/close/")
@@ -250,7 +250,7 @@ def test_a_declaration_closes_once_a_failed_rotation_was_retried_successfully(
     assert sum("has not succeeded" in reason for reason in refused.json()["reasons"]) == 2
 
     with django_capture_on_commit_callbacks(execute=True):
-        credentials.rotation_force(actor=security, accounts=accounts)
+        rotation_force(actor=security, accounts=accounts)
     assert services.returned_terminals_settle() == 1
     response = client.post(f"/api/v1/declarations/{approved.declaration_id}/close/")
 

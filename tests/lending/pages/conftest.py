@@ -8,14 +8,15 @@ import pytest
 from django.utils import timezone
 
 from core.roles import Role
-from credentials import services as credentials
+from credentials.accounts import account_create
+from credentials.targets import target_system_create
 from lending import services
 from tests.factories import make_card, make_terminal, make_user
 
 
 @pytest.fixture
 def target(db):
-    return credentials.target_system_create(
+    return target_system_create(
         actor=None, code="callcenter", name="コールセンターシステム", connector="local"
     )
 
@@ -23,7 +24,7 @@ def target(db):
 def with_account(terminal, target, django_capture_on_commit_callbacks):
     # Tasks run in process (tests/conftest.py): the first rotation gives the account its secret.
     with django_capture_on_commit_callbacks(execute=True):
-        credentials.account_create(actor=None, target_system=target, terminal=terminal)
+        account_create(actor=None, target_system=target, terminal=terminal)
     return terminal
 
 

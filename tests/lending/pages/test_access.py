@@ -26,7 +26,7 @@ PAGES = [
     ("return", "loan", ["facilities"], "Confirm the return"),
     ("checkout", None, ["facilities"], "Counter: check-out"),
     ("returns", None, ["facilities"], "NW-00001"),
-    ("contractors", None, ["facilities"], "関東電工"),
+    ("contractors", None, ["facilities", "security", "auditor"], "関東電工"),
     ("contractor-create", None, ["facilities"], "Add a contractor"),
     ("contractor-user-create", "organization", ["facilities"], "Add a user to 関東電工"),
 ]
@@ -133,3 +133,10 @@ def test_the_navigation_shows_each_role_its_lending_pages(as_user, world, facili
     assert "My loans" in contractor_page
     for name in ("checkout", "returns", "request-queue", "contractors"):
         assert reverse(f"lending:{name}") not in contractor_page
+
+
+def test_auditors_read_the_contractors_and_their_users_but_add_nobody(as_user, world, auditor):
+    body = as_user(auditor).get(reverse("lending:contractors")).content.decode()
+    assert "関東電工" in body
+    assert "Add a user" not in body
+    assert "Add a contractor" not in body

@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from credentials import services as credentials
 from credentials.permissions import register_reveal_policy, unregister_reveal_policy
+from credentials.reveal import secret_reveal
+from credentials.rotation import rotation_fail, rotation_request
 from lending import services
 from lending.models import LoanStatus
 from terminals import services as inventory
@@ -101,23 +102,21 @@ def test_a_terminal_whose_password_was_revealed_is_refused(
     as_user, facilities, security, approved, terminals
 ):
     account = terminals[0].accounts.get()
-    credentials.secret_reveal(account=account, actor=security)
+    secret_reveal(account=account, actor=security)
     page = scan(as_user(facilities), approved, "NW-00001")
     assert "its password was revealed and must be rotated first" in refusals(page)
 
 
 def test_a_terminal_with_a_pending_rotation_is_refused(as_user, facilities, approved, terminals):
     # Outside django_capture_on_commit_callbacks the rotation is asked for but never runs.
-    credentials.rotation_request(account=terminals[0].accounts.get(), reason="forced", actor=None)
+    rotation_request(account=terminals[0].accounts.get(), reason="forced", actor=None)
     page = scan(as_user(facilities), approved, "NW-00001")
     assert "a rotation is pending" in refusals(page)
 
 
 def test_a_terminal_whose_rotation_failed_is_refused(as_user, facilities, approved, terminals):
-    rotation = credentials.rotation_request(
-        account=terminals[0].accounts.get(), reason="forced", actor=None
-    )
-    credentials.rotation_fail(rotation_id=rotation.pk, error="target unreachable")
+    rotation = rotation_request(account=terminals[0].accounts.get(), reason="forced", actor=None)
+    rotation_fail(rotation_id=rotation.pk, error="target unreachable")
     page = scan(as_user(facilities), approved, "NW-00001")
     assert "its last rotation failed" in refusals(page)
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from lending import services
 from lending.models import Declaration, DeclarationStatus
+from lending.reports import CloseReportRowSerializer
 
 
 def test_security_declares_a_disaster_for_the_chosen_sites(as_user, security, site):
@@ -103,18 +104,31 @@ def test_once_everything_is_back_it_closes_and_the_report_lists_each_loan(
 def test_the_report_downloads_as_csv_with_a_byte_order_mark(as_user, auditor, loan):
     declaration = loan.request.declaration
     response = as_user(auditor).get(
-        reverse("lending:declaration-report-csv", args=[declaration.pk])
+        reverse("lending:declaration-report-csv", args=[declaration.pk]), HTTP_ACCEPT_LANGUAGE="en"
     )
     body = response.content
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
     assert body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["Asset tag", "Contractor", "Request"]
-    assert rows[1][0] == "NW-00001"
-    assert rows[1][1] == "関東電工"
-    assert rows[1][8] == "山田 太郎"
+    assert rows[0][:3] == ["loan", "terminal", "contractor"]
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert (row["terminal"], row["contractor"]) == ("NW-00001", "関東電工")
+    assert row["operator who received it"] == "山田 太郎"
+    # Tokyo time with its offset: a spreadsheet elsewhere reads the same moment.
+    assert row["checked out at"].endswith("+09:00")
     assert len(rows) == 2
+
+
+def test_the_page_and_the_api_download_the_same_report(as_user, auditor, loan):
+    declaration = loan.request.declaration
+    client = as_user(auditor)
+    page = client.get(
+        reverse("lending:declaration-report-csv", args=[declaration.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    )
+    api = client.get(f"/api/v1/declarations/{declaration.pk}/report.csv", HTTP_ACCEPT_LANGUAGE="en")
+    assert api.status_code == 200
+    assert page.content == api.content
 
 
 def test_a_contractor_sees_only_active_declarations(as_user, contractor, security, declaration):
@@ -139,4 +153,5 @@ def test_a_typed_name_that_looks_like_a_formula_stays_text_in_the_csv(
         reverse("lending:declaration-report-csv", args=[approved.declaration_id])
     )
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[1][8] == '\'=HYPERLINK("http://example.com")'
+    operator = rows[0].index(str(CloseReportRowSerializer().fields["operator_name"].label))
+    assert rows[1][operator] == '\'=HYPERLINK("http://example.com")'

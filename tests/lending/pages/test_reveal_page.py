@@ -4,7 +4,7 @@ every account at once, and refused the second time with a pointer to security.""
 from django.urls import reverse
 
 from core.models import AuditEvent
-from credentials import services as credentials
+from credentials.secrets import secret_plaintext
 from lending import services
 
 
@@ -17,7 +17,7 @@ def test_the_page_asks_for_the_password_and_shows_nothing_before(as_user, contra
     assert "コールセンターシステム" in page
     account = loan.terminal.accounts.get()
     assert account.login_id not in page
-    assert credentials.secret_plaintext(account.current_version) not in page
+    assert secret_plaintext(account.current_version) not in page
 
 
 def test_a_wrong_password_reveals_nothing(as_user, contractor, loan):
@@ -32,7 +32,7 @@ def test_the_password_reveals_every_account_once_and_the_second_time_is_refused(
     as_user, contractor, password, loan
 ):
     account = loan.terminal.accounts.get()
-    secret = credentials.secret_plaintext(account.current_version)
+    secret = secret_plaintext(account.current_version)
     client = as_user(contractor)
     url = reverse("lending:loan-credentials", args=[loan.pk])
 

@@ -1,0 +1,131 @@
+"""Accounts: creating one for a terminal (its first values come from a rotation), locking,
+unlocking and deleting it on its target and here, and deleting a retired terminal's accounts.
+Slow I/O (the target) runs between two transactions: the first refuses what the account's state
+does not allow before the target is touched, the second records what the target did."""
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import record_event
+from core.errors import InvalidInput, RuleViolation
+from core.models import User
+from core.queue import enqueue
+from core.transitions import check_transition
+from credentials.models import Account, AccountState, LoginIdRecord, RotationReason, TargetSystem
+from credentials.rotation import rotation_open
+from credentials.targets import connector_for, unused_login_id
+from terminals.models import Terminal
+
+
+@transaction.atomic
+def account_create(
+    *, actor: User | None, target_system: TargetSystem, terminal: Terminal
+) -> Account:
+    """A new account for a terminal: its first login ID and password come from a rotation."""
+    if terminal.status == Terminal.Status.RETIRED:
+        raise RuleViolation(_("A retired terminal keeps no accounts."))
+    if (
+        Account.objects.filter(target_system=target_system, terminal=terminal)
+        .exclude(state=AccountState.DELETED)
+        .exists()
+    ):
+        raise InvalidInput(
+            _("The account was not created."),
+            field_errors={
+                "target_system": [_("This terminal already has an account on this target system.")]
+            },
+        )
+    account = Account.objects.create(
+        target_system=target_system,
+        terminal=terminal,
+        login_id=unused_login_id(target_system),
+        state=AccountState.ROTATION_PENDING,
+    )
+    record_event(
+        actor=actor,
+        action="account.created",
+        obj=account,
+        details={"target_system": target_system.code, "terminal": terminal.asset_tag},
+    )
+    rotation_open(account=account, reason=RotationReason.INITIAL, actor=actor)
+    return account
+
+
+def _change_lock(*, account: Account, actor: User | None, to_state: str) -> Account:
+    with transaction.atomic():
+        locked = (
+            Account.objects.select_for_update(of=("self",))
+            .select_related("target_system")
+            .get(pk=account.pk)
+        )
+        check_transition(locked, to_state, field="state")  # refuse before touching the target
+    connector = connector_for(locked.target_system)
+    (connector.unlock if to_state == AccountState.UNLOCKED else connector.lock)(locked.login_id)
+    with transaction.atomic():
+        locked = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
+        check_transition(locked, to_state, field="state")
+        locked.state = to_state
+        locked.save(update_fields=["state"])
+        record_event(
+            actor=actor,
+            action=f"account.{to_state}",
+            obj=locked,
+            details={"login_id": locked.login_id, "target_system": locked.target_system.code},
+        )
+    return locked
+
+
+def account_unlock(*, account: Account, actor: User | None) -> Account:
+    return _change_lock(account=account, actor=actor, to_state=AccountState.UNLOCKED)
+
+
+def account_lock(*, account: Account, actor: User | None) -> Account:
+    return _change_lock(account=account, actor=actor, to_state=AccountState.LOCKED)
+
+
+def account_delete(*, account: Account, actor: User | None) -> Account:
+    """Delete the account on its target, then here (no longer needed, or its terminal retired)."""
+    with transaction.atomic():
+        locked = (
+            Account.objects.select_for_update(of=("self",))
+            .select_related("target_system")
+            .get(pk=account.pk)
+        )
+        check_transition(locked, AccountState.DELETED, field="state")
+    connector_for(locked.target_system).delete(locked.login_id)
+    with transaction.atomic():
+        locked = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
+        check_transition(locked, AccountState.DELETED, field="state")
+        locked.state = AccountState.DELETED
+        locked.save(update_fields=["state"])
+        LoginIdRecord.objects.filter(account=locked, valid_until__isnull=True).update(
+            valid_until=timezone.now()
+        )
+        record_event(
+            actor=actor, action="account.deleted", obj=locked, details={"login_id": locked.login_id}
+        )
+    return locked
+
+
+def accounts_delete_after_retirement(terminal: Terminal) -> None:
+    """Retired terminals keep no accounts: after the retirement commits, a worker deletes them on
+    their targets (the policy check reports any that linger)."""
+    terminal_id = terminal.pk
+    transaction.on_commit(
+        lambda: enqueue("credentials.tasks.delete_accounts_of_terminal", terminal_id)
+    )
+
+
+def accounts_delete_for_terminal(*, terminal_id: int) -> int:
+    """Delete every live account of a (retired) terminal on its target, then here."""
+    accounts = Account.objects.filter(terminal_id=terminal_id).exclude(state=AccountState.DELETED)
+    count = 0
+    for account in accounts:
+        if account.state == AccountState.ROTATION_PENDING:
+            # A rotation is pushing to the target now; deleting under it would race. The
+            # policy check reports accounts of retired terminals, so this one is not forgotten.
+            continue
+        account_delete(account=account, actor=None)
+        count += 1
+    return count

@@ -1,0 +1,125 @@
+"""Target systems: creating one, what its login IDs and passwords look like, and the connector
+that reaches it."""
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core.audit import record_event
+from core.errors import InvalidInput, RuleViolation
+from core.models import User
+from credentials.connectors import Connector, LdapSettings
+from credentials.connectors.ldap import LdapConnector
+from credentials.connectors.local import LocalConnector
+from credentials.generation import PasswordPolicy, PolicyError, generate_login_id
+from credentials.models import Account, ConnectorKind, TargetSystem
+from credentials.secrets import bind_password_encrypt, bind_password_plaintext
+
+_POLICY_FIELDS = (
+    "password_length",
+    "min_upper",
+    "min_lower",
+    "min_digits",
+    "min_symbols",
+    "symbols",
+    "excluded_characters",
+    "login_id_prefix",
+    "login_id_random_length",
+    "max_secret_age_days",
+)
+
+
+def policy_of(target: TargetSystem) -> PasswordPolicy:
+    return PasswordPolicy(
+        length=target.password_length,
+        min_upper=target.min_upper,
+        min_lower=target.min_lower,
+        min_digits=target.min_digits,
+        min_symbols=target.min_symbols,
+        symbols=target.symbols,
+        excluded=target.excluded_characters,
+    )
+
+
+def unused_login_id(target: TargetSystem) -> str:
+    """A new login ID of the target's pattern that no account on the target has now."""
+    for _attempt in range(20):
+        login_id = generate_login_id(target.login_id_prefix, target.login_id_random_length)
+        if not Account.objects.filter(target_system=target, login_id=login_id).exists():
+            return login_id
+    raise RuleViolation(_("No unused login ID could be generated; lengthen the random part."))
+
+
+@transaction.atomic
+def target_system_create(
+    *,
+    actor: User | None,
+    code: str,
+    name: str,
+    connector: str,
+    ldap_url: str = "",
+    ldap_base_dn: str = "",
+    ldap_bind_dn: str = "",
+    ldap_bind_password: str = "",
+    ldap_timeout_seconds: int = 5,
+    **policy,
+) -> TargetSystem:
+    unknown = set(policy) - set(_POLICY_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown target system fields: {sorted(unknown)}")
+    errors: dict[str, list[str]] = {}
+    if TargetSystem.objects.filter(code=code).exists():
+        errors["code"] = [_("A target system with code %(code)s already exists.") % {"code": code}]
+    if connector not in ConnectorKind.values:
+        errors["connector"] = [_("Unknown connector: %(c)s.") % {"c": connector}]
+    if connector == ConnectorKind.LDAP:
+        for field, value in (
+            ("ldap_url", ldap_url),
+            ("ldap_base_dn", ldap_base_dn),
+            ("ldap_bind_dn", ldap_bind_dn),
+            ("ldap_bind_password", ldap_bind_password),
+        ):
+            if not value:
+                errors[field] = [_("Required for an LDAP target.")]
+    target = TargetSystem(
+        code=code,
+        name=name,
+        connector=connector,
+        ldap_url=ldap_url,
+        ldap_base_dn=ldap_base_dn,
+        ldap_bind_dn=ldap_bind_dn,
+        ldap_timeout_seconds=ldap_timeout_seconds,
+        **policy,
+    )
+    try:
+        policy_of(target).check()
+    except PolicyError as exc:
+        errors["password_length"] = [
+            _("The password policy cannot be met: %(why)s.") % {"why": exc}
+        ]
+    if errors:
+        raise InvalidInput(_("The target system was not saved."), field_errors=errors)
+    target.save()
+    if ldap_bind_password:
+        bind_password_encrypt(target, ldap_bind_password)
+        target.save(update_fields=["ldap_bind_password_key_id", "ldap_bind_password_ciphertext"])
+    record_event(
+        actor=actor,
+        action="target_system.created",
+        obj=target,
+        details={"code": code, "connector": connector, **{k: policy[k] for k in sorted(policy)}},
+    )
+    return target
+
+
+def connector_for(target: TargetSystem) -> Connector:
+    if target.connector == ConnectorKind.LDAP:
+        return LdapConnector(
+            LdapSettings(
+                url=target.ldap_url,
+                base_dn=target.ldap_base_dn,
+                bind_dn=target.ldap_bind_dn,
+                bind_password=bind_password_plaintext(target),
+                timeout=target.ldap_timeout_seconds,
+            )
+        )
+    return LocalConnector(target)
