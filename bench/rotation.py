@@ -86,7 +86,7 @@ class Worker:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> "Worker":
-        from tests.credentials import slow_target
+        from tests.support import slow_target
 
         app, env = "config", dict(os.environ)
         if self.connector_delay:
@@ -284,7 +284,7 @@ def measure_floor(target, profile: bool, connector_delay: float) -> Phase:
     this process: what the service code costs with no broker, no worker and no parallelism."""
     from credentials.models import RotationStatus
     from credentials.rotation import rotation_perform
-    from tests.credentials.slow_target import slow_pushes
+    from tests.support.slow_target import slow_pushes
 
     accounts = accounts_of(target)
     profiler = cProfile.Profile() if profile else None
@@ -432,7 +432,7 @@ def run(args, folder: Path) -> int:
         stack.enter_context(RedisServer(folder, redis_port))
         slapd = None
         if "ldap" in kinds:
-            from tests.credentials.slapd import Slapd
+            from tests.support.slapd import Slapd
 
             if Slapd.missing():
                 raise BenchError(f"slapd is needed: apt-get install slapd ({Slapd.missing()})")

@@ -303,4 +303,6 @@ class DiscrepancyEvidence(models.Model):
         verbose_name_plural = _("evidence")
 
     def __str__(self) -> str:
-        return self.file.name
+        name = self.file.name
+        assert name is not None, "a FileField is never NULL: an empty one reads as ''"
+        return name

@@ -4,6 +4,7 @@ reopened."""
 
 import logging
 from collections import Counter
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Max, Q
@@ -47,14 +48,14 @@ def _findings_accounts(now):
     for account in live.filter(terminal__status=Terminal.Status.RETIRED):
         yield Kind.RETIRED_TERMINAL_ACCOUNT, f"account:{account.pk}", _account_fields(account)
     for account in live.filter(current_version__isnull=False):
-        age = now - (
-            account.current_version.became_current_at or account.current_version.created_at
-        )
-        if age > timezone.timedelta(days=account.target_system.max_secret_age_days):
+        version = account.current_version
+        assert version is not None, "filtered on current_version__isnull=False"
+        age = now - (version.became_current_at or version.created_at)
+        if age > timedelta(days=account.target_system.max_secret_age_days):
             fields = _account_fields(account)
             fields["details"]["age_days"] = age.days
             yield Kind.SECRET_TOO_OLD, f"account:{account.pk}", fields
-    day_ago = now - timezone.timedelta(days=1)
+    day_ago = now - timedelta(days=1)
     failed = Rotation.objects.filter(status=RotationStatus.FAILED, finished_at__lt=day_ago).filter(
         account__state=AccountState.ROTATION_FAILED
     )
@@ -101,7 +102,7 @@ def _findings_stocktakes(now):
         )
     )
     for site in sites:
-        interval = timezone.timedelta(days=site.stocktake_interval_days)
+        interval = timedelta(days=site.stocktake_interval_days)
         if site.last_completed is None or now - site.last_completed > interval:
             yield (
                 Kind.STOCKTAKE_OVERDUE,

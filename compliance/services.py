@@ -5,6 +5,7 @@ One function per transition, each writing its audit event in the same transactio
 
 import hashlib
 from collections import Counter, defaultdict
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -71,7 +72,7 @@ def stocktake_open(
                 blind=blind,
                 opened_at=now,
                 opened_by=actor,
-                due_at=now + timezone.timedelta(days=due_days or settings.STOCKTAKE_DUE_DAYS),
+                due_at=now + timedelta(days=due_days or settings.STOCKTAKE_DUE_DAYS),
             )
             terminals = (
                 Terminal.objects.filter(location__path__startswith=site.path)
@@ -117,7 +118,7 @@ def stocktakes_open_due(*, now=None) -> list[StockTake]:
     for site in sites:
         if site.open_count:
             continue
-        if site.last_opened and now - site.last_opened < timezone.timedelta(
+        if site.last_opened and now - site.last_opened < timedelta(
             days=site.stocktake_interval_days
         ):
             continue
@@ -382,7 +383,7 @@ def stocktake_progress(stocktake: StockTake) -> dict:
 
 # Review ---------------------------------------------------------------------------------------
 
-_OUTCOMES_BY_KIND = {
+_OUTCOMES_BY_KIND: dict[str, set[DiscrepancyOutcome]] = {
     DiscrepancyKind.MISSING: {
         DiscrepancyOutcome.FOUND,
         DiscrepancyOutcome.LOST_OR_STOLEN,
@@ -596,7 +597,7 @@ def stocktake_reminders(*, now=None) -> int:
     due_soon = list(
         open_ones.filter(
             due_at__gte=now,
-            due_at__lt=now + timezone.timedelta(days=settings.STOCKTAKE_REMINDER_DAYS),
+            due_at__lt=now + timedelta(days=settings.STOCKTAKE_REMINDER_DAYS),
             reminder_sent_at__isnull=True,
         )
     )

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from compliance import policy_checks
+from compliance import policy_checks, selectors
 from compliance import services as stocktakes
 from compliance.forms import (
     AssignForm,
@@ -89,8 +89,8 @@ def _path(location: Location | None, names: dict[int, str]) -> str:
 # Stock-takes ----------------------------------------------------------------------------------
 
 
-def _stocktake_or_404(pk: int) -> StockTake:
-    return get_object_or_404(StockTake.objects.select_related("site", "opened_by"), pk=pk)
+def _stocktake_or_404(request: HttpRequest, pk: int) -> StockTake:
+    return get_object_or_404(selectors.stocktake_queryset(user=request.user), pk=pk)
 
 
 @require_GET
@@ -98,7 +98,7 @@ def _stocktake_or_404(pk: int) -> StockTake:
 def stocktake_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     rows = (
-        StockTake.objects.select_related("site")
+        selectors.stocktake_queryset(user=request.user)
         .annotate(
             open_discrepancies=Count(
                 "discrepancies", filter=Q(discrepancies__status=Discrepancy.Status.OPEN)
@@ -184,7 +184,7 @@ def _summary(stocktake: StockTake) -> dict:
 @require_GET
 @requires("compliance.view_stocktake")
 def stocktake_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    stocktake = _stocktake_or_404(pk)
+    stocktake = _stocktake_or_404(request, pk)
     context = {"stocktake": stocktake, "now": timezone.now()}
     if stocktake.status == StockTakeStatus.OPEN:
         # Counts only, even in a blind count: they tell how far the count is, not what to find.
@@ -255,7 +255,7 @@ def _expected_at(stocktake: StockTake, location: Location):
 @requires("compliance.view_stocktake", "compliance.add_scan")
 def stocktake_scan(request: HttpRequest, pk: int) -> HttpResponse:
     """Made for a phone and for a keyboard-wedge scanner: the scanner types the tag and Enter."""
-    stocktake = _stocktake_or_404(pk)
+    stocktake = _stocktake_or_404(request, pk)
     if stocktake.status != StockTakeStatus.OPEN:
         messages.error(request, _("This stock-take is closed: no more scans."))
         return redirect("compliance:stocktake_detail", pk=stocktake.pk)
@@ -295,7 +295,7 @@ def stocktake_scan(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @requires("compliance.view_stocktake", "compliance.add_scan")
 def stocktake_undo(request: HttpRequest, pk: int) -> HttpResponse:
-    stocktake = _stocktake_or_404(pk)
+    stocktake = _stocktake_or_404(request, pk)
     try:
         scan = stocktakes.scan_undo_last(stocktake=stocktake, actor=request.user)
     except ApplicationError as exc:
@@ -317,7 +317,7 @@ def stocktake_undo(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @requires("compliance.view_stocktake", "compliance.change_stocktake")
 def stocktake_close(request: HttpRequest, pk: int) -> HttpResponse:
-    stocktake = _stocktake_or_404(pk)
+    stocktake = _stocktake_or_404(request, pk)
     if request.method == "POST":
         try:
             stocktake = stocktakes.stocktake_close(stocktake=stocktake, actor=request.user)
@@ -352,7 +352,7 @@ def stocktake_close(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @requires("compliance.view_stocktake", "compliance.view_discrepancy")
 def stocktake_report(request: HttpRequest, pk: int) -> HttpResponse:
-    stocktake = _stocktake_or_404(pk)
+    stocktake = _stocktake_or_404(request, pk)
     return render(
         request,
         "compliance/stocktake_report.html",
@@ -367,7 +367,7 @@ def stocktake_report(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @requires("compliance.view_stocktake", "compliance.view_discrepancy")
 def stocktake_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    stocktake = _stocktake_or_404(pk)
+    stocktake = _stocktake_or_404(request, pk)
     return csv_download(
         StockTakeReportRowSerializer,
         stocktake_report_rows(stocktake),
@@ -384,9 +384,7 @@ def discrepancy_list(request: HttpRequest) -> HttpResponse:
     data = request.GET.copy()
     # Officers come for what is still open; "All" (an empty status) shows the rest too.
     data.setdefault("status", Discrepancy.Status.OPEN)
-    queryset = Discrepancy.objects.select_related(
-        "stocktake__site", "location", "terminal", "assignee"
-    )
+    queryset = selectors.discrepancy_queryset(user=request.user)
     filterset = DiscrepancyFilter(data, queryset=queryset)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
@@ -396,19 +394,8 @@ def discrepancy_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _discrepancy_or_404(pk: int) -> Discrepancy:
-    return get_object_or_404(
-        Discrepancy.objects.select_related(
-            "stocktake__site",
-            "location",
-            "terminal",
-            "assignee",
-            "resolved_by",
-            "account__target_system",
-            "loan",
-        ),
-        pk=pk,
-    )
+def _discrepancy_or_404(request: HttpRequest, pk: int) -> Discrepancy:
+    return get_object_or_404(selectors.discrepancy_queryset(user=request.user), pk=pk)
 
 
 def _detail_rows(discrepancy: Discrepancy) -> list[tuple[str, str]]:
@@ -471,13 +458,13 @@ def _discrepancy_page(
 @require_GET
 @requires("compliance.view_discrepancy")
 def discrepancy_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _discrepancy_page(request, _discrepancy_or_404(pk))
+    return _discrepancy_page(request, _discrepancy_or_404(request, pk))
 
 
 @require_POST
 @requires("compliance.view_discrepancy", "compliance.change_discrepancy")
 def discrepancy_assign(request: HttpRequest, pk: int) -> HttpResponse:
-    discrepancy = _discrepancy_or_404(pk)
+    discrepancy = _discrepancy_or_404(request, pk)
     form = AssignForm(request.POST)
     if form.is_valid():
         assignee = form.cleaned_data["assignee"]
@@ -499,7 +486,7 @@ def discrepancy_assign(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @requires("compliance.view_discrepancy", "compliance.change_discrepancy")
 def discrepancy_resolve(request: HttpRequest, pk: int) -> HttpResponse:
-    discrepancy = _discrepancy_or_404(pk)
+    discrepancy = _discrepancy_or_404(request, pk)
     form = ResolveForm(request.POST, discrepancy=discrepancy)
     if form.is_valid():
         try:
@@ -532,7 +519,7 @@ def discrepancy_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @requires("compliance.view_discrepancy", "compliance.add_discrepancyevidence")
 def evidence_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    discrepancy = _discrepancy_or_404(pk)
+    discrepancy = _discrepancy_or_404(request, pk)
     form = EvidenceForm(request.POST, request.FILES)
     if form.is_valid():
         try:

@@ -27,10 +27,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = (*DjangoUserAdmin.list_display, "organization")
+    # The stubs make list_display an instance variable (a ClassVar cannot be generic).
+    list_display = (*DjangoUserAdmin.list_display, "organization")  # type: ignore[misc]
     list_filter = (*DjangoUserAdmin.list_filter, "organization")
     list_select_related = ("organization",)
-    fieldsets = (*DjangoUserAdmin.fieldsets, (_("Organization"), {"fields": ("organization",)}))
+    fieldsets = (
+        *(DjangoUserAdmin.fieldsets or ()),
+        (_("Organization"), {"fields": ("organization",)}),
+    )
     add_fieldsets = (
         *DjangoUserAdmin.add_fieldsets,
         (_("Organization"), {"fields": ("organization",)}),

@@ -22,7 +22,7 @@ def users_holding(perm: str) -> QuerySet[User]:
 
 def emails_of_users_holding(*perms: str) -> list[str]:
     """Each address once, in order, of the active users holding any of `perms`."""
-    emails = set()
+    emails: set[str] = set()
     for perm in perms:
         emails.update(users_holding(perm).exclude(email="").values_list("email", flat=True))
     return sorted(emails)

@@ -3,10 +3,13 @@ spreadsheet would run as a formula (tags, names and work sites are typed by peop
 
 import csv
 import io
+from collections.abc import Mapping, Sequence
+from typing import cast
 
 from django.http import HttpResponse
 from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer
+from rest_framework.utils.serializer_helpers import ReturnList
 
 BOM = "\ufeff"
 # A cell starting with one of these is run as a formula; an apostrophe in front, which Excel
@@ -19,12 +22,15 @@ def safe_cell(value) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
-def rows_csv(row_serializer: type[serializers.Serializer], data: list[dict]) -> bytes:
+def rows_csv(
+    row_serializer: type[serializers.Serializer], data: Sequence[Mapping[str, object]]
+) -> bytes:
     """A report's rows (as its row serializer gave them) as CSV, headed by the fields' labels.
     Times are the serializer's: ISO 8601 in the viewer's time zone, with the offset."""
     out = io.StringIO()
     writer = csv.writer(out)
-    fields = row_serializer().fields
+    # As a Mapping: the stubs' BindingDict iterates over fields, the real one over their names.
+    fields: Mapping[str, serializers.Field] = row_serializer().fields
     writer.writerow([str(field.label) for field in fields.values()])
     for row in data:
         writer.writerow([safe_cell(row[name]) for name in fields])
@@ -35,8 +41,10 @@ def csv_download(
     row_serializer: type[serializers.Serializer], rows: object, filename: str
 ) -> HttpResponse:
     """A page's CSV download: the same bytes as the API's `report.csv` for the same rows."""
+    # many=True builds a ListSerializer, whose data is a list (the stubs say the row's dict).
+    data = cast(ReturnList, row_serializer(rows, many=True).data)
     response = HttpResponse(
-        rows_csv(row_serializer, row_serializer(rows, many=True).data),
+        rows_csv(row_serializer, data),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -3,14 +3,17 @@ password unless a policy says so: lending registers the one policy that exists (
 contractor of an active loan, once)."""
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 
 from core.errors import RuleViolation
 from core.models import User
-from core.roles import Role
 
-RevealPolicy = Callable[[User, "Account"], bool]  # noqa: F821 (credentials.models.Account)
+if TYPE_CHECKING:
+    from credentials.models import Account
+
+RevealPolicy = Callable[[User, "Account"], bool]
 _reveal_policies: list[RevealPolicy] = []
 
 
@@ -30,7 +33,10 @@ def may_reveal(user: User, account) -> bool:
     )
 
 
-def require_security(actor: User) -> None:
-    """Forced rotations and extra reveals are a security officer's decisions."""
-    if actor.role != Role.SECURITY:
+# Forcing rotations, and allowing one more reveal, are security officers' decisions.
+DECIDES_ROTATIONS = "credentials.add_rotation"
+
+
+def require_rotation_authority(actor: User) -> None:
+    if not actor.has_perm(DECIDES_ROTATIONS):
         raise RuleViolation(_("Only a security officer may do this."))

@@ -9,7 +9,7 @@ from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation
 from core.models import User
 from credentials.models import Account, AccountState, SecretVersion
-from credentials.permissions import may_reveal, require_security
+from credentials.permissions import may_reveal, require_rotation_authority
 from credentials.secrets import secret_plaintext
 
 
@@ -60,7 +60,7 @@ def secret_reveal(*, account: Account, actor: User) -> tuple[str, str]:
 
 @transaction.atomic
 def secret_approve_extra_reveal(*, account: Account, actor: User, reason: str) -> SecretVersion:
-    require_security(actor)
+    require_rotation_authority(actor)
     if not reason.strip():
         raise InvalidInput(
             _("No approval was recorded."), field_errors={"reason": [_("A reason is required.")]}

@@ -11,9 +11,9 @@ A crash anywhere leaves the pending version in place, so a retry pushes the same
 
 import logging
 import random
+from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Max, Q
@@ -24,7 +24,7 @@ from core.audit import record_event
 from core.errors import RuleViolation
 from core.models import User
 from core.queue import enqueue
-from core.roles import Role
+from core.selectors import emails_of_users_holding
 from core.transitions import check_transition
 from credentials.generation import generate_password
 from credentials.models import (
@@ -39,7 +39,7 @@ from credentials.models import (
     SecretStatus,
     SecretVersion,
 )
-from credentials.permissions import require_security
+from credentials.permissions import DECIDES_ROTATIONS, require_rotation_authority
 from credentials.secrets import secret_encrypt, secret_plaintext
 from credentials.targets import connector_for, policy_of, unused_login_id
 
@@ -90,7 +90,7 @@ def rotation_resend_stale(*, older_than_seconds: int | None = None) -> int:
         if older_than_seconds is not None
         else settings.ROTATION_RESEND_AFTER_SECONDS
     )
-    cutoff = timezone.now() - timezone.timedelta(seconds=wait)
+    cutoff = timezone.now() - timedelta(seconds=wait)
     stale = Rotation.objects.filter(
         status=RotationStatus.REQUESTED, requested_at__lt=cutoff
     ).filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=cutoff))
@@ -125,7 +125,9 @@ def _prepare_pending(rotation_id: int) -> tuple[Rotation, SecretVersion] | None:
         pending.save()
         rotation.pending_version = pending
     rotation.save(update_fields=["attempts", "pending_version"])
-    return rotation, rotation.pending_version
+    stored = rotation.pending_version
+    assert stored is not None, "stored just above, or by an earlier try"
+    return rotation, stored
 
 
 def rotation_perform(*, rotation_id: int) -> str:
@@ -154,11 +156,13 @@ def _await_admin(rotation: Rotation) -> None:
         status=RotationStatus.AWAITING_ADMIN
     )
     if updated:
+        pending = rotation.pending_version
+        assert pending is not None, "a rotation awaits its administrator once _prepare_pending ran"
         record_event(
             actor=None,
             action="rotation.awaiting_admin",
             obj=rotation,
-            details={"account": rotation.account_id, "version": rotation.pending_version.version},
+            details={"account": rotation.account_id, "version": pending.version},
         )
 
 
@@ -171,6 +175,7 @@ def _make_current(
     if rotation.status != expected:
         return  # a duplicate delivery finished it already
     account = Account.objects.select_for_update(of=("self",)).get(pk=rotation.account_id)
+    assert rotation.pending_version_id is not None, "stored by _prepare_pending before the target"
     pending = SecretVersion.objects.select_for_update(of=("self",)).get(
         pk=rotation.pending_version_id
     )
@@ -248,12 +253,7 @@ def rotation_fail(*, rotation_id: int, error: str) -> None:
 
 
 def _alert_security(*, account_label: str, terminal_tag: str, error: str) -> None:
-    recipients = list(
-        Group.objects.get(name=Role.SECURITY)
-        .user_set.filter(is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
+    recipients = emails_of_users_holding(DECIDES_ROTATIONS)
     if not recipients:
         return
     send_mail(
@@ -291,7 +291,7 @@ def rotation_request_aged(*, now=None) -> int:
         became_current = (
             account.current_version.became_current_at if account.current_version else None
         )
-        max_age = timezone.timedelta(days=account.target_system.max_secret_age_days)
+        max_age = timedelta(days=account.target_system.max_secret_age_days)
         if became_current is None or now - became_current >= max_age:
             rotation_request(account=account, reason=RotationReason.SCHEDULED, actor=None)
             count += 1
@@ -301,7 +301,7 @@ def rotation_request_aged(*, now=None) -> int:
 @transaction.atomic
 def rotation_force(*, actor: User, accounts) -> list[Rotation]:
     """A security officer's forced rotation of one account, a terminal's or a target's."""
-    require_security(actor)
+    require_rotation_authority(actor)
     rotations = []
     for account in accounts:
         if account.state == AccountState.DELETED:
@@ -337,13 +337,14 @@ def manual_rotation_values(*, rotation: Rotation, actor: User) -> tuple[str, str
         ):
             raise RuleViolation(_("This rotation is not waiting for an administrator."))
         _require_manual_admin(rotation, actor)
+        pending = rotation.pending_version
+        assert pending is not None, "a rotation awaits its administrator once _prepare_pending ran"
         record_event(
             actor=actor,
             action="rotation.manual_values_shown",
             obj=rotation,
-            details={"account": rotation.account_id, "version": rotation.pending_version.version},
+            details={"account": rotation.account_id, "version": pending.version},
         )
-        pending = rotation.pending_version
         return pending.login_id, secret_plaintext(pending)
 
 

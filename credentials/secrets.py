@@ -36,9 +36,12 @@ def _bind_password_context(target: TargetSystem) -> str:
 
 
 def bind_password_plaintext(target: TargetSystem) -> str:
+    ciphertext = target.ldap_bind_password_ciphertext
+    if ciphertext is None:
+        raise ValueError(f"target system {target.code} has no LDAP bind password stored")
     return keyring().decrypt(
         target.ldap_bind_password_key_id,
-        bytes(target.ldap_bind_password_ciphertext),
+        bytes(ciphertext),
         context=_bind_password_context(target),
     )
 

@@ -2,6 +2,7 @@
 requests and loans), why a terminal may not be lent now, and the close report."""
 
 from collections import defaultdict
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
@@ -117,7 +118,9 @@ def checkout_refusals(*, request: AccessRequest, terminal: Terminal, actor: User
             _("Request #%(id)s already has its %(n)s terminals.")
             % {"id": request.pk, "n": request.quantity}
         )
-    if not declaration.sites.filter(pk=terminal.location.site_id).exists():
+    site_id = terminal.location.site_id
+    # A location without a site is in none of the declaration's sites.
+    if site_id is None or not declaration.sites.filter(pk=site_id).exists():
         reasons.append(
             _("Terminal %(tag)s is kept at a site outside the declaration's area.")
             % {"tag": terminal.asset_tag}
@@ -173,7 +176,7 @@ def overdue_loans(*, now=None) -> QuerySet[Loan]:
 
 def loans_due_soon(*, now=None) -> QuerySet[Loan]:
     now = now or timezone.now()
-    horizon = now + timezone.timedelta(hours=settings.LENDING_DUE_SOON_HOURS)
+    horizon = now + timedelta(hours=settings.LENDING_DUE_SOON_HOURS)
     return Loan.objects.filter(
         status=LoanStatus.OPEN, due_at__gte=now, due_at__lt=horizon, due_soon_notice_at__isnull=True
     ).select_related("terminal", "request__contractor")
@@ -181,7 +184,7 @@ def loans_due_soon(*, now=None) -> QuerySet[Loan]:
 
 def close_report(*, declaration: Declaration) -> list[dict]:
     """Each loan under a declaration from request to rotation, in check-out order."""
-    loans = (
+    loans = list(
         Loan.objects.filter(request__declaration=declaration)
         .exclude(status=LoanStatus.ABANDONED)
         .select_related(
@@ -195,7 +198,6 @@ def close_report(*, declaration: Declaration) -> list[dict]:
         )
         .order_by("checked_out_at")
     )
-    loans = list(loans)
     # One query for every rotation of these terminals; each loan takes the first one that
     # succeeded after it came back (or was revoked), not a later loan's.
     succeeded = defaultdict(list)
@@ -207,6 +209,7 @@ def close_report(*, declaration: Declaration) -> list[dict]:
         .order_by("finished_at")
         .values_list("account__terminal_id", "requested_at", "finished_at")
     ):
+        assert finished_at is not None, "a rotation succeeds with its finish time (_make_current)"
         succeeded[terminal_id].append((requested_at, finished_at))
     rows = []
     for loan in loans:

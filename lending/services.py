@@ -4,6 +4,7 @@ target systems (unlocking accounts at check-out) happen between transactions, ne
 
 import contextlib
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -95,7 +96,7 @@ def declaration_lift(
     check_transition(declaration, DeclarationStatus.LIFTED)
     now = timezone.now()
     grace = grace_hours if grace_hours is not None else settings.LENDING_GRACE_HOURS
-    due = now + timezone.timedelta(hours=grace)
+    due = now + timedelta(hours=grace)
     declaration.status, declaration.lifted_at, declaration.lifted_by = (
         DeclarationStatus.LIFTED,
         now,
@@ -201,6 +202,7 @@ def access_request_submit(
         ]
     if errors:
         raise InvalidInput(_("The request was not submitted."), field_errors=errors)
+    assert declaration is not None, "no declaration is refused above, in errors['declaration']"
     request = AccessRequest.objects.create(
         declaration=declaration,
         contractor=organization,

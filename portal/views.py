@@ -8,7 +8,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from compliance.models import Discrepancy, StockTake, StockTakeStatus
+from compliance import selectors as compliance
+from compliance.models import Discrepancy, StockTakeStatus
 from core.models import User
 from lending import selectors as lending
 from lending.models import DeclarationStatus, RequestStatus
@@ -64,15 +65,17 @@ def _stocktakes(user: User) -> dict:
     context = {}
     if user.has_perm("compliance.view_stocktake"):
         context["open_stocktakes"] = (
-            StockTake.objects.filter(status=StockTakeStatus.OPEN)
-            .select_related("site")
+            compliance.stocktake_queryset(user=user)
+            .filter(status=StockTakeStatus.OPEN)
             .order_by("due_at")
         )
         context["now"] = timezone.now()
     if user.has_perm("compliance.view_discrepancy"):
-        context["open_discrepancies"] = Discrepancy.objects.filter(
-            status=Discrepancy.Status.OPEN
-        ).count()
+        context["open_discrepancies"] = (
+            compliance.discrepancy_queryset(user=user)
+            .filter(status=Discrepancy.Status.OPEN)
+            .count()
+        )
     return context
 
 

@@ -1,8 +1,13 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Organization
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class LocationKind(models.TextChoices):
@@ -159,11 +164,11 @@ class Terminal(models.Model):
     def __str__(self) -> str:
         return self.asset_tag
 
-    def storage_warnings(self) -> list[str]:
+    def storage_warnings(self) -> "list[StrOrPromise]":
         """Why this terminal breaks the custody rule now (empty when it does not)."""
         if self.status in self.AWAY_STATUSES:
             return []
-        warnings = []
+        warnings: list[StrOrPromise] = []
         if not self.location.secured:
             warnings.append(_("Not lent, but its location is not secured."))
         if self.location.custodian.kind != Organization.Kind.NETWORK_OPERATOR:

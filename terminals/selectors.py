@@ -1,11 +1,15 @@
 """Reads of the inventory: what a user may see, and the figures pages show."""
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q, QuerySet
 
 from core.models import Organization, User
 from terminals.models import AccessCard, Location, Terminal
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def terminal_queryset(*, user: User) -> QuerySet[Terminal]:
@@ -26,7 +30,7 @@ def terminals_breaking_storage_rule(*, user: User) -> QuerySet[Terminal]:
     return storage_rule_breaches(terminal_queryset(user=user))
 
 
-def terminal_counts_by_status(*, user: User) -> list[tuple[str, str, int]]:
+def terminal_counts_by_status(*, user: User) -> "list[tuple[str, StrOrPromise, int]]":
     """(status, label, count) for every status, zeros included, in the lifecycle's order."""
     counts = dict(
         terminal_queryset(user=user)

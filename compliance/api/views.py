@@ -28,7 +28,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from compliance import policy_checks
+from compliance import policy_checks, selectors
 from compliance import services as stocktakes
 from compliance.models import (
     Discrepancy,
@@ -370,7 +370,7 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     ordering_fields = ["opened_at", "due_at"]
 
     def get_queryset(self):
-        return StockTake.objects.select_related("site", "opened_by", "closed_by")
+        return selectors.stocktake_queryset(user=self.request.user)
 
     def _answer(self, stocktake: StockTake, **kwargs) -> Response:
         stocktake = self.get_queryset().get(pk=stocktake.pk)
@@ -562,14 +562,7 @@ class DiscrepancyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     ordering_fields = ["opened_at", "kind", "status"]
 
     def get_queryset(self):
-        return Discrepancy.objects.select_related(
-            "stocktake__site",
-            "location__site",
-            "terminal__location__site",
-            "access_card",
-            "assignee",
-            "resolved_by",
-        ).prefetch_related(
+        return selectors.discrepancy_queryset(user=self.request.user).prefetch_related(
             Prefetch(
                 "evidence",
                 queryset=DiscrepancyEvidence.objects.select_related("uploaded_by").order_by(

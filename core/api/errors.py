@@ -13,9 +13,11 @@ def exception_handler(exc, context):
     if isinstance(exc, RuleViolation):
         return Response({"detail": exc.message, "reasons": exc.reasons}, status=exc.http_status)
     if isinstance(exc, ApplicationError):
-        body = dict(exc.field_errors) or {"non_field_errors": [exc.message]}
-        body.setdefault("detail", exc.message)
-        return Response(body, status=exc.http_status)
+        errors: dict[str, list[str] | str] = dict(exc.field_errors) or {
+            "non_field_errors": [exc.message]
+        }
+        errors.setdefault("detail", exc.message)
+        return Response(errors, status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         body = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

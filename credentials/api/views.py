@@ -7,6 +7,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from core.api.permissions import requires
 from credentials import selectors
 from credentials.accounts import account_create
 from credentials.api.serializers import (
@@ -20,7 +21,7 @@ from credentials.api.serializers import (
     TargetSystemSerializer,
 )
 from credentials.models import Account, AccountState, Rotation
-from credentials.permissions import may_reveal
+from credentials.permissions import DECIDES_ROTATIONS, may_reveal
 from credentials.reveal import secret_approve_extra_reveal, secret_reveal
 from credentials.rotation import (
     manual_rotation_confirm_set,
@@ -29,11 +30,6 @@ from credentials.rotation import (
     rotation_force,
 )
 from credentials.targets import target_system_create
-
-
-def _require_perm(request, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied()
 
 
 class TargetSystemViewSet(
@@ -58,10 +54,9 @@ class TargetSystemViewSet(
         return Response(TargetSystemSerializer(target).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: RotationSerializer(many=True)})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[requires(DECIDES_ROTATIONS)])
     def rotate(self, request, code=None):
         """Force a rotation of every account on this target system (security officers)."""
-        _require_perm(request, "credentials.add_rotation")
         rotations = rotation_force(actor=request.user, accounts=self.get_object().accounts.all())
         return Response(
             RotationSerializer(rotations, many=True).data, status=status.HTTP_202_ACCEPTED
@@ -104,9 +99,8 @@ class AccountViewSet(
         return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: RotationSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], permission_classes=[requires(DECIDES_ROTATIONS)])
     def rotate(self, request, pk=None):
-        _require_perm(request, "credentials.add_rotation")
         (rotation,) = rotation_force(actor=request.user, accounts=[self.get_object()])
         return Response(RotationSerializer(rotation).data, status=status.HTTP_202_ACCEPTED)
 
@@ -122,9 +116,13 @@ class AccountViewSet(
         return response
 
     @extend_schema(request=ReasonSerializer, responses={200: AccountSerializer})
-    @action(detail=True, methods=["post"], url_path="approve-reveal")
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="approve-reveal",
+        permission_classes=[requires(DECIDES_ROTATIONS)],
+    )
     def approve_reveal(self, request, pk=None):
-        _require_perm(request, "credentials.add_rotation")
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = self.get_object()
@@ -150,7 +148,6 @@ class RotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(request=ForceRotationSerializer, responses={202: RotationSerializer(many=True)})
     def create(self, request):
-        _require_perm(request, "credentials.add_rotation")
         data = ForceRotationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ((kind, subject),) = data.validated_data.items()

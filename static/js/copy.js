@@ -27,6 +27,10 @@ document.addEventListener("click", async (event) => {
     selection.addRange(range);
     copied = document.execCommand("copy");
   }
+  if (copied) {
+    // Stays after the label comes back: what was copied last, for people and for tests.
+    button.dataset.copied = "true";
+  }
   if (copied && button.dataset.done) {
     const label = button.textContent;
     button.textContent = button.dataset.done;

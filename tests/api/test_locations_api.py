@@ -1,5 +1,4 @@
 from core.models import AuditEvent
-from terminals.models import Location
 from tests.factories import make_location
 from tests.support.db import nothing_written
 

@@ -132,3 +132,24 @@ def test_the_move_keeps_every_row_and_turns_ids_into_foreign_keys():
     permission = Permission.objects.get(codename="change_stocktake")
     assert permission.content_type.app_label == "compliance"
     assert Group.objects.get(name="reviewers").permissions.filter(pk=permission.pk).exists()
+
+
+@pytest.mark.django_db
+def test_events_written_before_the_move_are_found_under_either_spelling(api_as, security):
+    from compliance.models import StockTake
+    from core.audit import record_event
+    from tests.factories import make_location
+
+    site = make_location(code="mv", name="移設")
+    stocktake = StockTake.objects.create(site=site, reason="manual", opened_at=timezone.now(),
+                                         due_at=timezone.now())  # fmt: skip
+    record_event(actor=None, action="stocktake.opened", object_type="terminals.stocktake",
+                 object_id=str(stocktake.pk))  # fmt: skip
+    record_event(actor=None, action="stocktake.closed", obj=stocktake)
+    client = api_as(security)
+    for spelling in ("compliance.stocktake", "terminals.stocktake", "Compliance.StockTake"):
+        found = client.get(
+            "/api/v1/events/", {"object_type": spelling, "object_id": stocktake.pk}
+        ).json()
+        rows = found["results"] if isinstance(found, dict) else found
+        assert sorted(row["action"] for row in rows) == ["stocktake.closed", "stocktake.opened"]

@@ -13,6 +13,7 @@ from core.models import AuditEvent
 from terminals import services
 from terminals.models import Terminal
 from tests.factories import make_location, make_terminal, make_user
+from tests.support.db import nothing_written
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -59,7 +60,7 @@ def test_opening_snapshots_every_terminal_but_retired_ones(stocktake, counted):
 
 
 def test_a_second_open_stocktake_of_the_same_site_is_refused(stocktake, site, security):
-    with pytest.raises(RuleViolation):
+    with nothing_written(stocktake), pytest.raises(RuleViolation):
         stocktakes.stocktake_open(site=site, actor=security, reason="manual")
 
 
@@ -121,7 +122,7 @@ def test_closing_records_every_kind_of_discrepancy(
         "missing": 1,
         "unknown_tag": 1,
     }
-    with pytest.raises(RuleViolation):
+    with nothing_written(stocktake), pytest.raises(RuleViolation):
         scan(stocktake, cabinet, "A", facilities)
 
 
@@ -144,17 +145,20 @@ def test_whoever_scanned_cannot_resolve_and_resolving_all_completes_it(
     scan(stocktake, second_cabinet, "B", facilities)
     stocktakes.stocktake_close(stocktake=stocktake, actor=security)
     twice = stocktake.discrepancies.get(kind="scanned_twice")
-    with pytest.raises(RuleViolation):
-        stocktakes.discrepancy_resolve(
-            discrepancy=twice, actor=security, outcome="found", note="ok"
-        )
     reviewer = make_user("reviewer", "security", operator)
-    with pytest.raises(InvalidInput):
-        stocktakes.discrepancy_resolve(
-            discrepancy=twice, actor=reviewer, outcome="orphan_deleted", note="x"
-        )
-    with pytest.raises(InvalidInput):
-        stocktakes.discrepancy_resolve(discrepancy=twice, actor=reviewer, outcome="found", note=" ")
+    with nothing_written(twice, stocktake):
+        with pytest.raises(RuleViolation):
+            stocktakes.discrepancy_resolve(
+                discrepancy=twice, actor=security, outcome="found", note="ok"
+            )
+        with pytest.raises(InvalidInput):
+            stocktakes.discrepancy_resolve(
+                discrepancy=twice, actor=reviewer, outcome="orphan_deleted", note="x"
+            )
+        with pytest.raises(InvalidInput):
+            stocktakes.discrepancy_resolve(
+                discrepancy=twice, actor=reviewer, outcome="found", note=" "
+            )
     stocktakes.discrepancy_resolve(
         discrepancy=twice, actor=reviewer, outcome="found", note="同じ棚で二度読んだ"
     )
@@ -182,7 +186,7 @@ def test_outcomes_change_the_inventory(stocktake, cabinet, second_cabinet, facil
 
 def test_scans_outside_the_site_are_refused(stocktake, facilities, operator):
     elsewhere = make_location(code="branch", custodian=operator)
-    with pytest.raises(InvalidInput):
+    with nothing_written(stocktake), pytest.raises(InvalidInput):
         stocktakes.scan_record(stocktake=stocktake, location=elsewhere, tag="A", actor=facilities)
 
 

@@ -4,12 +4,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.services
 
@@ -57,11 +58,13 @@ def ping_through_a_real_worker(tmp_path: Path, redis_url: str | None) -> dict:
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + TIMEOUT
-        while b" ready." not in log_path.read_bytes():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the worker did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
+
+        def ready() -> bool:
+            if worker.poll() is not None:
+                pytest.fail(f"the worker exited:\n{log_path.read_text()}")
+            return b" ready." in log_path.read_bytes()
+
+        wait_for(ready, timeout=TIMEOUT, what="the worker to start", log=log_path)
 
         sender = subprocess.run(
             [sys.executable, "-c", SEND_PING, "hello", str(TIMEOUT)],

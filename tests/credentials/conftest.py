@@ -6,8 +6,8 @@ import pytest
 
 from credentials.connectors.ldap import LdapConnector
 from credentials.targets import target_system_create
-from tests.credentials.slapd import Slapd
 from tests.factories import make_terminal
+from tests.support.slapd import Slapd
 
 
 @pytest.fixture(scope="session")

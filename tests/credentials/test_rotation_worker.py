@@ -15,9 +15,9 @@ from credentials.accounts import account_create
 from credentials.models import Account, AccountState, Rotation, RotationStatus, SecretVersion
 from credentials.secrets import secret_plaintext
 from credentials.targets import connector_for, target_system_create
-from tests.credentials import slow_target
-from tests.credentials.processes import RedisServer, Worker, run_django, service_env, wait_for
 from tests.factories import make_terminal
+from tests.support import slow_target
+from tests.support.processes import RedisServer, Worker, run_django, service_env, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 

@@ -8,7 +8,7 @@ from compliance.models import Discrepancy
 from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
 from core.models import AuditEvent
 from credentials.accounts import account_create
-from credentials.models import AccountState, Rotation
+from credentials.models import AccountState, Rotation, SecretVersion
 from credentials.reveal import RevealRefused
 from credentials.rotation import rotation_resend_stale
 from credentials.secrets import secret_plaintext
@@ -17,6 +17,7 @@ from lending import selectors, services
 from lending.models import DeclarationStatus, LoanStatus, RequestStatus
 from terminals.models import AccessCard, Terminal
 from tests.factories import make_card, make_location, make_terminal, make_user
+from tests.support.db import nothing_written
 
 
 @pytest.fixture
@@ -121,14 +122,15 @@ def test_the_borrower_reveals_once_and_others_never(
 ):
     loan = checkout(approved, world["terminals"][0], facilities)
     account = loan.terminal.accounts.get()
-    with pytest.raises(RuleViolation):
-        services.loan_reveal(loan=loan, actor=outsider)
-    with pytest.raises(RuleViolation):
-        services.loan_reveal(loan=loan, actor=security)
+    with nothing_written(loan, SecretVersion):
+        with pytest.raises(RuleViolation):
+            services.loan_reveal(loan=loan, actor=outsider)
+        with pytest.raises(RuleViolation):
+            services.loan_reveal(loan=loan, actor=security)
     ((revealed_account, login_id, password),) = services.loan_reveal(loan=loan, actor=contractor)
     assert (revealed_account, login_id) == (account, account.login_id)
     assert password == secret_plaintext(account.current_version)
-    with pytest.raises(RevealRefused):
+    with nothing_written(loan, SecretVersion), pytest.raises(RevealRefused):
         services.loan_reveal(loan=loan, actor=contractor)
 
 
@@ -191,7 +193,7 @@ def test_lifting_makes_open_loans_due_after_the_grace_period(world, approved, fa
     assert abs((loan.due_at - timezone.now()) - datetime.timedelta(hours=2)) < datetime.timedelta(
         minutes=1
     )
-    with pytest.raises(RuleViolation):
+    with nothing_written(approved, Terminal), pytest.raises(RuleViolation):
         checkout(approved, world["terminals"][1], facilities)  # not active any more
 
 
@@ -201,7 +203,7 @@ def test_closing_is_refused_until_everything_is_back_and_rotated(
     declaration = world["declaration"]
     loan = checkout(approved, world["terminals"][0], facilities)
     services.declaration_lift(declaration=declaration, actor=security)
-    with pytest.raises(RuleViolation) as refused:
+    with nothing_written(declaration), pytest.raises(RuleViolation) as refused:
         services.declaration_close(declaration=declaration, actor=security)
     assert any(loan.terminal.asset_tag in reason for reason in refused.value.reasons)
     assert any(world["card"].card_number in reason for reason in refused.value.reasons)
@@ -210,7 +212,7 @@ def test_closing_is_refused_until_everything_is_back_and_rotated(
             loan=loan, actor=facilities, condition="ok", cards_returned=[world["card"]],
             return_location=cabinet, handed_back_by="山田", operator_signature="山田",
         )  # fmt: skip
-    with pytest.raises(RuleViolation) as refused:
+    with nothing_written(declaration), pytest.raises(RuleViolation) as refused:
         services.declaration_close(declaration=declaration, actor=security)
     assert any("rotation" in reason for reason in refused.value.reasons)
     rotation_resend_stale(older_than_seconds=0)
@@ -225,16 +227,16 @@ def test_closing_is_refused_until_everything_is_back_and_rotated(
 
 def test_a_request_is_validated_with_a_message_per_field(world, contractor, security):
     declaration = world["declaration"]
-    with pytest.raises(InvalidInput) as refused:
+    with nothing_written(), pytest.raises(InvalidInput) as refused:
         submit(contractor, declaration, quantity=0, operators=[" "], work_site="")
     assert {"quantity", "operators", "work_site"} <= set(refused.value.field_errors)
     declaration.lending_limit = timezone.now() + datetime.timedelta(days=1)
     declaration.save()
-    with pytest.raises(InvalidInput) as refused:
+    with nothing_written(), pytest.raises(InvalidInput) as refused:
         submit(contractor, declaration)
     assert "needed_until" in refused.value.field_errors
     services.declaration_lift(declaration=declaration, actor=security)
-    with pytest.raises(InvalidInput) as refused:
+    with nothing_written(), pytest.raises(InvalidInput) as refused:
         submit(contractor, declaration)
     assert "declaration" in refused.value.field_errors
 
@@ -248,18 +250,18 @@ def test_staff_and_the_contractor_are_emailed_on_submit_and_decision(
     assert set(mail.outbox[0].to) == {"carl@example.jp", "fiona@example.jp", "approver@example.jp"}
     assert f"#{request.pk}" in mail.outbox[0].subject
     assert "貸与申請" in mail.outbox[0].subject  # Japanese first, then English
-    with pytest.raises(InvalidInput):
+    with nothing_written(request), pytest.raises(InvalidInput):
         services.access_request_reject(request=request, actor=facilities, reason=" ")
     with django_capture_on_commit_callbacks(execute=True):
         services.access_request_reject(request=request, actor=facilities, reason="台数不足")
     assert "台数不足" in mail.outbox[-1].body
-    with pytest.raises(TransitionNotAllowed):
+    with nothing_written(request), pytest.raises(TransitionNotAllowed):
         services.access_request_approve(request=request, actor=facilities)
 
 
 def test_a_contractor_cancels_only_their_own_open_request(world, contractor, outsider):
     request = submit(contractor, world["declaration"])
-    with pytest.raises(RuleViolation):
+    with nothing_written(request), pytest.raises(RuleViolation):
         services.access_request_cancel(request=request, actor=outsider)
     request = services.access_request_cancel(request=request, actor=contractor)
     assert request.status == RequestStatus.CANCELLED
@@ -277,7 +279,7 @@ def test_revoking_locks_and_rotates_at_once_and_keeps_the_loan_open(
     assert account.state == AccountState.LOCKED
     assert Rotation.objects.filter(account=account, reason="revoked", status="succeeded").exists()
     assert loan.status == LoanStatus.OPEN and loan.revoked_at is not None
-    with pytest.raises(RuleViolation):
+    with nothing_written(loan, SecretVersion), pytest.raises(RuleViolation):
         services.loan_reveal(loan=loan, actor=contractor)
     services.loan_mark_lost(loan=loan, actor=security, reason="見つからない")
     assert Terminal.objects.get(pk=loan.terminal_id).status == Terminal.Status.LOST

@@ -13,6 +13,7 @@ from compliance.models import Discrepancy, DiscrepancyEvidence, StockTake
 from core.models import AuditEvent
 from terminals.models import Terminal
 from tests.factories import make_location, make_terminal, make_user
+from tests.support.db import nothing_written
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.7\n" + b"0" * 64
@@ -123,16 +124,22 @@ def test_each_role_gets_the_expected_answer(request, api, world, role, operation
         target = f"/api/v1/discrepancies/{path}/"
     else:
         target = url(discrepancy, path.format(evidence=evidence.pk))
-    if body == "file":
-        response = api.post(
-            target, {"file": upload("photo.png", PNG, "image/png")}, format="multipart"
-        )
-    else:
-        response = getattr(api, method)(target, body, format="json")
 
-    assert response.status_code == expected, response.content
-    written = events if expected in (200, 201) else 0
-    assert AuditEvent.objects.count() == before + written
+    def send():
+        if body == "file":
+            return api.post(
+                target, {"file": upload("photo.png", PNG, "image/png")}, format="multipart"
+            )
+        return getattr(api, method)(target, body, format="json")
+
+    if expected in (200, 201):
+        response = send()
+        assert response.status_code == expected, response.content
+        assert AuditEvent.objects.count() == before + events
+    else:
+        with nothing_written(Discrepancy, DiscrepancyEvidence, StockTake):
+            response = send()
+        assert response.status_code == expected, response.content
 
 
 # Listing and filters --------------------------------------------------------------------------
@@ -231,14 +238,13 @@ def test_a_discrepancy_is_assigned_to_a_security_officer_and_unassigned(
 def test_only_a_security_officer_can_be_the_assignee(api_as, security, facilities, stocktake):
     missing = of_kind(stocktake, "missing")
 
-    response = api_as(security).post(
-        url(missing, "assign"), {"assignee": facilities.username}, format="json"
-    )
+    with nothing_written(missing):
+        response = api_as(security).post(
+            url(missing, "assign"), {"assignee": facilities.username}, format="json"
+        )
 
     assert response.status_code == 400
     assert response.json()["assignee"] == ["No active security officer is called fiona."]
-    missing.refresh_from_db()
-    assert missing.assignee is None
 
 
 # Resolving ------------------------------------------------------------------------------------
@@ -251,16 +257,18 @@ def resolve(client, discrepancy, **body):
 def test_an_outcome_that_does_not_fit_the_kind_is_refused(api_as, security, stocktake):
     missing = of_kind(stocktake, "missing")
 
-    response = resolve(api_as(security), missing, outcome="relocated", note="移した")
+    with nothing_written(missing):
+        response = resolve(api_as(security), missing, outcome="relocated", note="移した")
 
     assert response.status_code == 400
     assert response.json()["outcome"] == ["This outcome does not fit this kind of discrepancy."]
-    missing.refresh_from_db()
-    assert missing.status == "open"
 
 
 def test_an_outcome_that_does_not_exist_is_refused(api_as, security, stocktake):
-    response = resolve(api_as(security), of_kind(stocktake, "missing"), outcome="shrug", note="x")
+    missing = of_kind(stocktake, "missing")
+
+    with nothing_written(missing):
+        response = resolve(api_as(security), missing, outcome="shrug", note="x")
 
     assert response.status_code == 400
     assert "outcome" in response.json()
@@ -269,13 +277,13 @@ def test_an_outcome_that_does_not_exist_is_refused(api_as, security, stocktake):
 def test_a_resolution_without_a_note_is_refused(api_as, security, stocktake):
     missing = of_kind(stocktake, "missing")
 
-    no_note = resolve(api_as(security), missing, outcome="found")
-    blank = resolve(api_as(security), missing, outcome="found", note="   ")
+    with nothing_written(missing):
+        no_note = resolve(api_as(security), missing, outcome="found")
+        blank = resolve(api_as(security), missing, outcome="found", note="   ")
 
     for response in (no_note, blank):
         assert response.status_code == 400
         assert response.json()["note"] == ["A note is required."]
-    assert not AuditEvent.objects.filter(action="discrepancy.resolved").exists()
 
 
 def test_whoever_scanned_the_stocktake_cannot_resolve_its_discrepancies(
@@ -288,7 +296,8 @@ def test_whoever_scanned_the_stocktake_cannot_resolve_its_discrepancies(
     stocktakes.stocktake_close(stocktake=again, actor=security)
     unknown = of_kind(again, "unknown_tag")
 
-    refused = resolve(api_as(helper), unknown, outcome="found", note="自分で見た")
+    with nothing_written(unknown, again):
+        refused = resolve(api_as(helper), unknown, outcome="found", note="自分で見た")
 
     assert refused.status_code == 409
     assert refused.json()["reasons"] == [
@@ -312,10 +321,10 @@ def test_resolving_writes_one_event_and_a_second_time_is_refused(api_as, securit
         "sam",
     )
     assert AuditEvent.objects.filter(action="discrepancy.resolved").count() == 1
-    again = resolve(client, missing, outcome="found", note="もう一度")
+    with nothing_written(missing, stocktake):
+        again = resolve(client, missing, outcome="found", note="もう一度")
     assert again.status_code == 409
     assert again.json()["reasons"] == ["This discrepancy is already resolved."]
-    assert AuditEvent.objects.filter(action="discrepancy.resolved").count() == 1
 
 
 def test_resolving_the_last_discrepancy_completes_the_stocktake(api_as, security, stocktake):
@@ -353,7 +362,8 @@ def test_an_orphan_account_is_deleted_on_its_target_once_however_often_it_is_res
     client = api_as(security)
 
     first = resolve(client, orphan, outcome="orphan_deleted", note="削除漏れID")
-    second = resolve(client, orphan, outcome="orphan_deleted", note="もう一度")
+    with nothing_written(orphan):
+        second = resolve(client, orphan, outcome="orphan_deleted", note="もう一度")
 
     assert (first.status_code, second.status_code) == (200, 409)
     assert deleted == ["leftover01"]
@@ -392,12 +402,13 @@ def test_a_photo_or_a_pdf_is_attached_and_can_be_downloaded(
 
 def test_a_file_over_20_mb_is_refused(api_as, security, stocktake):
     too_big = upload("scan.pdf", b"%PDF-" + b"0" * (20 * 1024 * 1024 - 4), "application/pdf")
+    missing = of_kind(stocktake, "missing")
 
-    response = attach(api_as(security), of_kind(stocktake, "missing"), too_big)
+    with nothing_written(missing):
+        response = attach(api_as(security), missing, too_big)
 
     assert response.status_code == 400
     assert response.json()["file"] == ["The file is larger than 20 MB."]
-    assert not DiscrepancyEvidence.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -411,13 +422,13 @@ def test_a_file_over_20_mb_is_refused(api_as, security, stocktake):
 def test_a_file_that_is_not_a_photo_or_a_pdf_is_refused(
     api_as, security, stocktake, name, content, content_type
 ):
-    response = attach(
-        api_as(security), of_kind(stocktake, "missing"), upload(name, content, content_type)
-    )
+    missing = of_kind(stocktake, "missing")
+
+    with nothing_written(missing):
+        response = attach(api_as(security), missing, upload(name, content, content_type))
 
     assert response.status_code == 400
     assert response.json()["file"] == ["Attach a photo (JPEG, PNG, GIF, WebP, HEIC) or a PDF."]
-    assert not DiscrepancyEvidence.objects.exists()
 
 
 def test_evidence_of_another_discrepancy_is_not_found_here(api_as, security, stocktake, world):

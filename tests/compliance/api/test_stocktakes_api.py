@@ -8,11 +8,12 @@ import pytest
 from rest_framework.test import APIClient
 
 from compliance import services as stocktakes
-from compliance.models import StockTake
+from compliance.models import Scan, StockTake
 from core.models import AuditEvent
 from terminals import services
 from terminals.models import Terminal
 from tests.factories import make_location, make_terminal, make_user
+from tests.support.db import nothing_written
 
 
 @pytest.fixture
@@ -107,11 +108,14 @@ def test_each_role_gets_the_expected_answer(request, api, world, role, operation
     before = AuditEvent.objects.count()
 
     target = "/api/v1/stocktakes/" if path is None else url(world, path)
-    response = getattr(api, method)(target, body, format="json")
-
-    assert response.status_code == expected, response.content
-    written = events if expected in (200, 201) else 0
-    assert AuditEvent.objects.count() == before + written
+    if expected in (200, 201):
+        response = getattr(api, method)(target, body, format="json")
+        assert response.status_code == expected, response.content
+        assert AuditEvent.objects.count() == before + events
+    else:
+        with nothing_written(StockTake, Scan):
+            response = getattr(api, method)(target, body, format="json")
+        assert response.status_code == expected, response.content
 
 
 def test_a_refused_read_of_a_stocktake_reveals_nothing(api_as, contractor, stocktake):
@@ -141,21 +145,21 @@ def test_a_security_officer_opens_a_blind_stocktake_of_a_site(api_as, security, 
 
 
 def test_a_second_open_stocktake_of_a_site_is_refused_with_the_reason(api_as, security, stocktake):
-    response = api_as(security).post("/api/v1/stocktakes/", {"site": "hq"}, format="json")
+    with nothing_written(stocktake):
+        response = api_as(security).post("/api/v1/stocktakes/", {"site": "hq"}, format="json")
 
     assert response.status_code == 409
     assert response.json()["reasons"] == ["A stock-take of 本店 is already open."]
-    assert StockTake.objects.count() == 1
 
 
 def test_only_a_site_can_be_counted(api_as, security, cabinet):
-    response = api_as(security).post(
-        "/api/v1/stocktakes/", {"site": "hq-cab-1", "blind": False}, format="json"
-    )
+    with nothing_written():
+        response = api_as(security).post(
+            "/api/v1/stocktakes/", {"site": "hq-cab-1", "blind": False}, format="json"
+        )
 
     assert response.status_code == 400
     assert response.json()["site"] == ["Choose a site."]
-    assert not StockTake.objects.exists()
 
 
 def test_the_list_filters_by_site_and_status(api_as, auditor, stocktake, security, operator):
@@ -212,9 +216,10 @@ def test_a_scan_with_no_tag_or_outside_the_site_is_refused_per_field(
     make_location(code="branch", custodian=operator)
     client = api_as(facilities)
 
-    blank = scan_as(client, stocktake, "hq-cab-1", "  ")
-    elsewhere = scan_as(client, stocktake, "branch", "A")
-    nowhere = scan_as(client, stocktake, "no-such-place", "A")
+    with nothing_written(stocktake):
+        blank = scan_as(client, stocktake, "hq-cab-1", "  ")
+        elsewhere = scan_as(client, stocktake, "branch", "A")
+        nowhere = scan_as(client, stocktake, "no-such-place", "A")
 
     assert blank.status_code == 400
     assert blank.json()["tag"] == ["Scan or type an asset tag."]
@@ -222,7 +227,6 @@ def test_a_scan_with_no_tag_or_outside_the_site_is_refused_per_field(
     assert elsewhere.json()["location"] == ["This location is not on the stock-take's site."]
     assert nowhere.status_code == 400
     assert "location" in nowhere.json()
-    assert not stocktake.scans.exists()
 
 
 def test_the_stocktake_shows_its_progress_per_location_code(api_as, facilities, stocktake):
@@ -251,7 +255,8 @@ def test_undo_takes_back_only_my_last_scan(api_as, facilities, stocktake, cabine
     assert response.json()["tag"] == "A"
     assert response.json()["undone_at"] is not None
     assert client.get(url(stocktake)).json()["progress"]["found"] == 1
-    nothing_left = client.post(url(stocktake, "undo"))
+    with nothing_written(Scan):
+        nothing_left = client.post(url(stocktake, "undo"))
     assert nothing_left.status_code == 409
     assert nothing_left.json()["reasons"] == ["You have no scan to undo in this stock-take."]
 
@@ -353,10 +358,10 @@ def test_closing_answers_the_summary_per_kind_and_per_location(closed, stocktake
 def test_a_closed_stocktake_takes_no_more_scans_and_cannot_close_again(
     api_as, closed, facilities, security, stocktake
 ):
-    assert scan_as(api_as(facilities), stocktake, "hq-cab-1", "B").status_code == 409
-    again = api_as(security).post(url(stocktake, "close"))
+    with nothing_written(stocktake):
+        assert scan_as(api_as(facilities), stocktake, "hq-cab-1", "B").status_code == 409
+        again = api_as(security).post(url(stocktake, "close"))
     assert again.status_code == 409
-    assert stocktake.discrepancies.count() == 4
 
 
 def test_the_report_lists_the_discrepancies_as_csv_for_excel(api_as, closed, auditor, stocktake):

@@ -9,17 +9,18 @@ from credentials.rotation import rotation_fail, rotation_request
 from lending import services
 from lending.models import Loan
 from terminals import services as inventory
-from terminals.models import Terminal
+from terminals.models import AccessCard, Terminal
 from tests.factories import make_location, make_terminal
 from tests.lending.api.helpers import checkout, checkout_body, submit
+from tests.support.db import nothing_written
 
 
 def refused(client, body) -> list[str]:
-    """Post a check-out that must be refused; the terminal stays where it was."""
-    loans = Loan.objects.count()
-    response = client.post("/api/v1/loans/", body, format="json")
+    """Post a check-out that must be refused; nothing is written, every terminal and card stays
+    where it was."""
+    with nothing_written(Terminal, AccessCard, Loan):
+        response = client.post("/api/v1/loans/", body, format="json")
     assert response.status_code == 409, response.content
-    assert Loan.objects.count() == loans
     return response.json()["reasons"]
 
 
@@ -140,11 +141,11 @@ def test_bad_check_out_input_answers_400_on_its_field(
 ):
     body = {**checkout_body(approved, terminals[0]), field: value}
 
-    response = client_for(facilities).post("/api/v1/loans/", body, format="json")
+    with nothing_written(terminals[0], approved):
+        response = client_for(facilities).post("/api/v1/loans/", body, format="json")
 
     assert response.status_code == 400
     assert field in response.json()
-    assert not Loan.objects.exists()
 
 
 def test_a_check_out_with_named_cards_lends_only_those(
@@ -177,7 +178,8 @@ def test_a_revoked_loan_stays_open_and_its_credentials_are_no_longer_shown(
     assert response.status_code == 200, response.content
     assert (response.json()["status"], response.json()["revoked_by"]) == ("open", "sam")
 
-    reveal = client_for(contractor).post(f"/api/v1/loans/{loan.pk}/reveal/")
+    with nothing_written(loan, SecretVersion):
+        reveal = client_for(contractor).post(f"/api/v1/loans/{loan.pk}/reveal/")
 
     assert reveal.status_code == 409
     assert "password" not in reveal.json()
@@ -189,12 +191,11 @@ def test_revoking_or_losing_a_loan_needs_a_reason(
 ):
     loan = checkout(approved, terminals[0], facilities)
 
-    response = client_for(security).post(f"/api/v1/loans/{loan.pk}/{action}/", {"reason": " "})
+    with nothing_written(loan, loan.terminal):
+        response = client_for(security).post(f"/api/v1/loans/{loan.pk}/{action}/", {"reason": " "})
 
     assert response.status_code == 400
     assert response.json()["reason"] == ["A reason is required."]
-    loan.refresh_from_db()
-    assert (loan.status, loan.revoked_at) == ("open", None)
 
 
 def test_a_lost_loan_marks_the_terminal_lost(

@@ -9,8 +9,9 @@ from django.utils import timezone
 from credentials.models import Rotation
 from credentials.rotation import rotation_fail, rotation_force
 from lending import services
-from lending.models import AccessRequest, RequestStatus
+from lending.models import Declaration
 from tests.lending.api.helpers import checkout, submit
+from tests.support.db import nothing_written
 
 
 def request_body(declaration, **changes) -> dict:
@@ -27,9 +28,10 @@ def request_body(declaration, **changes) -> dict:
 
 
 def rejected_on(client, body) -> dict:
-    response = client.post("/api/v1/access-requests/", body, format="json")
+    """Submit a request that must be refused: nothing is written; return the field errors."""
+    with nothing_written():
+        response = client.post("/api/v1/access-requests/", body, format="json")
     assert response.status_code == 400, response.content
-    assert not AccessRequest.objects.exists()
     return response.json()
 
 
@@ -104,9 +106,10 @@ def test_every_field_in_error_is_named_at_once(client_for, contractor, declarati
 
 
 def test_staff_do_not_submit_requests(client_for, facilities, declaration):
-    response = client_for(facilities).post(
-        "/api/v1/access-requests/", request_body(declaration), format="json"
-    )
+    with nothing_written():
+        response = client_for(facilities).post(
+            "/api/v1/access-requests/", request_body(declaration), format="json"
+        )
 
     assert response.status_code == 403
 
@@ -115,12 +118,11 @@ def test_rejecting_needs_a_reason(client_for, facilities, contractor, declaratio
     request = submit(contractor, declaration)
     client = client_for(facilities)
 
-    response = client.post(f"/api/v1/access-requests/{request.pk}/reject/", {"reason": "  "})
+    with nothing_written(request):
+        response = client.post(f"/api/v1/access-requests/{request.pk}/reject/", {"reason": "  "})
 
     assert response.status_code == 400
     assert response.json()["reason"] == ["A reason is required."]
-    request.refresh_from_db()
-    assert request.status == RequestStatus.SUBMITTED
 
     response = client.post(
         f"/api/v1/access-requests/{request.pk}/reject/", {"reason": "作業区域外のため"}
@@ -133,9 +135,10 @@ def test_rejecting_needs_a_reason(client_for, facilities, contractor, declaratio
 
 
 def test_a_decided_request_cannot_be_decided_again(client_for, facilities, approved):
-    response = client_for(facilities).post(
-        f"/api/v1/access-requests/{approved.pk}/reject/", {"reason": "重複"}
-    )
+    with nothing_written(approved):
+        response = client_for(facilities).post(
+            f"/api/v1/access-requests/{approved.pk}/reject/", {"reason": "重複"}
+        )
 
     assert response.status_code == 409
     assert response.json()["reasons"]
@@ -153,9 +156,10 @@ def test_the_contractor_cancels_their_own_open_request(client_for, contractor, d
 def test_a_request_with_terminals_out_cannot_be_cancelled(
     client_for, contractor, facilities, approved, terminals
 ):
-    checkout(approved, terminals[0], facilities)
+    loan = checkout(approved, terminals[0], facilities)
 
-    response = client_for(contractor).post(f"/api/v1/access-requests/{approved.pk}/cancel/")
+    with nothing_written(approved, loan):
+        response = client_for(contractor).post(f"/api/v1/access-requests/{approved.pk}/cancel/")
 
     assert response.status_code == 409
     assert response.json()["reasons"] == ["Terminals of this request are out; return them first."]
@@ -168,7 +172,8 @@ def test_closing_is_refused_with_what_is_still_out(
     client = client_for(security)
     assert client.post(f"/api/v1/declarations/{approved.declaration_id}/lift/").status_code == 200
 
-    response = client.post(f"/api/v1/declarations/{approved.declaration_id}/close/")
+    with nothing_written(Declaration):
+        response = client.post(f"/api/v1/declarations/{approved.declaration_id}/close/")
 
     assert response.status_code == 409
     assert response.json()["reasons"] == [
@@ -183,7 +188,8 @@ def test_closing_is_refused_with_what_is_still_out(
 def test_an_active_declaration_must_be_lifted_before_it_is_closed(
     client_for, security, declaration
 ):
-    response = client_for(security).post(f"/api/v1/declarations/{declaration.pk}/close/")
+    with nothing_written(declaration):
+        response = client_for(security).post(f"/api/v1/declarations/{declaration.pk}/close/")
 
     assert response.status_code == 409
 
@@ -205,9 +211,10 @@ def test_lifting_makes_open_loans_due_after_the_grace_period(
 
 
 def test_a_declaration_is_made_of_sites(client_for, security, cabinet):
-    response = client_for(security).post(
-        "/api/v1/declarations/", {"title": "地震", "sites": ["hq-cab-1"]}, format="json"
-    )
+    with nothing_written():
+        response = client_for(security).post(
+            "/api/v1/declarations/", {"title": "地震", "sites": ["hq-cab-1"]}, format="json"
+        )
 
     assert response.status_code == 400
     assert response.json()["sites"] == ["The area is made of sites."]
@@ -245,7 +252,8 @@ def test_a_declaration_closes_once_a_failed_rotation_was_retried_successfully(
         rotation_fail(rotation_id=rotation.pk, error="target unreachable")
     client = client_for(security)
     client.post(f"/api/v1/declarations/{approved.declaration_id}/lift/")
-    refused = client.post(f"/api/v1/declarations/{approved.declaration_id}/close/")
+    with nothing_written(Declaration):
+        refused = client.post(f"/api/v1/declarations/{approved.declaration_id}/close/")
     assert refused.status_code == 409
     assert sum("has not succeeded" in reason for reason in refused.json()["reasons"]) == 2
 

@@ -5,6 +5,7 @@ import re
 from django.urls import reverse
 
 from core.models import Organization, User
+from tests.support.db import nothing_written
 
 
 def test_facilities_add_a_contractor(as_user, facilities):
@@ -19,11 +20,12 @@ def test_facilities_add_a_contractor(as_user, facilities):
 
 
 def test_a_duplicate_code_is_refused_on_its_field(as_user, facilities, contractor_org):
-    page = (
-        as_user(facilities)
-        .post(reverse("lending:contractor-create"), {"code": "kanto-denko", "name": "別会社"})
-        .content.decode()
-    )
+    with nothing_written(contractor_org):
+        page = (
+            as_user(facilities)
+            .post(reverse("lending:contractor-create"), {"code": "kanto-denko", "name": "別会社"})
+            .content.decode()
+        )
     assert "An organization with code kanto-denko already exists." in page
     assert 'value="別会社"' in page
 
@@ -47,13 +49,14 @@ def test_a_new_user_gets_a_password_shown_once_that_works(as_user, facilities, c
 
 
 def test_a_taken_username_is_refused_and_kept(as_user, facilities, contractor, contractor_org):
-    page = (
-        as_user(facilities)
-        .post(
-            reverse("lending:contractor-user-create", args=[contractor_org.code]),
-            {"username": "carl", "email": "carl@example.jp"},
+    with nothing_written(contractor):
+        page = (
+            as_user(facilities)
+            .post(
+                reverse("lending:contractor-user-create", args=[contractor_org.code]),
+                {"username": "carl", "email": "carl@example.jp"},
+            )
+            .content.decode()
         )
-        .content.decode()
-    )
     assert "A user named carl already exists." in page
     assert 'value="carl@example.jp"' in page

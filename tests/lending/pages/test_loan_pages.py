@@ -6,9 +6,10 @@ import datetime
 from django.urls import reverse
 from django.utils import timezone
 
-from credentials.models import Rotation
+from credentials.models import Account, Rotation
 from lending.models import Loan, LoanStatus
 from terminals.models import Terminal
+from tests.support.db import nothing_written
 
 
 def _make_overdue(loan):
@@ -66,11 +67,10 @@ def test_a_revocation_needs_a_reason_then_locks_and_rotates(
 ):
     client = as_user(security)
     url = reverse("lending:loan-revoke", args=[loan.pk])
-    refused = client.post(url, {"revoke-reason": ""})
+    with nothing_written(loan, Account):
+        refused = client.post(url, {"revoke-reason": ""})
     assert refused.status_code == 400
     assert "A reason is required." in refused.content.decode()
-    loan.refresh_from_db()
-    assert loan.revoked_at is None
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, {"revoke-reason": "端末盗難の届出"}, follow=True)

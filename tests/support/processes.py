@@ -7,29 +7,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.support.polling import free_port, wait_for
+
 REPO = Path(settings.BASE_DIR)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, *, timeout: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            details = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
-            pytest.fail(f"timed out after {timeout}s waiting for {what}\n{details}")
-        time.sleep(0.2)
 
 
 class RedisServer:
@@ -100,7 +86,7 @@ def service_env(folder: Path, redis_url: str, **extra: str) -> dict[str, str]:
 
 class Worker:
     """`celery worker` with the project's app (`config`), or another module that runs it
-    (tests.credentials.slow_target: the same app with a slow target)."""
+    (tests.support.slow_target: the same app with a slow target)."""
 
     def __init__(
         self,

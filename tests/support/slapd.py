@@ -3,10 +3,8 @@ connector's tests: its own folder, configuration and port on 127.0.0.1, gone aft
 
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +13,7 @@ from ldap3 import NONE, Connection, Server
 from ldap3.core.exceptions import LDAPException
 
 from credentials.connectors import LdapSettings
+from tests.support.polling import free_port, wait_for
 
 SLAPD = Path("/usr/sbin/slapd")
 SLAPPASSWD = Path("/usr/sbin/slappasswd")
@@ -122,7 +121,7 @@ class Slapd:
                 policy=POLICY_DN,
             )
         )
-        self.url = f"ldap://127.0.0.1:{_free_port()}"
+        self.url = f"ldap://127.0.0.1:{free_port()}"
         log = (self.folder / "slapd.log").open("wb")
         # "-d none" keeps slapd in the foreground (our child, stopped by us) and logs only errors.
         self.process = subprocess.Popen(
@@ -137,16 +136,16 @@ class Slapd:
                 conn.add(dn, object_classes, attributes)
 
     def _wait_until_it_answers(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        def answers() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"slapd exited with {self.process.returncode}: {self._log()}")
             try:
                 with self.admin():
-                    return
+                    return True
             except LDAPException:  # not listening yet
-                time.sleep(0.1)
-        raise RuntimeError(f"slapd did not answer within {START_TIMEOUT} s: {self._log()}")
+                return False
+
+        wait_for(answers, timeout=START_TIMEOUT, what="slapd to answer", interval=0.1)
 
     def _log(self) -> str:
         return (self.folder / "slapd.log").read_text(errors="replace").strip()
@@ -198,9 +197,3 @@ class Slapd:
             "timeout": 5,
         }
         return LdapSettings(**(values | changes))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

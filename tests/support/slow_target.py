@@ -2,7 +2,7 @@
 worker SIGKILLed in the middle of one, a benchmark of a slow directory. Every connector waits
 before it pushes a rotation to its target; production code knows nothing of the pause.
 
-A Celery worker started as `celery -A tests.credentials.slow_target worker ...` runs the
+A Celery worker started as `celery -A tests.support.slow_target worker ...` runs the
 project's own app (config.celery) with the pause of SLOW_TARGET_SECONDS (its environment) before
 each push; a process of its own uses `slow_pushes(seconds)`.
 """
@@ -17,7 +17,7 @@ from unittest import mock
 
 from celery import signals
 
-from config.celery import app  # what `celery -A tests.credentials.slow_target` runs
+from config.celery import app  # what `celery -A tests.support.slow_target` runs
 
 __all__ = ["APP", "SECONDS_VARIABLE", "app", "slow_pushes"]
 
