@@ -14,7 +14,8 @@ from credentials.generation import PasswordPolicy, PolicyError, generate_login_i
 from credentials.models import Account, ConnectorKind, TargetSystem
 from credentials.secrets import bind_password_encrypt, bind_password_plaintext
 
-_POLICY_FIELDS = (
+# What a target system says of its login IDs and passwords (the API shows and takes the same).
+POLICY_FIELDS = (
     "password_length",
     "min_upper",
     "min_lower",
@@ -63,7 +64,7 @@ def target_system_create(
     ldap_timeout_seconds: int = 5,
     **policy,
 ) -> TargetSystem:
-    unknown = set(policy) - set(_POLICY_FIELDS)
+    unknown = set(policy) - set(POLICY_FIELDS)
     if unknown:
         raise TypeError(f"unknown target system fields: {sorted(unknown)}")
     errors: dict[str, list[str]] = {}

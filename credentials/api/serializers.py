@@ -4,20 +4,8 @@ endpoint builds its one answer by hand."""
 from rest_framework import serializers
 
 from credentials.models import Account, ConnectorKind, Rotation, TargetSystem
+from credentials.targets import POLICY_FIELDS
 from terminals.models import Terminal
-
-POLICY_FIELDS = [
-    "password_length",
-    "min_upper",
-    "min_lower",
-    "min_digits",
-    "min_symbols",
-    "symbols",
-    "excluded_characters",
-    "login_id_prefix",
-    "login_id_random_length",
-    "max_secret_age_days",
-]
 
 
 class TargetSystemSerializer(serializers.ModelSerializer):
