@@ -34,15 +34,21 @@ def terminal_accounts(*, terminal: Terminal) -> QuerySet[Account]:
     )
 
 
-def rotation_queue(*, user: User) -> QuerySet[Rotation]:
-    """Open and failed rotations, oldest first: what security must watch."""
-    qs = (
-        Rotation.objects.filter(status__in=[*OPEN_ROTATION_STATUSES, RotationStatus.FAILED])
-        .exclude(status=RotationStatus.FAILED, account__state=AccountState.DELETED)
-        .select_related("account__target_system", "account__terminal", "requested_by")
-        .order_by("requested_at")
+def rotation_queryset(*, user: User) -> QuerySet[Rotation]:
+    qs = Rotation.objects.select_related(
+        "account__target_system", "account__terminal", "requested_by"
     )
     return qs if user.has_perm("credentials.view_rotation") else qs.none()
+
+
+def rotation_queue(*, user: User) -> QuerySet[Rotation]:
+    """Open and failed rotations, oldest first: what security must watch."""
+    return (
+        rotation_queryset(user=user)
+        .filter(status__in=[*OPEN_ROTATION_STATUSES, RotationStatus.FAILED])
+        .exclude(status=RotationStatus.FAILED, account__state=AccountState.DELETED)
+        .order_by("requested_at")
+    )
 
 
 def credential_blockers(*, terminal: Terminal) -> list[str]:

@@ -17,6 +17,7 @@ from core.api.serializers import (
     TokenRequestSerializer,
 )
 from core.audit import object_type_spellings
+from core.errors import InvalidInput
 from core.models import AuditEvent, Organization
 from core.services import api_token_issue, organization_create, organization_update
 
@@ -60,10 +61,7 @@ class ObtainTokenView(APIView):
             password=data.validated_data["password"],
         )
         if user is None:
-            return Response(
-                {"non_field_errors": [_("Unable to log in with the given username and password.")]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            raise InvalidInput(_("Unable to log in with the given username and password."))
         return Response({"token": api_token_issue(user=user)})
 
 

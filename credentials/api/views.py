@@ -141,10 +141,7 @@ class RotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self):
         if self.action == "list":
             return selectors.rotation_queue(user=self.request.user)
-        qs = Rotation.objects.select_related(
-            "account__target_system", "account__terminal", "requested_by"
-        )
-        return qs if self.request.user.has_perm("credentials.view_rotation") else qs.none()
+        return selectors.rotation_queryset(user=self.request.user)
 
     @extend_schema(request=ForceRotationSerializer, responses={202: RotationSerializer(many=True)})
     def create(self, request):
