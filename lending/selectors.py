@@ -74,6 +74,24 @@ def loan_queryset(*, user: User) -> QuerySet[Loan]:
     return qs
 
 
+def loan_holding(terminal: Terminal) -> list[str]:
+    """The terminals app asks: a loan still out holds this terminal's state."""
+    loan = (
+        Loan.objects.filter(terminal=terminal, status__in=Loan.OUT)
+        .select_related("request__contractor")
+        .first()
+    )
+    if loan is None:
+        return []
+    return [
+        _(
+            "It is on loan #%(loan)s to %(contractor)s: it changes state only through its loan "
+            "(return, lost, revocation)."
+        )
+        % {"loan": loan.pk, "contractor": loan.request.contractor.name}
+    ]
+
+
 def borrower_may_reveal(user: User, account: Account) -> bool:
     """The reveal policy: a user of the contractor that holds an open, unrevoked loan of the
     account's terminal."""

@@ -361,25 +361,43 @@ def _credentials_rotated_after_return(terminal: Terminal) -> list[str]:
     return hooks.storage_blockers(terminal)
 
 
+def _not_held_by_a_loan(terminal: Terminal) -> list[str]:
+    """A reserved or lent terminal changes state only through its loan: sent to maintenance,
+    marked lost or retired from the inventory, its loan would stay open and its accounts
+    unlocked, and the loan could never be returned."""
+    if terminal.status not in (Status.RESERVED, Status.LENT):
+        return []
+    return hooks.loan_holds(terminal)
+
+
 @transaction.atomic
 def terminal_send_to_maintenance(
     *, terminal: Terminal, actor: User | None, reason: str = "", to_location: Location | None = None
 ) -> Terminal:
     return _transition(
-        terminal, to_status=Status.MAINTENANCE, actor=actor, reason=reason, to_location=to_location
+        terminal,
+        to_status=Status.MAINTENANCE,
+        actor=actor,
+        reason=reason,
+        to_location=to_location,
+        guard=_not_held_by_a_loan,
     )
 
 
 @transaction.atomic
 def terminal_mark_lost(*, terminal: Terminal, actor: User | None, reason: str) -> Terminal:
-    return _transition(terminal, to_status=Status.LOST, actor=actor, reason=reason)
+    return _transition(
+        terminal, to_status=Status.LOST, actor=actor, reason=reason, guard=_not_held_by_a_loan
+    )
 
 
 @transaction.atomic
 def terminal_retire(*, terminal: Terminal, actor: User | None, reason: str) -> Terminal:
     """Retired terminals keep no accounts: after the commit, a worker deletes them on their
     target systems (the policy check reports any that linger)."""
-    terminal = _transition(terminal, to_status=Status.RETIRED, actor=actor, reason=reason)
+    terminal = _transition(
+        terminal, to_status=Status.RETIRED, actor=actor, reason=reason, guard=_not_held_by_a_loan
+    )
     hooks.terminal_retired(terminal)
     return terminal
 
@@ -394,6 +412,8 @@ MANUAL_TRANSITIONS = {
 
 
 def manual_transitions_from(status: str) -> list[str]:
+    if status in (Status.RESERVED, Status.LENT):
+        return []  # its loan decides: returned, lost or revoked
     allowed = Terminal.ALLOWED_TRANSITIONS[Status(status)]
     return [s for s in MANUAL_TRANSITIONS if s in allowed]
 
