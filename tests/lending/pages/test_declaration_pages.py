@@ -157,3 +157,32 @@ def test_a_typed_name_that_looks_like_a_formula_stays_text_in_the_csv(
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     operator = rows[0].index(str(CloseReportRowSerializer().fields["operator_name"].label))
     assert rows[1][operator] == '\'=HYPERLINK("http://example.com")'
+
+
+def test_the_language_switcher_returns_to_the_page_after_a_refused_close(as_user, security, loan):
+    """Issue 9, item 6: after a refused POST the switcher went to the POST-only URL (405)."""
+    declaration = loan.request.declaration
+    client = as_user(security)
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
+    page_url = reverse("lending:declaration", args=[declaration.pk])
+    refused = client.post(
+        reverse("lending:declaration-close", args=[declaration.pk]),
+        HTTP_REFERER=f"http://testserver{page_url}",
+    )
+    assert refused.status_code == 409
+    assert f'name="next" value="{page_url}"' in refused.content.decode()
+
+    switched = client.post(reverse("set_language"), {"language": "en", "next": page_url})
+    assert (switched.status_code, switched.url) == (302, page_url)
+    assert client.get(switched.url).status_code == 200
+
+
+def test_the_switcher_never_returns_to_another_site(as_user, security, loan):
+    declaration = loan.request.declaration
+    client = as_user(security)
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
+    refused = client.post(
+        reverse("lending:declaration-close", args=[declaration.pk]),
+        HTTP_REFERER="https://evil.example/phish/",
+    )
+    assert 'name="next" value="/"' in refused.content.decode()
