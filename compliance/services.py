@@ -336,20 +336,19 @@ def stocktake_close(*, stocktake: StockTake, actor: User) -> StockTake:
 
 
 def stocktake_summary(stocktake: StockTake) -> dict:
-    """Counts per kind, and per location with parents rolling up their children."""
-    rows = stocktake.discrepancies.values_list("kind", "location_id")
-    per_kind = Counter(kind for kind, _loc in rows)
+    """Counts per location, parents rolling up their children, and per kind: the site's own
+    row, so the totals and the table can never disagree. A finding of no one location (a tag
+    scanned at two) counts at the site."""
     own: dict[int, Counter] = defaultdict(Counter)
-    for kind, location_id in rows:
-        if location_id:
-            own[location_id][kind] += 1
+    for kind, location_id in stocktake.discrepancies.values_list("kind", "location_id"):
+        own[location_id or stocktake.site_id][kind] += 1
     locations = list(Location.objects.filter(path__startswith=stocktake.site.path).order_by("path"))
     rolled: dict[int, Counter] = defaultdict(Counter)
     for location in locations:
         for ancestor in location.path.strip("/").split("/"):
             rolled[int(ancestor)].update(own.get(location.pk, Counter()))
     return {
-        "per_kind": dict(per_kind),
+        "per_kind": dict(rolled[stocktake.site_id]),
         "per_location": [(location, dict(rolled[location.pk])) for location in locations],
     }
 
