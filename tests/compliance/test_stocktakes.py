@@ -117,13 +117,17 @@ def test_closing_records_every_kind_of_discrepancy(
     rolled = dict((loc.code, counts) for loc, counts in summary["per_location"])
     # The totals and the site's row are the same numbers (issue 9, item 10): the tag scanned at
     # two locations counts at the site, not nowhere.
-    assert rolled["hq"] == summary["per_kind"] == {
-        "found_but_lent": 1,
-        "found_elsewhere": 1,
-        "missing": 1,
-        "scanned_twice": 1,
-        "unknown_tag": 1,
-    }
+    assert (
+        rolled["hq"]
+        == summary["per_kind"]
+        == {
+            "found_but_lent": 1,
+            "found_elsewhere": 1,
+            "missing": 1,
+            "scanned_twice": 1,
+            "unknown_tag": 1,
+        }
+    )
     with nothing_written(stocktake), pytest.raises(RuleViolation):
         scan(stocktake, cabinet, "A", facilities)
 
