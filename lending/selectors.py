@@ -17,7 +17,7 @@ from credentials.models import (
     Rotation,
     RotationStatus,
 )
-from credentials.selectors import credential_blockers
+from credentials.selectors import credential_blockers, terminal_accounts
 from lending.models import (
     AccessRequest,
     Declaration,
@@ -122,6 +122,12 @@ def checkout_refusals(*, request: AccessRequest, terminal: Terminal, actor: User
             % {"tag": terminal.asset_tag, "status": Terminal.Status(terminal.status).label}
         )
     reasons += credential_blockers(terminal=terminal)
+    if not terminal_accounts(terminal=terminal).exists():
+        # The borrower's reveal page would show nothing to sign in with.
+        reasons.append(
+            _("Terminal %(tag)s has no account to sign in with: add one before lending it.")
+            % {"tag": terminal.asset_tag}
+        )
     if declaration.status != DeclarationStatus.ACTIVE:
         reasons.append(
             _("The declaration “%(title)s” is not active.") % {"title": declaration.title}

@@ -11,7 +11,7 @@ from lending.models import Loan
 from terminals import services as inventory
 from terminals.models import AccessCard, Terminal
 from tests.factories import make_location, make_terminal
-from tests.lending.api.helpers import checkout, checkout_body, submit
+from tests.lending.api.helpers import checkout, checkout_body, submit, with_accounts
 from tests.support.db import nothing_written
 
 
@@ -92,10 +92,14 @@ def test_a_terminal_is_refused_when_the_request_has_all_it_asked_for(
 
 
 def test_a_terminal_kept_outside_the_declared_area_is_refused(
-    client_for, facilities, approved, operator
+    client_for, facilities, approved, operator, targets, django_capture_on_commit_callbacks
 ):
     elsewhere = make_location(code="tama", name="多摩支社", custodian=operator)
-    terminal = make_terminal(location=elsewhere, asset_tag="NW-00900")
+    terminal = with_accounts(
+        make_terminal(location=elsewhere, asset_tag="NW-00900"),
+        targets,
+        django_capture_on_commit_callbacks,
+    )
 
     reasons = refused(client_for(facilities), checkout_body(approved, terminal))
 
@@ -211,3 +215,14 @@ def test_a_lost_loan_marks_the_terminal_lost(
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "lost"
     assert Terminal.objects.get(pk=terminals[0].pk).status == Terminal.Status.LOST
+
+
+def test_a_terminal_with_no_account_is_refused(client_for, facilities, approved, cabinet):
+    """Issue 9, item 5: the contractor's reveal page would have shown nothing."""
+    bare = make_terminal(location=cabinet, asset_tag="NW-00009")
+
+    reasons = refused(client_for(facilities), checkout_body(approved, bare))
+
+    assert reasons == [
+        "Terminal NW-00009 has no account to sign in with: add one before lending it."
+    ]
