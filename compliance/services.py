@@ -30,6 +30,7 @@ from compliance.selectors import REVIEW_PERMISSION
 from core.audit import record_event
 from core.emails import bilingual
 from core.errors import InvalidInput, RuleViolation
+from core.identifiers import normalise_identifier
 from core.models import User
 from core.selectors import emails_of_users_holding
 from core.transitions import check_transition
@@ -144,7 +145,7 @@ def _expectation(stocktake: StockTake, terminal: Terminal | None):
 def scan_record(*, stocktake: StockTake, location: Location, tag: str, actor: User) -> Scan:
     """Record one read tag at a location and say at once what it means. A terminal found at
     another location is reported, not moved."""
-    tag = tag.strip()
+    tag = normalise_identifier(tag)
     if not tag:
         raise InvalidInput(
             _("Nothing was scanned."), field_errors={"tag": [_("Scan or type an asset tag.")]}

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import services as core_services
 from core.errors import ApplicationError, InvalidInput, RuleViolation
+from core.identifiers import normalise_identifier
 from core.models import Organization
 from core.roles import Role
 from core.spreadsheets import csv_download
@@ -472,7 +473,9 @@ def _counter_key(access_request: AccessRequest) -> str:
 def _hand_out(request: HttpRequest, access_request: AccessRequest, form: CheckoutForm):
     """One scan: the result to list, or None when the form itself has errors to show."""
     tag = form.cleaned_data["tag"].strip()
-    terminal = terminal_queryset(user=request.user).filter(asset_tag=tag).first()
+    terminal = (
+        terminal_queryset(user=request.user).filter(asset_tag=normalise_identifier(tag)).first()
+    )
     if terminal is None:
         return {
             "tag": tag,
@@ -562,7 +565,7 @@ def return_scan(request: HttpRequest) -> HttpResponse:
     open_loans = selectors.loan_queryset(user=request.user).filter(status=LoanStatus.OPEN)
     if form.is_bound and form.is_valid():
         tag = form.cleaned_data["tag"].strip()
-        loan = open_loans.filter(terminal__asset_tag=tag).first()
+        loan = open_loans.filter(terminal__asset_tag=normalise_identifier(tag)).first()
         if loan is not None:
             return redirect("lending:return", pk=loan.pk)
         form.add_error("tag", _("Terminal %(tag)s has no open loan.") % {"tag": tag})

@@ -15,6 +15,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from core.errors import InvalidInput
+from core.identifiers import normalise_identifier
 from core.models import Organization, User
 from core.spreadsheets import BOM, FORMULA_STARTS, safe_cell
 from terminals import services
@@ -217,7 +218,7 @@ def import_terminals_csv(*, actor: User | None, data: bytes) -> list[Terminal]:
     )
     existing_tags = set(
         Terminal.objects.filter(
-            asset_tag__in={row.values["asset_tag"] for row in rows}
+            asset_tag__in={normalise_identifier(row.values["asset_tag"]) for row in rows}
         ).values_list("asset_tag", flat=True)
     )
 
@@ -230,7 +231,7 @@ def import_terminals_csv(*, actor: User | None, data: bytes) -> list[Terminal]:
             for column in ("asset_tag", "serial_number", "hostname", "model", "notes")
             for message in _field_errors(Terminal, _TERMINAL_FIELDS.get(column, column), v[column])
         ]
-        tag = v["asset_tag"]
+        tag = normalise_identifier(v["asset_tag"])
         if tag and tag in first_line_of_tag:
             row_errors.append(
                 RowError(

@@ -2,6 +2,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Trim, Upper
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Organization
@@ -157,7 +158,13 @@ class Terminal(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status__in=TerminalStatus.values),
                 name="terminal_status_valid",
-            )
+            ),
+            # Stored in its one form (core.identifiers), so that uniqueness holds for nw-0001
+            # and NW-0001 alike.
+            models.CheckConstraint(
+                condition=models.Q(asset_tag=Upper(Trim("asset_tag"))),
+                name="terminal_asset_tag_normalised",
+            ),
         ]
         indexes = [models.Index(fields=["status"]), models.Index(fields=["serial_number"])]
 
@@ -264,6 +271,10 @@ class AccessCard(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(kind__in=AccessCardKind.values), name="accesscard_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(card_number=Upper(Trim("card_number"))),
+                name="accesscard_number_normalised",
             ),
         ]
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation
+from core.identifiers import normalise_identifier
 from core.models import Organization, User
 from core.transitions import check_transition
 from terminals import hooks
@@ -133,7 +134,7 @@ def terminal_create(
     model_name: str = "",
     notes: str = "",
 ) -> Terminal:
-    asset_tag = asset_tag.strip()
+    asset_tag = normalise_identifier(asset_tag)
     if not asset_tag:
         raise InvalidInput(
             _("The terminal was not saved."),
@@ -432,7 +433,10 @@ def access_card_create(
     notes: str = "",
 ) -> AccessCard:
     errors: dict[str, list[str]] = {}
-    if AccessCard.objects.filter(card_number=card_number).exists():
+    card_number = normalise_identifier(card_number)
+    if not card_number:
+        errors["card_number"] = [_("A card number is required.")]
+    elif AccessCard.objects.filter(card_number=card_number).exists():
         errors["card_number"] = [
             _("An access card with number %(number)s already exists.") % {"number": card_number}
         ]

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.audit import events_about
 from core.errors import ApplicationError
+from core.identifiers import normalise_identifier
 from core.models import AuditEvent
 from core.web import apply_service_error, requires
 from terminals import csv_io, selectors, services
@@ -47,7 +48,9 @@ LIST_COLUMNS = [
 
 
 def _terminal_or_404(request: HttpRequest, asset_tag: str) -> Terminal:
-    return get_object_or_404(selectors.terminal_queryset(user=request.user), asset_tag=asset_tag)
+    return get_object_or_404(
+        selectors.terminal_queryset(user=request.user), asset_tag=normalise_identifier(asset_tag)
+    )
 
 
 def _sort_columns(current: str) -> list[dict]:
@@ -278,7 +281,8 @@ def card_list(request: HttpRequest) -> HttpResponse:
 @requires("terminals.view_accesscard")
 def card_detail(request: HttpRequest, card_number: str) -> HttpResponse:
     card = get_object_or_404(
-        selectors.access_card_queryset(user=request.user), card_number=card_number
+        selectors.access_card_queryset(user=request.user),
+        card_number=normalise_identifier(card_number),
     )
     location_label = ""
     if card.location is not None:

@@ -1,6 +1,27 @@
 from rest_framework import serializers
 
+from core.identifiers import normalise_identifier
 from core.models import AuditEvent, Organization
+
+
+class IdentifierSlugField(serializers.SlugRelatedField):
+    """A related object named by an identifier people type (asset tag, card number): looked up
+    in its one stored form (core.identifiers)."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(normalise_identifier(str(data)))
+
+
+class IdentifierLookupMixin:
+    """A viewset whose URL names the object by such an identifier: /terminals/nw-0001/ is
+    NW-0001."""
+
+    lookup_field: str
+
+    def get_object(self):
+        kwargs = self.kwargs  # type: ignore[attr-defined]
+        kwargs[self.lookup_field] = normalise_identifier(kwargs[self.lookup_field])
+        return super().get_object()  # type: ignore[misc]
 
 
 def validated(serializer_class: type[serializers.Serializer], request, **kwargs) -> dict:

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.serializers import IdentifierSlugField
 from credentials.models import AccountState
 from lending.models import AccessRequest, Declaration, Loan, ReturnCondition, ReturnConfirmation
 from lending.selectors import access_request_queryset
@@ -13,7 +14,7 @@ from terminals.api.serializers import LocationCodeField, TerminalTagField
 from terminals.models import AccessCard
 
 
-class CardNumberField(serializers.SlugRelatedField):
+class CardNumberField(IdentifierSlugField):
     default_error_messages = {
         "does_not_exist": _("No access card has the number {value}."),
         "invalid": _("Give an access card number."),

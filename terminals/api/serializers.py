@@ -4,6 +4,7 @@ requests (by code, not by primary key) before the services decide."""
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from core.api.serializers import IdentifierSlugField
 from core.models import Organization
 from terminals.models import AccessCard, Location, Movement, Terminal
 
@@ -30,7 +31,7 @@ class OrganizationCodeField(serializers.SlugRelatedField):
         super().__init__(slug_field="code", queryset=Organization.objects.all(), **kwargs)
 
 
-class TerminalTagField(serializers.SlugRelatedField):
+class TerminalTagField(IdentifierSlugField):
     default_error_messages = {
         "does_not_exist": _("No terminal has the asset tag {value}."),
         "invalid": _("Give an asset tag."),

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.permissions import ChangeActionPermission
-from core.api.serializers import validated
+from core.api.serializers import IdentifierLookupMixin, validated
 from terminals import services
 from terminals.api.serializers import (
     AccessCardCreateSerializer,
@@ -120,7 +120,12 @@ _terminal_out = {200: TerminalSerializer}
     store=extend_schema(request=TerminalTransitionSerializer, responses=_terminal_out),
     history=extend_schema(responses=MovementSerializer(many=True)),
 )
-class TerminalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TerminalViewSet(
+    IdentifierLookupMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Terminals. Location and status change only through the actions, each a service call."""
 
     serializer_class = TerminalSerializer
@@ -238,7 +243,12 @@ _card_out = {200: AccessCardSerializer}
     retire=extend_schema(request=ReasonRequiredSerializer, responses=_card_out),
     store=extend_schema(request=AccessCardStoreSerializer, responses=_card_out),
 )
-class AccessCardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AccessCardViewSet(
+    IdentifierLookupMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Entry and sign-in cards, lent together with terminals."""
 
     serializer_class = AccessCardSerializer

@@ -226,3 +226,22 @@ def test_a_terminal_with_no_account_is_refused(client_for, facilities, approved,
     assert reasons == [
         "Terminal NW-00009 has no account to sign in with: add one before lending it."
     ]
+
+
+def test_a_tag_typed_in_lower_case_or_full_width_is_the_terminal(
+    client_for, facilities, approved, terminals
+):
+    """Issue 9, item 3: `nw-0001` was "not registered" at the counter."""
+    client = client_for(facilities)
+    first = client.post(
+        "/api/v1/loans/",
+        {**checkout_body(approved, terminals[0]), "terminal": "nw-00001"},
+        format="json",
+    )
+    second = client.post(
+        "/api/v1/loans/",
+        {**checkout_body(approved, terminals[1]), "terminal": "ＮＷ－００００２"},
+        format="json",
+    )
+    assert (first.status_code, second.status_code) == (201, 201), first.content
+    assert [first.json()["terminal"], second.json()["terminal"]] == ["NW-00001", "NW-00002"]
