@@ -64,6 +64,9 @@ TARGET_SYSTEMS = [
 # command prints them.
 USERS = [
     ("facilities", "green-cabinet-41", Role.FACILITIES, "mirai-pg"),
+    # A second facilities user: whoever approves a request may not hand out its terminals
+    # (LENDING_SEPARATION_OF_DUTIES), so the demo needs one to approve and one at the counter.
+    ("approver", "amber-stamp-19", Role.FACILITIES, "mirai-pg"),
     ("security", "silver-badge-73", Role.SECURITY, "mirai-pg"),
     ("auditor", "quiet-ledger-58", Role.AUDITOR, "mirai-pg"),
     ("contractor", "orange-helmet-26", Role.CONTRACTOR, "kanto-densetsu"),
