@@ -468,27 +468,10 @@ def discrepancy_resolve(
             raise RuleViolation(
                 _("You scanned this stock-take, so someone else must resolve its discrepancies.")
             )
-        terminal = discrepancy.terminal
-        if outcome == DiscrepancyOutcome.RELOCATED and terminal and discrepancy.location:
-            inventory.terminal_move(
-                terminal=terminal, actor=actor, to_location=discrepancy.location, reason=note
-            )
-        elif (
-            outcome == DiscrepancyOutcome.LOST_OR_STOLEN
-            and terminal
-            and terminal.status != Status.LOST
-        ):
-            inventory.terminal_mark_lost(terminal=terminal, actor=actor, reason=note)
-            for account in terminal.accounts.exclude(state__in=["deleted"]):
-                rotation_request(account=account, reason="revoked", actor=actor)
-        elif outcome == DiscrepancyOutcome.LOST_OR_STOLEN and discrepancy.access_card:
-            inventory.access_card_mark_lost(card=discrepancy.access_card, actor=actor, reason=note)
-        elif (
-            outcome == DiscrepancyOutcome.WRITTEN_OFF
-            and terminal
-            and terminal.status != Status.RETIRED
-        ):
-            inventory.terminal_retire(terminal=terminal, actor=actor, reason=note)
+        if discrepancy.kind == DiscrepancyKind.CARD_NOT_RETURNED:
+            _settle_card(discrepancy, outcome=outcome, actor=actor, note=note)
+        else:
+            _settle_terminal(discrepancy, outcome=outcome, actor=actor, note=note)
         discrepancy.status, discrepancy.outcome, discrepancy.resolution_note = (
             Discrepancy.Status.RESOLVED,
             outcome,
@@ -520,6 +503,41 @@ def discrepancy_resolve(
             stocktake.save(update_fields=["status", "completed_at"])
             record_event(actor=actor, action="stocktake.completed", obj=stocktake, details={})
     return discrepancy
+
+
+def _settle_card(discrepancy: Discrepancy, *, outcome: str, actor: User, note: str) -> None:
+    """A card that did not come back with its terminal: found, it is back in the store; lost or
+    written off, it says so. Either way it no longer blocks its declaration's close. The terminal
+    it went out with came back and is not touched."""
+    card = discrepancy.access_card
+    if card is None:
+        return
+    if outcome == DiscrepancyOutcome.FOUND and card.status in (
+        AccessCard.Status.LENT,
+        AccessCard.Status.LOST,
+    ):
+        inventory.access_card_return_to_storage(card=card, actor=actor, reason=note)
+    elif outcome == DiscrepancyOutcome.LOST_OR_STOLEN and card.status == AccessCard.Status.LENT:
+        inventory.access_card_mark_lost(card=card, actor=actor, reason=note)
+    elif outcome == DiscrepancyOutcome.WRITTEN_OFF and card.status != AccessCard.Status.RETIRED:
+        inventory.access_card_retire(card=card, actor=actor, reason=note)
+
+
+def _settle_terminal(discrepancy: Discrepancy, *, outcome: str, actor: User, note: str) -> None:
+    """What a stock-take or policy finding's outcome does to its terminal."""
+    terminal = discrepancy.terminal
+    if terminal is None:
+        return
+    if outcome == DiscrepancyOutcome.RELOCATED and discrepancy.location:
+        inventory.terminal_move(
+            terminal=terminal, actor=actor, to_location=discrepancy.location, reason=note
+        )
+    elif outcome == DiscrepancyOutcome.LOST_OR_STOLEN and terminal.status != Status.LOST:
+        inventory.terminal_mark_lost(terminal=terminal, actor=actor, reason=note)
+        for account in terminal.accounts.exclude(state__in=["deleted"]):
+            rotation_request(account=account, reason="revoked", actor=actor)
+    elif outcome == DiscrepancyOutcome.WRITTEN_OFF and terminal.status != Status.RETIRED:
+        inventory.terminal_retire(terminal=terminal, actor=actor, reason=note)
 
 
 def _evidence_type(head: bytes) -> str | None:

@@ -5,6 +5,7 @@ from django.core import mail
 from django.utils import timezone
 
 from compliance.models import Discrepancy
+from compliance.services import discrepancy_resolve as resolve
 from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
 from core.models import AuditEvent
 from credentials.accounts import account_create
@@ -184,6 +185,53 @@ def test_a_damaged_return_with_a_missing_card_goes_to_maintenance_and_opens_a_di
     assert (discrepancy.kind, discrepancy.access_card) == ("card_not_returned", world["card"])
     services.returned_terminals_settle()
     assert Terminal.objects.get(pk=loan.terminal_id).status == Terminal.Status.MAINTENANCE
+
+
+def _returned_without_its_card(world, approved, facilities, cabinet, capture):
+    loan = checkout(approved, world["terminals"][0], facilities)
+    with capture(execute=True):
+        services.loan_return(
+            loan=loan,
+            actor=facilities,
+            condition="ok",
+            cards_returned=[],
+            return_location=cabinet,
+            handed_back_by="山田 太郎",
+            operator_signature="山田",
+        )
+    services.returned_terminals_settle()
+    return loan, Discrepancy.objects.get(kind="card_not_returned")
+
+
+def test_a_card_found_after_the_return_is_stored_and_no_longer_blocks_the_close(
+    world, approved, facilities, security, cabinet, django_capture_on_commit_callbacks
+):
+    """Issue 9, item 2: resolving the finding as found left the card lent, blocking the close
+    forever from the pages."""
+    _loan, finding = _returned_without_its_card(
+        world, approved, facilities, cabinet, django_capture_on_commit_callbacks
+    )
+    services.declaration_lift(declaration=world["declaration"], actor=security)
+    with pytest.raises(RuleViolation) as refused:
+        services.declaration_close(declaration=world["declaration"], actor=security)
+    assert f"Access card {world['card'].card_number} is still lent." in refused.value.reasons
+
+    resolve(discrepancy=finding, actor=security, outcome="found", note="車両内で発見")
+
+    assert AccessCard.objects.get(pk=world["card"].pk).status == AccessCard.Status.IN_STORAGE
+    declaration = services.declaration_close(declaration=world["declaration"], actor=security)
+    assert declaration.status == DeclarationStatus.CLOSED
+
+
+def test_a_lost_card_marks_the_card_lost_not_the_terminal_that_came_back(
+    world, approved, facilities, security, cabinet, django_capture_on_commit_callbacks
+):
+    loan, finding = _returned_without_its_card(
+        world, approved, facilities, cabinet, django_capture_on_commit_callbacks
+    )
+    resolve(discrepancy=finding, actor=security, outcome="lost_or_stolen", note="紛失届")
+    assert AccessCard.objects.get(pk=world["card"].pk).status == AccessCard.Status.LOST
+    assert Terminal.objects.get(pk=loan.terminal_id).status == Terminal.Status.IN_STORAGE
 
 
 def test_lifting_makes_open_loans_due_after_the_grace_period(world, approved, facilities, security):
