@@ -1,10 +1,12 @@
 """Reads for stock-takes and discrepancies."""
 
 from django.db.models import QuerySet
+from django.urls import reverse
 
 from compliance.models import Discrepancy, StockTake
 from core.models import User
 from core.selectors import users_holding
+from terminals.models import AccessCard
 
 # Whoever may resolve a discrepancy reviews it: an assignment asks them to.
 REVIEW_PERMISSION = "compliance.change_discrepancy"
@@ -35,3 +37,18 @@ def discrepancy_queryset(*, user: User) -> QuerySet[Discrepancy]:
         "resolved_by",
     )
     return qs if user.has_perm("compliance.view_discrepancy") else qs.none()
+
+
+def card_finding_url(card: AccessCard) -> str:
+    """Where a card that did not come back is dealt with: its open finding, if there is one."""
+    finding = (
+        Discrepancy.objects.filter(
+            access_card=card,
+            kind=Discrepancy.Kind.CARD_NOT_RETURNED,
+            status=Discrepancy.Status.OPEN,
+        )
+        .order_by("-opened_at")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return reverse("compliance:discrepancy_detail", args=[finding]) if finding else ""

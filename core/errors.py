@@ -1,6 +1,8 @@
 """One application error type, mapped to JSON by core.api.errors and to messages by pages.
 Each error carries its HTTP status, so the one exception handler needs no list of cases."""
 
+from collections.abc import Sequence
+
 
 class ApplicationError(Exception):
     """A request the service refuses; `field_errors` maps a field name to its messages."""
@@ -13,6 +15,18 @@ class ApplicationError(Exception):
         self.field_errors = field_errors or {}
 
 
+class Reason(str):
+    """A refusal's reason that can say where a person resolves it (`url`, empty when nowhere):
+    pages link it, the API sends the text."""
+
+    url: str
+
+    def __new__(cls, text: str, url: str = "") -> "Reason":
+        reason = super().__new__(cls, text)
+        reason.url = url
+        return reason
+
+
 class InvalidInput(ApplicationError):
     """Bad input: HTTP 400 with a message per field."""
 
@@ -22,9 +36,9 @@ class RuleViolation(ApplicationError):
 
     http_status = 409
 
-    def __init__(self, message: str, *, reasons: list[str] | None = None):
+    def __init__(self, message: str, *, reasons: Sequence[str] | None = None):
         super().__init__(message)
-        self.reasons = reasons or [message]
+        self.reasons = list(reasons) if reasons else [message]
 
 
 class TransitionNotAllowed(RuleViolation):

@@ -13,9 +13,11 @@ if TYPE_CHECKING:
 
 DeclarationClosed = Callable[["Declaration", "User"], None]
 CardNotReturned = Callable[["Loan", "AccessCard", "User"], None]
+CardResolver = Callable[["AccessCard"], str]
 
 _declaration_closed: list[DeclarationClosed] = []
 _card_not_returned: list[CardNotReturned] = []
+_card_resolvers: list[CardResolver] = []
 
 
 def on_declaration_closed(reaction: DeclarationClosed) -> None:
@@ -26,6 +28,16 @@ def on_declaration_closed(reaction: DeclarationClosed) -> None:
 def on_card_not_returned(reaction: CardNotReturned) -> None:
     if reaction not in _card_not_returned:
         _card_not_returned.append(reaction)
+
+
+def register_card_resolver(answer: CardResolver) -> None:
+    """Who can tell the page where a card that did not come back is dealt with."""
+    if answer not in _card_resolvers:
+        _card_resolvers.append(answer)
+
+
+def card_resolver_url(card: "AccessCard") -> str:
+    return next((url for answer in _card_resolvers if (url := answer(card))), "")
 
 
 def declaration_closed(declaration: "Declaration", actor: "User") -> None:

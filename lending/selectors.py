@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import Reason
 from core.models import User
 from credentials.models import (
     OPEN_ROTATION_STATUSES,
@@ -18,6 +20,7 @@ from credentials.models import (
     RotationStatus,
 )
 from credentials.selectors import credential_blockers, terminal_accounts
+from lending import hooks
 from lending.models import (
     AccessRequest,
     Declaration,
@@ -154,18 +157,28 @@ def checkout_refusals(*, request: AccessRequest, terminal: Terminal, actor: User
     return reasons
 
 
-def close_blockers(*, declaration: Declaration) -> list[str]:
-    """What is still out under a declaration: each item blocks closing it."""
+def close_blockers(*, declaration: Declaration) -> list[Reason]:
+    """What is still out under a declaration: each item blocks closing it, and names the page
+    where it is dealt with."""
     reasons = []
+    rotations = reverse("credentials:rotations")
     loans = Loan.objects.filter(request__declaration=declaration).select_related("terminal")
     for loan in loans.filter(status__in=Loan.OUT):
-        reasons.append(_("Terminal %(tag)s is still lent.") % {"tag": loan.terminal.asset_tag})
+        reasons.append(
+            Reason(
+                _("Terminal %(tag)s is still lent.") % {"tag": loan.terminal.asset_tag},
+                reverse("lending:loan", args=[loan.pk]),
+            )
+        )
     for loan in loans.filter(
         status=LoanStatus.RETURNED, return_confirmation__settled_at__isnull=True
     ):
         reasons.append(
-            _("Terminal %(tag)s was returned but its rotation has not finished.")
-            % {"tag": loan.terminal.asset_tag}
+            Reason(
+                _("Terminal %(tag)s was returned but its rotation has not finished.")
+                % {"tag": loan.terminal.asset_tag},
+                rotations,
+            )
         )
     unfinished = (
         Rotation.objects.filter(account__terminal__loans__request__declaration=declaration)
@@ -180,14 +193,23 @@ def close_blockers(*, declaration: Declaration) -> list[str]:
     )
     for rotation in unfinished:
         reasons.append(
-            _("A rotation of %(account)s (terminal %(tag)s) has not succeeded.")
-            % {"account": rotation.account, "tag": rotation.account.terminal.asset_tag}
+            Reason(
+                _("A rotation of %(account)s (terminal %(tag)s) has not succeeded.")
+                % {"account": rotation.account, "tag": rotation.account.terminal.asset_tag},
+                rotations,
+            )
         )
     cards = AccessCard.objects.filter(
         loans__request__declaration=declaration, status=AccessCard.Status.LENT
     ).distinct()
     for card in cards:
-        reasons.append(_("Access card %(number)s is still lent.") % {"number": card.card_number})
+        reasons.append(
+            Reason(
+                _("Access card %(number)s is still lent.") % {"number": card.card_number},
+                hooks.card_resolver_url(card)
+                or reverse("terminals:card_detail", args=[card.card_number]),
+            )
+        )
     return reasons
 
 

@@ -186,3 +186,44 @@ def test_the_switcher_never_returns_to_another_site(as_user, security, loan):
         HTTP_REFERER="https://evil.example/phish/",
     )
     assert 'name="next" value="/"' in refused.content.decode()
+
+
+def test_every_blocker_of_a_refused_close_links_to_where_it_is_resolved(
+    as_user, security, facilities, loan, card, cabinet, django_capture_on_commit_callbacks
+):
+    """Issue 9, item 2: a card that did not come back blocked the close with nowhere to go."""
+    from compliance.models import Discrepancy
+
+    declaration = loan.request.declaration
+    client = as_user(security)
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
+    out = client.post(reverse("lending:declaration-close", args=[declaration.pk]))
+    assert (
+        f'<a href="{reverse("lending:loan", args=[loan.pk])}">Terminal NW-00001 is still lent.'
+        in (out.content.decode())
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.loan_return(
+            loan=loan,
+            actor=facilities,
+            condition="ok",
+            cards_returned=[],
+            return_location=cabinet,
+            handed_back_by="山田 太郎",
+            operator_signature="山田",
+        )
+    services.returned_terminals_settle()
+    finding = Discrepancy.objects.get(kind="card_not_returned")
+    page = client.post(reverse("lending:declaration-close", args=[declaration.pk])).content.decode()
+    link = reverse("compliance:discrepancy_detail", args=[finding.pk])
+    assert f'<a href="{link}">Access card IC-000001 is still lent.</a>' in page
+    # The linked page settles it, and the close goes through.
+    client.post(
+        reverse("compliance:discrepancy_resolve", args=[finding.pk]),
+        {"outcome": "found", "note": "車両内で発見"},
+    )
+    closed = client.post(reverse("lending:declaration-close", args=[declaration.pk]))
+    assert closed.status_code == 302
+    declaration.refresh_from_db()
+    assert declaration.status == DeclarationStatus.CLOSED
