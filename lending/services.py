@@ -4,7 +4,7 @@ target systems (unlocking accounts at check-out) happen between transactions, ne
 
 import contextlib
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -158,17 +158,18 @@ def declaration_loan_count(declaration: Declaration) -> int:
 # Access requests ------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def access_request_submit(
+def access_request_errors(
     *,
     actor: User,
     declaration: Declaration | None,
     work_site: str,
-    quantity: int,
+    quantity: int | None,
     operators: list[str],
     purpose: str,
-    needed_until,
-) -> AccessRequest:
+    needed_until: datetime | None,
+) -> dict[str, list[str]]:
+    """Every rule a request breaks, per field, writing nothing: the form shows them all in one
+    round (`None` for a value the form could not read)."""
     errors: dict[str, list[str]] = {}
     if declaration is not None:
         declaration = Declaration.objects.filter(pk=declaration.pk).first()  # its status now
@@ -177,19 +178,19 @@ def access_request_submit(
         raise RuleViolation(_("Only a contractor's users can submit an access request."))
     if declaration is None or declaration.status != DeclarationStatus.ACTIVE:
         errors["declaration"] = [_("There is no active declaration to request terminals under.")]
-    if not 1 <= quantity <= settings.LENDING_MAX_QUANTITY:
+    if quantity is None or not 1 <= quantity <= settings.LENDING_MAX_QUANTITY:
         errors["quantity"] = [
             _("Ask for between 1 and %(max)s terminals.") % {"max": settings.LENDING_MAX_QUANTITY}
         ]
-    operators = [name.strip() for name in operators if name.strip()]
-    if not operators:
+    if not [name for name in operators if name.strip()]:
         errors["operators"] = [_("Name at least one operator who will use the terminals.")]
     if not work_site.strip():
         errors["work_site"] = [_("Say where the terminals will be used.")]
     if not purpose.strip():
         errors["purpose"] = [_("Say what the terminals are needed for.")]
-    now = timezone.now()
-    if needed_until <= now:
+    if needed_until is None:
+        errors["needed_until"] = [_("Give the date and time until which they are needed.")]
+    elif needed_until <= timezone.now():
         errors["needed_until"] = [_("“Needed until” must be in the future.")]
     elif (
         declaration is not None
@@ -200,9 +201,37 @@ def access_request_submit(
             _("“Needed until” is after the declaration's lending limit (%(limit)s).")
             % {"limit": timezone.localtime(declaration.lending_limit).strftime("%Y-%m-%d %H:%M")}
         ]
+    return errors
+
+
+@transaction.atomic
+def access_request_submit(
+    *,
+    actor: User,
+    declaration: Declaration | None,
+    work_site: str,
+    quantity: int,
+    operators: list[str],
+    purpose: str,
+    needed_until: datetime,
+) -> AccessRequest:
+    errors = access_request_errors(
+        actor=actor,
+        declaration=declaration,
+        work_site=work_site,
+        quantity=quantity,
+        operators=operators,
+        purpose=purpose,
+        needed_until=needed_until,
+    )
     if errors:
         raise InvalidInput(_("The request was not submitted."), field_errors=errors)
+    if declaration is not None:
+        declaration = Declaration.objects.filter(pk=declaration.pk).first()
+    organization = actor.organization
+    operators = [name.strip() for name in operators if name.strip()]
     assert declaration is not None, "no declaration is refused above, in errors['declaration']"
+    assert organization is not None, "refused above: only a contractor's users submit"
     request = AccessRequest.objects.create(
         declaration=declaration,
         contractor=organization,

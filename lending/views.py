@@ -216,7 +216,26 @@ def request_list(request: HttpRequest) -> HttpResponse:
 @requires("lending.view_accessrequest", "lending.add_accessrequest")
 def request_create(request: HttpRequest) -> HttpResponse:
     form = AccessRequestForm(request.POST or None, initial={"declaration": request.GET.get("d")})
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        # One round: the service's rules are checked too, for what the form could read.
+        data = form.cleaned_data
+        try:
+            service_errors = services.access_request_errors(
+                actor=request.user,
+                declaration=data.get("declaration"),
+                work_site=data.get("work_site", ""),
+                quantity=data.get("quantity"),
+                operators=data.get("operators", "").splitlines(),
+                purpose=data.get("purpose", ""),
+                needed_until=data.get("needed_until"),
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            for field, field_messages in service_errors.items():
+                if field not in form.errors:
+                    form.add_error(field, field_messages)
+    elif request.method == "POST":
         data = form.cleaned_data
         try:
             access_request = services.access_request_submit(

@@ -158,3 +158,26 @@ def test_submitting_notifies_by_email(
     with django_capture_on_commit_callbacks(execute=True):
         as_user(contractor).post(reverse("lending:request-create"), _form(declaration))
     assert [message.to for message in mail.outbox] == [["fiona@example.jp"]]
+
+
+def test_one_submit_shows_every_error_of_the_form_and_of_the_rules(
+    as_user, contractor, declaration
+):
+    """Issue 9, item 8: a quantity the form cannot read hid the missing work site and operators
+    until a second submit."""
+    with nothing_written():
+        response = as_user(contractor).post(
+            reverse("lending:request-create"),
+            _form(declaration, quantity="abc", work_site="", operators="", needed_until=""),
+        )
+    page = response.content.decode()
+    assert response.status_code == 200
+    for message in (
+        "Enter a whole number.",  # the form's own
+        "Say where the terminals will be used.",  # the service's rules, in the same round
+        "Name at least one operator who will use the terminals.",
+        "This field is required.",  # needed until, once
+    ):
+        assert message in page, message
+    assert page.count("This field is required.") == 1
+    assert "停電復旧作業の顧客対応" in page  # nothing typed is lost
