@@ -95,6 +95,24 @@ def loan_holding(terminal: Terminal) -> list[str]:
     ]
 
 
+def reveal_state(loan: Loan) -> str:
+    """Where the borrower's look at the credentials stands: "unseen", "shown" (once; another
+    needs a security officer) or "approved" (one more look allowed)."""
+    versions = [
+        account.current_version
+        for account in loan.terminal.accounts.exclude(state=AccountState.DELETED).select_related(
+            "current_version"
+        )
+        if account.current_version is not None
+    ]
+    shown = [v for v in versions if v.revealed_at is not None]
+    if not shown:
+        return "unseen"
+    if all(v.extra_reveal_approved_by_id is not None for v in shown):
+        return "approved"
+    return "shown"
+
+
 def borrower_may_reveal(user: User, account: Account) -> bool:
     """The reveal policy: a user of the contractor that holds an open, unrevoked loan of the
     account's terminal."""

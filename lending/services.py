@@ -18,7 +18,7 @@ from core.transitions import check_transition
 from credentials.accounts import account_lock, account_unlock
 from credentials.connectors import ConnectorError
 from credentials.models import Account, AccountState, RotationReason
-from credentials.reveal import secret_reveal
+from credentials.reveal import secret_approve_extra_reveal, secret_reveal
 from credentials.rotation import rotation_request
 from credentials.selectors import credential_blockers
 from lending import hooks, notifications
@@ -678,6 +678,29 @@ def loan_mark_lost(*, loan: Loan, actor: User, reason: str) -> Loan:
         )
     _lock_and_rotate_accounts(loan=loan, actor=actor, reason=RotationReason.REVOKED)
     return loan
+
+
+def loan_approve_extra_reveal(*, loan: Loan, actor: User, reason: str) -> int:
+    """A security officer lets the borrower see the loan's login IDs and passwords once more
+    (each account's approval is its own audit event). Answers how many accounts it opened."""
+    if not reason.strip():
+        raise InvalidInput(
+            _("No approval was recorded."), field_errors={"reason": [_("A reason is required.")]}
+        )
+    if loan.status != LoanStatus.OPEN or loan.revoked_at is not None:
+        raise RuleViolation(_("This loan is not open: its credentials cannot be shown."))
+    approved = 0
+    with transaction.atomic():
+        for account in loan.terminal.accounts.exclude(state=AccountState.DELETED).select_related(
+            "current_version"
+        ):
+            version = account.current_version
+            if version is not None and version.revealed_at is not None:
+                secret_approve_extra_reveal(account=account, actor=actor, reason=reason.strip())
+                approved += 1
+    if not approved:
+        raise RuleViolation(_("Nothing of this loan has been shown yet; no approval is needed."))
+    return approved
 
 
 # Reminders ------------------------------------------------------------------------------------

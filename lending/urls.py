@@ -27,6 +27,7 @@ urlpatterns = [
     path("loans/<int:pk>/credentials/", views.loan_credentials, name="loan-credentials"),
     path("loans/<int:pk>/revoke/", views.loan_revoke, name="loan-revoke"),
     path("loans/<int:pk>/lost/", views.loan_lost, name="loan-lost"),
+    path("loans/<int:pk>/approve-reveal/", views.loan_approve_reveal, name="loan-approve-reveal"),
     path("loans/<int:pk>/return/", views.loan_return, name="return"),
     path("checkout/", views.checkout, name="checkout"),
     path("returns/", views.return_scan, name="returns"),

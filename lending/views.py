@@ -25,6 +25,7 @@ from core.roles import Role
 from core.spreadsheets import csv_download
 from core.web import apply_service_error, requires
 from credentials.models import AccountState
+from credentials.permissions import DECIDES_ROTATIONS
 from credentials.reveal import RevealRefused
 from lending import selectors, services
 from lending.forms import (
@@ -215,7 +216,11 @@ def request_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @requires("lending.view_accessrequest", "lending.add_accessrequest")
 def request_create(request: HttpRequest) -> HttpResponse:
-    form = AccessRequestForm(request.POST or None, initial={"declaration": request.GET.get("d")})
+    # Bound on every POST, even an empty one, so that its errors show (never an unbound form).
+    form = AccessRequestForm(
+        request.POST if request.method == "POST" else None,
+        initial={"declaration": request.GET.get("d")},
+    )
     if request.method == "POST" and not form.is_valid():
         # One round: the service's rules are checked too, for what the form could read.
         data = form.cleaned_data
@@ -386,6 +391,7 @@ def loan_list(request: HttpRequest) -> HttpResponse:
 
 
 def _loan_page(request: HttpRequest, loan: Loan, *, status: int = 200, **forms) -> HttpResponse:
+    reveal_state = selectors.reveal_state(loan)
     return render(
         request,
         "lending/loan_detail.html",
@@ -398,7 +404,10 @@ def _loan_page(request: HttpRequest, loan: Loan, *, status: int = 200, **forms) 
             "may_reveal": selectors.sees_only_own_organization(request.user)
             and request.user.has_perm("lending.reveal_own_loan")
             and loan.status == LoanStatus.OPEN
-            and loan.revoked_at is None,
+            and loan.revoked_at is None
+            and reveal_state != "shown",
+            "reveal_state": reveal_state,
+            "approve_reveal_form": forms.get("approve_reveal_form") or ReasonForm(prefix="approve"),
             **_due_marks(),
         },
         status=status,
@@ -429,6 +438,25 @@ def loan_revoke(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("lending:loan", pk=loan.pk)
     return _loan_page(request, loan, revoke_form=form, status=400)
+
+
+@require_POST
+@requires("lending.view_loan", DECIDES_ROTATIONS)
+def loan_approve_reveal(request: HttpRequest, pk: int) -> HttpResponse:
+    """Security lets the borrower look once more (the contractor was told to ask)."""
+    loan = _loan_or_404(request, pk)
+    form = ReasonForm(request.POST, prefix="approve")
+    if form.is_valid():
+        try:
+            services.loan_approve_extra_reveal(
+                loan=loan, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(request, _("The borrower may look at the credentials once more."))
+            return redirect("lending:loan", pk=loan.pk)
+    return _loan_page(request, loan, approve_reveal_form=form, status=400)
 
 
 @require_POST
