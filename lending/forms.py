@@ -82,6 +82,12 @@ class CheckoutForm(forms.Form):
         # Suggests the operators named in the request (the template renders the datalist).
         widget=forms.TextInput(attrs={"list": "named-operators", "autocomplete": "off"}),
     )
+    operator_reason = forms.CharField(
+        label=capfirst(_("why someone the request does not name")),
+        max_length=300,
+        required=False,
+        help_text=_("Only to hand out to an operator the request does not name: it is recorded."),
+    )
     acknowledged_name = forms.CharField(
         label=_("Operator's signature (typed full name)"),
         max_length=150,

@@ -3,6 +3,7 @@ changes, writes its audit event, and enqueues work (email, rotation) after the c
 target systems (unlocking accounts at check-out) happen between transactions, never inside one."""
 
 import contextlib
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -337,16 +338,32 @@ def loan_checkout(
     actor: User,
     operator_name: str,
     acknowledged_name: str,
+    operator_reason: str = "",
     cards: Iterable[AccessCard] | None = None,
 ) -> Loan:
     """Hand out one terminal: reserve it (one winner under the row lock), unlock its accounts on
-    their targets, and only then record it as lent."""
+    their targets, and only then record it as lent. It goes to one of the request's named
+    operators (staff may add one, with a reason that is audited), who signs for it."""
     errors: dict[str, list[str]] = {}
+    named = next((n for n in request.operators if same_person(n, operator_name)), None)
     if not operator_name.strip():
         errors["operator_name"] = [_("Name the operator who receives the terminal.")]
+    elif named is None and not operator_reason.strip():
+        errors["operator_name"] = [
+            _(
+                "%(name)s is not among the operators the request names (%(named)s): choose one, "
+                "or add them with a reason."
+            )
+            % {"name": operator_name.strip(), "named": "、".join(request.operators)}
+        ]
     if not acknowledged_name.strip():
         errors["acknowledged_name"] = [
             _("The operator signs the acknowledgement of the handling rules.")
+        ]
+    elif operator_name.strip() and not same_person(operator_name, acknowledged_name):
+        errors["acknowledged_name"] = [
+            _("The operator who receives it signs: type %(name)s's full name.")
+            % {"name": named or operator_name.strip()}
         ]
     if errors:
         raise InvalidInput(_("The terminal was not handed out."), field_errors=errors)
@@ -354,7 +371,8 @@ def loan_checkout(
         request=request,
         terminal=terminal,
         actor=actor,
-        operator_name=operator_name.strip(),
+        operator_name=named or operator_name.strip(),
+        added_because=operator_reason.strip() if named is None else "",
         acknowledged_name=acknowledged_name.strip(),
         # None: the terminal's cards in storage; an empty list: it goes out without cards.
         cards=list(
@@ -377,8 +395,17 @@ def loan_checkout(
     return _confirm_lent(loan=loan, actor=actor)
 
 
+def same_person(name: str, other: str) -> bool:
+    """Typed names of one person: full width or not, with or without the space."""
+    return "".join(unicodedata.normalize("NFKC", name).split()) == "".join(
+        unicodedata.normalize("NFKC", other).split()
+    )
+
+
 @transaction.atomic
-def _reserve(*, request, terminal, actor, operator_name, acknowledged_name, cards) -> Loan:
+def _reserve(
+    *, request, terminal, actor, operator_name, added_because, acknowledged_name, cards
+) -> Loan:
     request = (
         AccessRequest.objects.select_for_update(of=("self",))
         .select_related("declaration")
@@ -405,6 +432,15 @@ def _reserve(*, request, terminal, actor, operator_name, acknowledged_name, card
         raise RuleViolation(
             _("Terminal %(tag)s cannot be handed out.") % {"tag": terminal.asset_tag},
             reasons=reasons,
+        )
+    if added_because:
+        request.operators = [*request.operators, operator_name]
+        request.save(update_fields=["operators"])
+        record_event(
+            actor=actor,
+            action="access_request.operator_added",
+            obj=request,
+            details={"operator": operator_name, "reason": added_because},
         )
     inventory.terminal_reserve(
         terminal=terminal,

@@ -537,6 +537,7 @@ def _hand_out(request: HttpRequest, access_request: AccessRequest, form: Checkou
             actor=request.user,
             operator_name=form.cleaned_data["operator_name"],
             acknowledged_name=form.cleaned_data["acknowledged_name"],
+            operator_reason=form.cleaned_data["operator_reason"],
         )
     except InvalidInput as exc:
         apply_service_error(form, exc)

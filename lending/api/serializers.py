@@ -242,6 +242,13 @@ class CheckoutInputSerializer(serializers.Serializer):
         allow_blank=True,
         help_text=_("The operator's name, signed under the handling rules."),
     )
+    operator_reason = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Only for an operator the request does not name: why (audited)."),
+    )
     cards = CardNumberField(
         many=True,
         required=False,

@@ -236,6 +236,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             actor=request.user,
             operator_name=data["operator_name"],
             acknowledged_name=data["acknowledged_name"],
+            operator_reason=data["operator_reason"],
             cards=data.get("cards"),
         )
         return self._answer(loan, status=status.HTTP_201_CREATED)

@@ -185,8 +185,10 @@ def test_a_name_that_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(
         request=approved,
         terminal=terminals[0],
         actor=facilities,
+        # Added by staff, with a reason: a name typed by a person, as every name in the report.
         operator_name='=HYPERLINK("http://example.com","山田")',
-        acknowledged_name="山田 太郎",
+        operator_reason="交代要員",
+        acknowledged_name='=HYPERLINK("http://example.com","山田")',
     )
 
     exported = client_for(security).get(

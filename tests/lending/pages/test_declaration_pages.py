@@ -149,7 +149,8 @@ def test_a_typed_name_that_looks_like_a_formula_stays_text_in_the_csv(
         terminal=terminals[0],
         actor=facilities,
         operator_name='=HYPERLINK("http://example.com")',
-        acknowledged_name="山田太郎",
+        operator_reason="交代要員",
+        acknowledged_name='=HYPERLINK("http://example.com")',
     )
     response = as_user(auditor).get(
         reverse("lending:declaration-report-csv", args=[approved.declaration_id])
