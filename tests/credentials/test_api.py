@@ -1,3 +1,5 @@
+from contextlib import nullcontext
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -7,6 +9,7 @@ from credentials.permissions import register_reveal_policy, unregister_reveal_po
 from credentials.rotation import rotation_request
 from credentials.secrets import secret_plaintext
 from tests.credentials.helpers import rotated_account
+from tests.support.db import nothing_written
 
 
 @pytest.fixture
@@ -55,9 +58,14 @@ WRITE_ROTATE = {
 def test_only_security_forces_a_rotation(
     request, client_for, account, role, django_capture_on_commit_callbacks
 ):
+    client = client_for(persona(request, role))
     events = AuditEvent.objects.count()
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(persona(request, role)).post(f"/api/v1/accounts/{account.pk}/rotate/")
+    refused = WRITE_ROTATE[role] != 202
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        nothing_written(account, Rotation) if refused else nullcontext(),
+    ):
+        response = client.post(f"/api/v1/accounts/{account.pk}/rotate/")
     assert response.status_code == WRITE_ROTATE[role]
     if response.status_code == 202:
         assert Rotation.objects.filter(
@@ -71,11 +79,12 @@ def test_only_security_forces_a_rotation(
 @pytest.mark.parametrize("role", ROLES)
 def test_only_security_creates_target_systems_and_accounts(request, client_for, terminal, role):
     client = client_for(persona(request, role))
-    response = client.post(
-        "/api/v1/target-systems/",
-        {"code": "nol", "name": "ネットワークオンラインシステム", "connector": "local"},
-    )
     expected = {"anonymous": 401, "security": 201}.get(role, 403)
+    with nothing_written(TargetSystem, Account) if expected != 201 else nullcontext():
+        response = client.post(
+            "/api/v1/target-systems/",
+            {"code": "nol", "name": "ネットワークオンラインシステム", "connector": "local"},
+        )
     assert response.status_code == expected
     if expected == 201:
         response = client.post(
@@ -125,26 +134,28 @@ def test_an_ldap_bind_password_is_stored_encrypted_and_never_answered(client_for
 
 
 def test_an_ldap_target_without_its_settings_is_a_field_error(client_for, security):
-    response = client_for(security).post(
-        "/api/v1/target-systems/", {"code": "dir", "name": "D", "connector": "ldap"}
-    )
+    with nothing_written(TargetSystem):
+        response = client_for(security).post(
+            "/api/v1/target-systems/", {"code": "dir", "name": "D", "connector": "ldap"}
+        )
     assert response.status_code == 400
     assert "ldap_url" in response.json()
 
 
 def test_a_policy_that_cannot_be_met_is_a_field_error(client_for, security):
-    response = client_for(security).post(
-        "/api/v1/target-systems/",
-        {
-            "code": "x",
-            "name": "X",
-            "connector": "local",
-            "password_length": 8,
-            "min_upper": 3,
-            "min_lower": 3,
-            "min_digits": 3,
-        },
-    )
+    with nothing_written(TargetSystem):
+        response = client_for(security).post(
+            "/api/v1/target-systems/",
+            {
+                "code": "x",
+                "name": "X",
+                "connector": "local",
+                "password_length": 8,
+                "min_upper": 3,
+                "min_lower": 3,
+                "min_digits": 3,
+            },
+        )
     assert response.status_code == 400
     assert "password_length" in response.json()
 
@@ -160,7 +171,9 @@ def contractor_may_reveal(contractor):
 
 
 def test_reveal_is_refused_without_a_policy(client_for, account, security):
-    assert client_for(security).post(f"/api/v1/accounts/{account.pk}/reveal/").status_code == 403
+    with nothing_written(account, account.current_version):
+        response = client_for(security).post(f"/api/v1/accounts/{account.pk}/reveal/")
+    assert response.status_code == 403
 
 
 @pytest.mark.usefixtures("contractor_may_reveal")
@@ -173,7 +186,8 @@ def test_reveal_answers_once_uncached_then_410(client_for, account, contractor):
         "login_id": account.login_id,
         "password": secret_plaintext(account.current_version),
     }
-    second = client.post(f"/api/v1/accounts/{account.pk}/reveal/", HTTP_ACCEPT_LANGUAGE="en")
+    with nothing_written(account, account.current_version):
+        second = client.post(f"/api/v1/accounts/{account.pk}/reveal/", HTTP_ACCEPT_LANGUAGE="en")
     assert second.status_code == 410
     assert "security officer" in second.json()["detail"]
 
@@ -181,10 +195,9 @@ def test_reveal_answers_once_uncached_then_410(client_for, account, contractor):
 @pytest.mark.usefixtures("contractor_may_reveal")
 def test_security_approves_one_more_reveal_with_a_reason(client_for, account, contractor, security):
     client_for(contractor).post(f"/api/v1/accounts/{account.pk}/reveal/")
-    assert (
-        client_for(security).post(f"/api/v1/accounts/{account.pk}/approve-reveal/", {}).status_code
-        == 400
-    )
+    with nothing_written(account, account.current_version):
+        no_reason = client_for(security).post(f"/api/v1/accounts/{account.pk}/approve-reveal/", {})
+    assert no_reason.status_code == 400
     approved = client_for(security).post(
         f"/api/v1/accounts/{account.pk}/approve-reveal/", {"reason": "紙を紛失"}
     )
@@ -204,7 +217,8 @@ def test_security_forces_every_account_of_a_terminal_or_a_target(
         response = client.post(f"/api/v1/target-systems/{local_target.code}/rotate/")
     assert response.status_code == 202
     assert Rotation.objects.filter(account=account, reason="forced").count() == 2
-    assert client.post("/api/v1/rotations/", {}).status_code == 400
+    with nothing_written(account, Rotation):
+        assert client.post("/api/v1/rotations/", {}).status_code == 400
 
 
 def test_the_rotation_queue_shows_failed_rotations_with_their_reason(

@@ -7,6 +7,7 @@ from credentials.reveal import RevealRefused, secret_approve_extra_reveal, secre
 from credentials.rotation import rotation_request
 from credentials.secrets import secret_plaintext
 from tests.credentials.helpers import rotated_account
+from tests.support.db import nothing_written
 
 
 @pytest.fixture
@@ -26,14 +27,14 @@ def contractor_may_reveal(contractor):
 
 def test_nobody_may_reveal_without_a_policy_not_even_security(account, security, contractor):
     for user in (security, contractor):
-        with pytest.raises(RuleViolation):
+        with nothing_written(account, account.current_version), pytest.raises(RuleViolation):
             secret_reveal(account=account, actor=user)
     assert not AuditEvent.objects.filter(action="secret.revealed").exists()
 
 
 @pytest.mark.usefixtures("contractor_may_reveal")
 def test_the_permitted_user_sees_it_once_and_the_reveal_is_an_event(account, contractor, outsider):
-    with pytest.raises(RuleViolation):
+    with nothing_written(account, account.current_version), pytest.raises(RuleViolation):
         secret_reveal(account=account, actor=outsider)
     login_id, password = secret_reveal(account=account, actor=contractor)
     assert login_id == account.login_id
@@ -41,7 +42,7 @@ def test_the_permitted_user_sees_it_once_and_the_reveal_is_an_event(account, con
     event = AuditEvent.objects.get(action="secret.revealed")
     assert event.actor == contractor
     assert password not in str(event.details)
-    with pytest.raises(RevealRefused):
+    with nothing_written(account, account.current_version), pytest.raises(RevealRefused):
         secret_reveal(account=account, actor=contractor)
 
 
@@ -50,11 +51,11 @@ def test_a_security_officer_can_allow_exactly_one_more_reveal(
     account, contractor, security, facilities
 ):
     secret_reveal(account=account, actor=contractor)
-    with pytest.raises(RuleViolation):
+    with nothing_written(account, account.current_version), pytest.raises(RuleViolation):
         secret_approve_extra_reveal(account=account, actor=facilities, reason="lost the paper")
     secret_approve_extra_reveal(account=account, actor=security, reason="lost the paper")
     assert secret_reveal(account=account, actor=contractor)[0] == account.login_id
-    with pytest.raises(RevealRefused):
+    with nothing_written(account, account.current_version), pytest.raises(RevealRefused):
         secret_reveal(account=account, actor=contractor)
     assert AuditEvent.objects.filter(action="secret.extra_reveal_approved").count() == 1
 

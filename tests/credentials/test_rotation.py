@@ -20,6 +20,7 @@ from credentials.secrets import secret_plaintext
 from credentials.targets import connector_for, policy_of, target_system_create
 from tests.credentials.helpers import rotated_account
 from tests.factories import make_user
+from tests.support.db import nothing_written
 
 
 def test_a_new_account_gets_a_random_login_id_and_password_through_its_first_rotation(
@@ -169,7 +170,7 @@ def test_only_security_can_force_a_rotation(
     from core.errors import RuleViolation
 
     account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
-    with pytest.raises(RuleViolation):
+    with nothing_written(account, Rotation), pytest.raises(RuleViolation):
         rotation_force(actor=facilities, accounts=[account])
     with django_capture_on_commit_callbacks(execute=True):
         (rotation,) = rotation_force(actor=security, accounts=[account])
@@ -186,7 +187,7 @@ def test_a_deleted_account_cannot_be_unlocked(
 ):
     account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
     account_delete(account=account, actor=None)
-    with pytest.raises(TransitionNotAllowed):
+    with nothing_written(account, SecretVersion), pytest.raises(TransitionNotAllowed):
         account_unlock(account=account, actor=None)
 
 
@@ -225,12 +226,12 @@ def test_manual_targets_need_an_administrator_and_a_second_person(
         account = account_create(actor=None, target_system=target, terminal=terminal)
     rotation = account.rotations.get()
     assert rotation.status == RotationStatus.AWAITING_ADMIN
-    with pytest.raises(RuleViolation):
+    with nothing_written(rotation, account), pytest.raises(RuleViolation):
         manual_rotation_values(rotation=rotation, actor=stranger)
     login_id, password = manual_rotation_values(rotation=rotation, actor=admin_a)
     assert policy_of(target).satisfied_by(password)
     manual_rotation_confirm_set(rotation=rotation, actor=admin_a)
-    with pytest.raises(RuleViolation):
+    with nothing_written(rotation, account, SecretVersion), pytest.raises(RuleViolation):
         manual_rotation_verify(rotation=rotation, actor=admin_a)
     account.refresh_from_db()
     assert account.state == AccountState.ROTATION_PENDING  # still blocks lending
@@ -255,7 +256,7 @@ def test_a_returned_terminal_is_stored_again_only_after_its_accounts_were_rotate
     )
     with django_capture_on_commit_callbacks(execute=False):
         rotation_request(account=account, reason="return", actor=None)
-    with pytest.raises(RuleViolation) as refused:
+    with nothing_written(terminal, account), pytest.raises(RuleViolation) as refused:
         terminal_services.terminal_return_to_storage(terminal=terminal, actor=None)
     assert any("rotation is pending" in r for r in refused.value.reasons)
     rotation_resend_stale(older_than_seconds=0)
