@@ -25,7 +25,6 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from compliance import policy_checks, selectors
@@ -45,10 +44,10 @@ from compliance.models import (
 from compliance.reports import StockTakeReportRowSerializer, stocktake_report_rows
 from compliance.selectors import reviewers
 from core.api.permissions import ChangeActionPermission, model_permission
+from core.api.reports import report_action, report_response
 from core.api.serializers import REFUSED, validated
 from core.errors import RuleViolation
 from core.models import User
-from core.spreadsheets import RowsCsvRenderer
 from terminals.api.serializers import LocationCodeField
 from terminals.models import Location
 
@@ -320,12 +319,6 @@ class StockTakeFilter(django_filters.FilterSet):
         fields = ["site", "status", "reason"]
 
 
-class StockTakeReportCsvRenderer(RowsCsvRenderer):
-    """A stock-take's report as CSV (see core.spreadsheets)."""
-
-    row_serializer = StockTakeReportRowSerializer
-
-
 def _with_figures(stocktake: StockTake) -> StockTake:
     """Attach the progress, and once closed the summary, that the detail serializer shows."""
     progress = stocktakes.stocktake_progress(stocktake)
@@ -475,33 +468,17 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         stocktake = stocktakes.stocktake_close(stocktake=self.get_object(), actor=request.user)
         return self._answer(stocktake)
 
-    @extend_schema(
-        responses={
-            (200, "application/json"): StockTakeReportRowSerializer(many=True),
-            (200, "text/csv"): OpenApiResponse(
-                response=OpenApiTypes.STR, description=_("The same rows as CSV.")
-            ),
-        }
-    )
-    @action(
-        detail=True,
-        methods=["get"],
-        filter_backends=[],
-        pagination_class=None,
-        permission_classes=[model_permission(Discrepancy)],
-        renderer_classes=[JSONRenderer, BrowsableAPIRenderer, StockTakeReportCsvRenderer],
-    )
+    @report_action(StockTakeReportRowSerializer, permission=model_permission(Discrepancy))
     def report(self, request, pk=None, **kwargs):
         """The stock-take's discrepancies and how each was resolved. `report.csv` or
         `?format=csv` answers CSV."""
         stocktake = self.get_object()
-        rows = stocktake_report_rows(stocktake)
-        response = Response(StockTakeReportRowSerializer(rows, many=True).data)
-        if request.accepted_renderer.format == "csv":
-            response["Content-Disposition"] = (
-                f'attachment; filename="stocktake-{stocktake.pk}-report.csv"'
-            )
-        return response
+        return report_response(
+            request,
+            StockTakeReportRowSerializer,
+            stocktake_report_rows(stocktake),
+            f"stocktake-{stocktake.pk}-report.csv",
+        )
 
 
 # Discrepancies --------------------------------------------------------------------------------

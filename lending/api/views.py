@@ -4,16 +4,14 @@ organization's requests and loans: anything else answers 404, as if it did not e
 
 import django_filters
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from core.api.permissions import ChangeActionPermission, requires, requires_any
+from core.api.reports import report_action, report_response
 from core.api.serializers import REFUSED, validated
-from core.spreadsheets import RowsCsvRenderer
 from lending import selectors, services
 from lending.api.serializers import (
     AccessRequestInputSerializer,
@@ -31,12 +29,6 @@ from lending.models import AccessRequest, Loan, LoanStatus, RequestStatus
 from lending.reports import CloseReportRowSerializer
 
 # Declarations ---------------------------------------------------------------------------------
-
-
-class CloseReportCsvRenderer(RowsCsvRenderer):
-    """The close report as CSV (see core.spreadsheets)."""
-
-    row_serializer = CloseReportRowSerializer
 
 
 class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -75,34 +67,18 @@ class DeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         declaration = services.declaration_close(declaration=self.get_object(), actor=request.user)
         return Response(DeclarationSerializer(declaration).data)
 
-    @extend_schema(
-        responses={
-            (200, "application/json"): CloseReportRowSerializer(many=True),
-            (200, "text/csv"): OpenApiResponse(
-                response=OpenApiTypes.STR, description=_("The same rows as CSV.")
-            ),
-        }
-    )
-    @action(
-        detail=True,
-        methods=["get"],
-        filter_backends=[],
-        pagination_class=None,
-        # The report lists every contractor's loans and their return confirmations.
-        permission_classes=[requires("lending.view_returnconfirmation")],
-        renderer_classes=[JSONRenderer, BrowsableAPIRenderer, CloseReportCsvRenderer],
-    )
+    # The report lists every contractor's loans and their return confirmations.
+    @report_action(CloseReportRowSerializer, permission=requires("lending.view_returnconfirmation"))
     def report(self, request, pk=None, **kwargs):
         """The close report: each loan under the declaration from request to rotation.
         `report.csv` or `?format=csv` answers CSV."""
         declaration = self.get_object()
-        rows = selectors.close_report(declaration=declaration)
-        response = Response(CloseReportRowSerializer(rows, many=True).data)
-        if request.accepted_renderer.format == "csv":
-            response["Content-Disposition"] = (
-                f'attachment; filename="declaration-{declaration.pk}-report.csv"'
-            )
-        return response
+        return report_response(
+            request,
+            CloseReportRowSerializer,
+            selectors.close_report(declaration=declaration),
+            f"declaration-{declaration.pk}-report.csv",
+        )
 
 
 # Access requests ------------------------------------------------------------------------------
