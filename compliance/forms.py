@@ -18,6 +18,7 @@ from compliance.models import (
 )
 from compliance.selectors import reviewers
 from compliance.services import outcomes_for
+from core.filters import StableOrderingFilter
 from core.models import User
 from terminals.forms import LocationChoiceField
 from terminals.models import Location
@@ -110,6 +111,18 @@ class DiscrepancyFilter(django_filters.FilterSet):
     )
     assignee = django_filters.ChoiceFilter(
         label=capfirst(_("assignee")), empty_label=_("Anyone"), method="filter_assignee"
+    )
+    # The list's sortable columns (compliance.views.DISCREPANCY_LIST_COLUMNS name the same keys).
+    ordering = StableOrderingFilter(
+        fields=(
+            ("kind", "kind"),
+            ("subject", "subject"),
+            ("location__name", "location"),
+            ("opened_at", "opened_at"),
+            ("assignee__username", "assignee"),
+            ("status", "status"),
+        ),
+        label=_("Sort"),
     )
 
     class Meta:

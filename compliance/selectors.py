@@ -52,3 +52,13 @@ def card_finding_url(card: AccessCard) -> str:
         .first()
     )
     return reverse("compliance:discrepancy_detail", args=[finding]) if finding else ""
+
+
+def discrepancy_resolve_summary(*, discrepancy: Discrepancy) -> dict[str, int]:
+    """What an irreversible resolution (lost or stolen, written off, orphan deleted) reaches
+    besides the finding, for its confirmation page: the accounts of its terminal, which are
+    rotated (lost) or deleted on their targets (written off, as retired terminals keep none)."""
+    terminal = discrepancy.terminal
+    return {
+        "accounts": terminal.accounts.exclude(state="deleted").count() if terminal else 0,
+    }

@@ -10,6 +10,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
@@ -31,6 +32,7 @@ from compliance.models import (
     Discrepancy,
     DiscrepancyEvidence,
     DiscrepancyKind,
+    DiscrepancyOutcome,
     Scan,
     ScanResult,
     StockTake,
@@ -40,8 +42,9 @@ from compliance.models import (
 )
 from compliance.reports import StockTakeReportRowSerializer, stocktake_report_rows
 from core.errors import ApplicationError
+from core.filters import sort_columns
 from core.spreadsheets import csv_download
-from core.web import apply_service_error, requires
+from core.web import apply_service_error, confirmation, confirmed, requires
 from terminals.forms import location_path_label
 from terminals.models import Location, TerminalStatus
 
@@ -75,6 +78,9 @@ DETAIL_LABELS = {
     "age_days": gettext_lazy("age (days)"),
     "interval_days": gettext_lazy("stock-take interval (days)"),
     "last_completed": gettext_lazy("last completed"),
+    "contractor": gettext_lazy("contractor"),
+    "kind": gettext_lazy("kind"),
+    "subject": gettext_lazy("subject"),
 }
 
 
@@ -378,6 +384,18 @@ def stocktake_report_csv(request: HttpRequest, pk: int) -> HttpResponse:
 # Discrepancies --------------------------------------------------------------------------------
 
 
+# (ordering key of DiscrepancyFilter, column heading); None: a column that cannot be sorted.
+DISCREPANCY_LIST_COLUMNS = [
+    ("kind", capfirst(gettext_lazy("kind"))),
+    ("subject", capfirst(gettext_lazy("subject"))),
+    (None, gettext_lazy("Found by")),
+    ("location", capfirst(gettext_lazy("location"))),
+    ("opened_at", capfirst(gettext_lazy("opened at"))),
+    ("assignee", capfirst(gettext_lazy("assignee"))),
+    ("status", capfirst(gettext_lazy("status"))),
+]
+
+
 @require_GET
 @requires("compliance.view_discrepancy")
 def discrepancy_list(request: HttpRequest) -> HttpResponse:
@@ -390,7 +408,12 @@ def discrepancy_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "compliance/discrepancy_list.html",
-        {"filter": filterset, "page": page, "now": timezone.now()},
+        {
+            "filter": filterset,
+            "page": page,
+            "now": timezone.now(),
+            "columns": sort_columns(DISCREPANCY_LIST_COLUMNS, request.GET.get("ordering", "")),
+        },
     )
 
 
@@ -483,11 +506,94 @@ def discrepancy_assign(request: HttpRequest, pk: int) -> HttpResponse:
     return _discrepancy_page(request, discrepancy, assign_form=form, status=400)
 
 
+# Outcomes that change more than the finding and cannot be taken back: asked for first.
+IRREVERSIBLE_OUTCOMES = (
+    DiscrepancyOutcome.LOST_OR_STOLEN,
+    DiscrepancyOutcome.WRITTEN_OFF,
+    DiscrepancyOutcome.ORPHAN_DELETED,
+)
+
+
+def _resolution_effects(discrepancy: Discrepancy, outcome: str) -> list[str]:
+    """What compliance.services.discrepancy_resolve will do for this outcome, in words."""
+    effects = [
+        _("The finding is resolved as “%(outcome)s”.")
+        % {"outcome": DiscrepancyOutcome(outcome).label}
+    ]
+    card, terminal = discrepancy.access_card, discrepancy.terminal
+    if outcome == DiscrepancyOutcome.ORPHAN_DELETED:
+        account = discrepancy.account
+        effects.append(
+            _("Login ID %(login_id)s is deleted on %(target)s.")
+            % (
+                {"login_id": account.login_id, "target": account.target_system.name}
+                if account is not None
+                else {
+                    "login_id": discrepancy.details.get("login_id", ""),
+                    "target": discrepancy.details.get("target_system", ""),
+                }
+            )
+        )
+    elif discrepancy.kind == DiscrepancyKind.CARD_NOT_RETURNED:
+        if card is not None and outcome == DiscrepancyOutcome.LOST_OR_STOLEN:
+            effects.append(
+                _("Access card %(number)s is recorded as lost.") % {"number": card.card_number}
+            )
+        elif card is not None:
+            effects.append(
+                _("Access card %(number)s is written off (retired).") % {"number": card.card_number}
+            )
+    elif terminal is not None:
+        accounts = selectors.discrepancy_resolve_summary(discrepancy=discrepancy)["accounts"]
+        if outcome == DiscrepancyOutcome.LOST_OR_STOLEN:
+            effects.append(
+                ngettext(
+                    "Terminal %(tag)s is recorded as lost and its %(n)d account is rotated.",
+                    "Terminal %(tag)s is recorded as lost and its %(n)d accounts are rotated.",
+                    accounts,
+                )
+                % {"tag": terminal.asset_tag, "n": accounts}
+            )
+        else:
+            effects.append(
+                ngettext(
+                    "Terminal %(tag)s is written off (retired) and its %(n)d account is "
+                    "deleted on its target system.",
+                    "Terminal %(tag)s is written off (retired) and its %(n)d accounts are "
+                    "deleted on their target systems.",
+                    accounts,
+                )
+                % {"tag": terminal.asset_tag, "n": accounts}
+            )
+    return effects
+
+
+def _confirm_resolution(
+    request: HttpRequest, discrepancy: Discrepancy, outcome: str
+) -> HttpResponse:
+    return confirmation(
+        request,
+        action=_("resolve the finding %(subject)s as “%(outcome)s”")
+        % {"subject": discrepancy.subject, "outcome": DiscrepancyOutcome(outcome).label},
+        effects=_resolution_effects(discrepancy, outcome),
+        cancel_url=reverse("compliance:discrepancy_detail", kwargs={"pk": discrepancy.pk}),
+        button=_("Resolve"),
+        title=_("Resolve the finding"),
+    )
+
+
 @require_POST
 @requires("compliance.view_discrepancy", "compliance.change_discrepancy")
 def discrepancy_resolve(request: HttpRequest, pk: int) -> HttpResponse:
     discrepancy = _discrepancy_or_404(request, pk)
     form = ResolveForm(request.POST, discrepancy=discrepancy)
+    if (
+        form.is_valid()
+        and form.cleaned_data["outcome"] in IRREVERSIBLE_OUTCOMES
+        and discrepancy.status == Discrepancy.Status.OPEN  # a resolved one is refused below
+        and not confirmed(request)
+    ):
+        return _confirm_resolution(request, discrepancy, form.cleaned_data["outcome"])
     if form.is_valid():
         try:
             discrepancy = stocktakes.discrepancy_resolve(

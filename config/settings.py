@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "core.context_processors.roles",
                 "core.context_processors.language_return",
+                "core.context_processors.navigation",
             ],
         },
     },

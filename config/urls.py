@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
@@ -17,4 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
-admin.site.site_header = "NW-setting terminals"
+# The admin speaks the reader's language too (its own pages are translated by Django).
+admin.site.site_header = gettext_lazy("NW-setting terminal management")
+admin.site.site_title = gettext_lazy("NW-setting terminal management")
+admin.site.index_title = gettext_lazy("Administration")

@@ -12,3 +12,40 @@ class CoreConfig(AppConfig):
 
         # Permissions exist only after every app migrated, so the role groups follow them.
         post_migrate.connect(ensure_role_groups, dispatch_uid="core.ensure_role_groups")
+        _register_audit_words()
+
+
+def _register_audit_words() -> None:
+    """Core's own actions, and the detail keys that events of every app share."""
+    from core.audit import register_action_labels, register_detail_labels, register_detail_values
+    from core.models import OrganizationKind
+    from core.roles import Role
+
+    register_action_labels(
+        {
+            "organization.created": _("Organization added"),
+            "organization.updated": _("Organization changed"),
+            "api_token.issued": _("API token issued"),
+            "user.created": _("User added"),
+        }
+    )
+    register_detail_labels(
+        {
+            "code": _("code"),
+            "name": _("name"),
+            "kind": _("kind"),
+            "status": _("status"),
+            "reason": _("reason"),
+            "note": _("note"),
+            "error": _("error"),
+            "prefix": _("prefix"),
+            "username": _("username"),
+            "role": _("role"),
+            "organization": _("organization"),
+            "email": _("email address"),
+            "address": _("address"),
+            "notes": _("notes"),
+        }
+    )
+    register_detail_values("kind", OrganizationKind.choices, family="organization")
+    register_detail_values("role", Role.choices, family="user")

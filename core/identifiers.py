@@ -5,6 +5,16 @@ looked up, and the database refuses a stored value that is not upper-case and tr
 
 import unicodedata
 
+from django.utils.translation import gettext_lazy
+
 
 def normalise_identifier(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().upper()
+
+
+# An organization's code (a contractor's, say) is part of URLs and of files exported: the same
+# rule and the same words on every edge, rather than Django's message about "slugs".
+ORGANIZATION_CODE_PATTERN = r"^[-a-zA-Z0-9_]+\Z"
+ORGANIZATION_CODE_RULE = gettext_lazy(
+    "Use only letters (a-z), digits, hyphens and underscores, for example kanden-koji."
+)

@@ -1,3 +1,5 @@
+import re
+
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -6,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import record_event
 from core.errors import InvalidInput
+from core.identifiers import ORGANIZATION_CODE_PATTERN, ORGANIZATION_CODE_RULE
 from core.models import Organization, User
 from core.roles import Role
 
@@ -13,7 +16,9 @@ from core.roles import Role
 @transaction.atomic
 def organization_create(*, actor: User | None, code: str, name: str, kind: str) -> Organization:
     errors: dict[str, list[str]] = {}
-    if Organization.objects.filter(code=code).exists():
+    if not re.match(ORGANIZATION_CODE_PATTERN, code):
+        errors["code"] = [str(ORGANIZATION_CODE_RULE)]
+    elif Organization.objects.filter(code=code).exists():
         errors["code"] = [_("An organization with code %(code)s already exists.") % {"code": code}]
     if kind not in Organization.Kind.values:
         errors["kind"] = [_("Unknown kind: %(kind)s.") % {"kind": kind}]

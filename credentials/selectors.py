@@ -69,3 +69,19 @@ def credential_blockers(*, terminal: Terminal) -> list[str]:
                 % {"account": label}
             )
     return reasons
+
+
+def target_rotation_summary(*, target_system: TargetSystem) -> dict[str, int]:
+    """What forcing a rotation of a whole target system touches, for its confirmation page:
+    every account not deleted (`accounts`), of which `in_use` are unlocked on a lent terminal
+    right now and `already_rotating` keep the rotation they already have."""
+    accounts = Account.objects.filter(target_system=target_system).exclude(
+        state=AccountState.DELETED
+    )
+    return {
+        "accounts": accounts.count(),
+        "in_use": accounts.filter(state=AccountState.UNLOCKED).count(),
+        "already_rotating": accounts.filter(rotations__status__in=OPEN_ROTATION_STATUSES)
+        .distinct()
+        .count(),
+    }

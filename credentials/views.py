@@ -15,10 +15,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 import credentials.accounts
 import credentials.rotation
 from core.errors import ApplicationError
-from core.web import requires, safe_next
+from core.web import confirmation, confirmed, requires, safe_next
 from credentials import selectors
 from credentials.forms import AccountCreateForm
 from credentials.models import Account, Rotation, RotationStatus, TargetSystem
+from credentials.permissions import DECIDES_ROTATIONS
 from terminals.models import Terminal
 
 
@@ -54,7 +55,13 @@ def rotation_force(request: HttpRequest) -> HttpResponse:
     elif request.POST.get("terminal"):
         accounts = Account.objects.filter(terminal__asset_tag=request.POST["terminal"])
     elif request.POST.get("target_system"):
-        accounts = Account.objects.filter(target_system__code=request.POST["target_system"])
+        target = TargetSystem.objects.filter(code=request.POST["target_system"]).first()
+        accounts = Account.objects.filter(target_system=target)
+        # A whole target at once is many accounts: ask first, naming how many.
+        if target is not None and not confirmed(request):
+            if request.user.has_perm(DECIDES_ROTATIONS):  # else the service below refuses
+                return _confirm_target_rotation(request, target)
+            accounts = Account.objects.none()
     else:
         accounts = Account.objects.none()
     try:
@@ -70,6 +77,44 @@ def rotation_force(request: HttpRequest) -> HttpResponse:
             % {"n": len(rotations)},
         )
     return redirect(safe_next(request, reverse("credentials:rotations")))
+
+
+def _confirm_target_rotation(request: HttpRequest, target: TargetSystem) -> HttpResponse:
+    counts = selectors.target_rotation_summary(target_system=target)
+    effects = [
+        ngettext(
+            "%(n)d account gets a new random login ID and password on %(target)s.",
+            "%(n)d accounts get a new random login ID and password on %(target)s.",
+            counts["accounts"],
+        )
+        % {"n": counts["accounts"], "target": target.name}
+    ]
+    if counts["in_use"]:
+        effects.append(
+            ngettext(
+                "%(n)d of them is in use on a lent terminal right now.",
+                "%(n)d of them are in use on lent terminals right now.",
+                counts["in_use"],
+            )
+            % {"n": counts["in_use"]}
+        )
+    if counts["already_rotating"]:
+        effects.append(
+            ngettext(
+                "%(n)d of them is already being rotated and keeps that rotation.",
+                "%(n)d of them are already being rotated and keep that rotation.",
+                counts["already_rotating"],
+            )
+            % {"n": counts["already_rotating"]}
+        )
+    return confirmation(
+        request,
+        action=_("rotate every account of %(target)s") % {"target": target.name},
+        effects=effects,
+        cancel_url=safe_next(request, reverse("credentials:rotations")),
+        button=_("Rotate all"),
+        title=_("Rotate every account of a target system"),
+    )
 
 
 @require_POST

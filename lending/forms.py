@@ -4,6 +4,7 @@ from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from core.identifiers import ORGANIZATION_CODE_RULE
 from lending.models import Loan, ReturnCondition
 from lending.selectors import active_declarations
 from terminals.forms import LocationChoiceField
@@ -179,6 +180,7 @@ class ContractorForm(forms.Form):
     code = forms.SlugField(
         label=capfirst(_("code")),
         max_length=32,
+        error_messages={"invalid": ORGANIZATION_CODE_RULE},
         help_text=_("Letters, digits and hyphens; it cannot be changed later."),
     )
     name = forms.CharField(label=capfirst(_("name")), max_length=200)

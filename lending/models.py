@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Organization
+from core.phrases import describe
 from terminals.models import AccessCard, Location, Terminal
 
 
@@ -140,6 +142,8 @@ class AccessRequest(models.Model):
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_reason = models.TextField(_("reason"), blank=True)
+    # A decision the system made (the declaration was lifted), put into words when read.
+    decision_phrase = models.JSONField(_("reason (system)"), null=True, blank=True)
 
     class Meta:
         ordering = ["-submitted_at"]
@@ -154,6 +158,20 @@ class AccessRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.contractor.name} ({self.quantity})"
+
+    @property
+    def decision_reason_text(self) -> str:
+        return describe(self.decision_phrase) if self.decision_phrase else self.decision_reason
+
+
+def acknowledgement_parts(text: str) -> list[tuple[str, str]]:
+    """The bilingual acknowledgement as (language, text) pairs, the reader's language first. The
+    text signed is stored whole ("English / 日本語"); only the order shown depends on the reader."""
+    english, separator, japanese = text.partition(" / ")
+    if not separator:
+        return [("", text)]
+    parts = [("en", english), ("ja", japanese)]
+    return parts[::-1] if get_language() == "ja" else parts
 
 
 class Loan(models.Model):
@@ -232,6 +250,10 @@ class Loan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.terminal} → {self.request.contractor.name}"
+
+    @property
+    def acknowledgement_in_reading_order(self) -> list[tuple[str, str]]:
+        return acknowledgement_parts(self.acknowledgement_text)
 
 
 class ReturnConfirmation(models.Model):

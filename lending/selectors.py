@@ -302,3 +302,37 @@ def request_counts(*, user: User) -> dict[str, int]:
 
 def open_loans_of(*, user: User) -> QuerySet[Loan]:
     return loan_queryset(user=user).filter(Q(status=LoanStatus.OPEN))
+
+
+# What an irreversible action will touch, counted when the confirmation page is shown -----------
+
+
+def declaration_lift_summary(*, declaration: Declaration) -> dict[str, int]:
+    """Lifting cancels the requests nobody decided yet and makes every loan still out due."""
+    return {
+        "requests_cancelled": AccessRequest.objects.filter(
+            declaration=declaration, status=RequestStatus.SUBMITTED
+        ).count(),
+        "loans_out": Loan.objects.filter(
+            request__declaration=declaration, status__in=Loan.OUT
+        ).count(),
+    }
+
+
+def declaration_close_summary(*, declaration: Declaration) -> dict[str, int]:
+    """Closing freezes the close report's loans and (in compliance) counts its sites again."""
+    return {
+        "loans": Loan.objects.filter(request__declaration=declaration)
+        .exclude(status=LoanStatus.ABANDONED)
+        .count(),
+        "sites": declaration.sites.count(),
+    }
+
+
+def loan_lost_summary(*, loan: Loan) -> dict[str, int]:
+    """Declaring a loan lost marks its terminal and the cards still lent with it as lost, and
+    rotates every account of the terminal."""
+    return {
+        "cards": loan.cards.filter(status=AccessCard.Status.LENT).count(),
+        "accounts": loan.terminal.accounts.exclude(state=AccountState.DELETED).count(),
+    }

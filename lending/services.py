@@ -22,7 +22,7 @@ from credentials.models import Account, AccountState, RotationReason
 from credentials.reveal import secret_approve_extra_reveal, secret_reveal
 from credentials.rotation import rotation_request
 from credentials.selectors import credential_blockers
-from lending import hooks, notifications
+from lending import hooks, notifications, phrases
 from lending.models import (
     AccessRequest,
     Declaration,
@@ -113,7 +113,8 @@ def declaration_lift(
     AccessRequest.objects.filter(declaration=declaration, status=RequestStatus.SUBMITTED).update(
         status=RequestStatus.CANCELLED,
         decided_at=now,
-        decision_reason=_("The declaration was lifted."),
+        decision_reason="",
+        decision_phrase=phrases.DECLARATION_LIFTED().stored(),
     )
     record_event(
         actor=actor,
@@ -445,7 +446,7 @@ def _reserve(
     inventory.terminal_reserve(
         terminal=terminal,
         actor=actor,
-        reason=_("Hand-out for request #%(id)s") % {"id": request.pk},
+        reason=phrases.RESERVED_FOR_REQUEST(id=request.pk),
     )
     now = timezone.now()
     try:
@@ -479,7 +480,7 @@ def _abandon(*, loan: Loan, actor: User, unlocked: list[Account], error: str) ->
         # It was opened for this loan: rotate it, since it may have been seen unlocked.
         rotation_request(account=account, reason=RotationReason.REVOKED, actor=actor)
     inventory.terminal_return_to_storage(
-        terminal=loan.terminal, actor=actor, reason=_("Hand-out failed")
+        terminal=loan.terminal, actor=actor, reason=phrases.HAND_OUT_FAILED()
     )
     record_event(actor=actor, action="loan.abandoned", obj=loan, details={"error": error[:500]})
 
@@ -493,14 +494,14 @@ def _confirm_lent(*, loan: Loan, actor: User) -> Loan:
     inventory.terminal_lend(
         terminal=loan.terminal,
         actor=actor,
-        reason=_("Lent for request #%(id)s") % {"id": loan.request_id},
+        reason=phrases.LENT_FOR_REQUEST(id=loan.request_id),
     )
     cards = list(loan.cards.all())
     for card in cards:
         inventory.access_card_lend(
             card=card,
             actor=actor,
-            reason=_("With terminal %(tag)s") % {"tag": loan.terminal.asset_tag},
+            reason=phrases.CARD_WITH_TERMINAL(tag=loan.terminal.asset_tag),
         )
     record_event(
         actor=actor,
@@ -588,14 +589,14 @@ def loan_return(
         terminal=loan.terminal,
         actor=actor,
         to_location=return_location,
-        reason=str(ReturnCondition(condition).label),
+        reason=phrases.RETURNED_IN_CONDITION(condition=condition),
     )
     for card in returned:
         if card.status == AccessCard.Status.LENT:
             inventory.access_card_return_to_storage(
                 card=card,
                 actor=actor,
-                reason=_("Returned with %(tag)s") % {"tag": loan.terminal.asset_tag},
+                reason=phrases.CARD_RETURNED_WITH(tag=loan.terminal.asset_tag),
             )
     for card in missing:
         hooks.card_not_returned(loan, card, actor)
@@ -637,13 +638,13 @@ def returned_terminals_settle() -> int:
                 continue
             if confirmation.condition == ReturnCondition.OK:
                 inventory.terminal_return_to_storage(
-                    terminal=terminal, actor=None, reason=_("Rotated and inspected")
+                    terminal=terminal, actor=None, reason=phrases.ROTATED_AND_INSPECTED()
                 )
             else:
                 inventory.terminal_send_to_maintenance(
                     terminal=terminal,
                     actor=None,
-                    reason=str(ReturnCondition(confirmation.condition).label),
+                    reason=phrases.RETURNED_IN_CONDITION(condition=confirmation.condition),
                 )
             locked.settled_at = timezone.now()
             locked.save(update_fields=["settled_at"])

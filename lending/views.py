@@ -8,26 +8,33 @@ import secrets
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import services as core_services
 from core.errors import ApplicationError, InvalidInput, RuleViolation
+from core.filters import sort_columns
 from core.identifiers import normalise_identifier
 from core.models import Organization
 from core.roles import Role
 from core.spreadsheets import csv_download
-from core.web import apply_service_error, requires
+from core.transitions import check_transition
+from core.web import apply_service_error, confirmation, confirmed, requires
 from credentials.models import AccountState
 from credentials.permissions import DECIDES_ROTATIONS
 from credentials.reveal import RevealRefused
 from lending import selectors, services
+from lending.filters import ALL as LOAN_LIST_ALL
+from lending.filters import LISTED_STATUSES, LoanListFilter
 from lending.forms import (
     AccessRequestForm,
     CheckoutForm,
@@ -46,6 +53,7 @@ from lending.models import (
     Loan,
     LoanStatus,
     RequestStatus,
+    acknowledgement_parts,
 )
 from lending.reports import CloseReportRowSerializer
 from terminals.selectors import terminal_queryset
@@ -131,11 +139,67 @@ def declaration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _declaration_page(request, _declaration_or_404(request, pk))
 
 
+def _confirm_lift(request: HttpRequest, declaration: Declaration) -> HttpResponse:
+    counts = selectors.declaration_lift_summary(declaration=declaration)
+    effects = [
+        ngettext(
+            "%(n)d access request not yet decided will be cancelled.",
+            "%(n)d access requests not yet decided will be cancelled.",
+            counts["requests_cancelled"],
+        )
+        % {"n": counts["requests_cancelled"]},
+        ngettext(
+            "%(n)d loan is still out: it becomes due within %(h)s hours and must come back.",
+            "%(n)d loans are still out: they become due within %(h)s hours and must come back.",
+            counts["loans_out"],
+        )
+        % {"n": counts["loans_out"], "h": settings.LENDING_GRACE_HOURS},
+        _("No more terminals can be requested or lent under it."),
+    ]
+    return confirmation(
+        request,
+        action=_("lift the declaration “%(title)s”") % {"title": declaration.title},
+        effects=effects,
+        cancel_url=reverse("lending:declaration", kwargs={"pk": declaration.pk}),
+        button=_("Lift the declaration"),
+        title=_("Lift the declaration"),
+    )
+
+
+def _confirm_close(request: HttpRequest, declaration: Declaration) -> HttpResponse:
+    counts = selectors.declaration_close_summary(declaration=declaration)
+    effects = [
+        ngettext(
+            "The close report is final with its %(n)d loan.",
+            "The close report is final with its %(n)d loans.",
+            counts["loans"],
+        )
+        % {"n": counts["loans"]},
+        ngettext(
+            "A stock-take is opened at its %(n)d site, unless one is open there already.",
+            "A stock-take is opened at each of its %(n)d sites that has none open already.",
+            counts["sites"],
+        )
+        % {"n": counts["sites"]},
+    ]
+    return confirmation(
+        request,
+        action=_("close the declaration “%(title)s”") % {"title": declaration.title},
+        effects=effects,
+        cancel_url=reverse("lending:declaration", kwargs={"pk": declaration.pk}),
+        button=_("Close the declaration"),
+        title=_("Close the declaration"),
+    )
+
+
 @require_POST
 @requires("lending.view_declaration", "lending.change_declaration")
 def declaration_lift(request: HttpRequest, pk: int) -> HttpResponse:
     declaration = _declaration_or_404(request, pk)
     try:
+        if not confirmed(request):
+            check_transition(declaration, DeclarationStatus.LIFTED)  # refuse before asking
+            return _confirm_lift(request, declaration)
         services.declaration_lift(declaration=declaration, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -153,6 +217,12 @@ def declaration_lift(request: HttpRequest, pk: int) -> HttpResponse:
 def declaration_close(request: HttpRequest, pk: int) -> HttpResponse:
     declaration = _declaration_or_404(request, pk)
     try:
+        if not confirmed(request):
+            # What the service would refuse is refused before asking, with the same reasons.
+            check_transition(declaration, DeclarationStatus.CLOSED)
+            if reasons := selectors.close_blockers(declaration=declaration):
+                raise RuleViolation(_("The declaration cannot be closed yet."), reasons=reasons)
+            return _confirm_close(request, declaration)
         services.declaration_close(declaration=declaration, actor=request.user)
     except RuleViolation as exc:
         refusal = {"message": exc.message, "reasons": exc.reasons}
@@ -370,21 +440,44 @@ def _loan_or_404(request: HttpRequest, pk: int) -> Loan:
     return get_object_or_404(selectors.loan_queryset(user=request.user), pk=pk)
 
 
+LOAN_LIST_PAGE_SIZE = 50
+# (ordering key of LoanListFilter, column heading); None: a column that cannot be sorted.
+LOAN_LIST_COLUMNS = [
+    ("terminal", capfirst(gettext_lazy("terminal"))),
+    ("contractor", capfirst(gettext_lazy("contractor"))),
+    ("operator", capfirst(gettext_lazy("operator who received it"))),
+    ("checked_out_at", capfirst(gettext_lazy("checked out at"))),
+    ("due_at", capfirst(gettext_lazy("due"))),
+    ("status", capfirst(gettext_lazy("status"))),
+]
+
+
 @require_GET
 @requires("lending.view_loan")
 def loan_list(request: HttpRequest) -> HttpResponse:
-    loans = selectors.loan_queryset(user=request.user).exclude(status=LoanStatus.ABANDONED)
-    status = request.GET.get("status", LoanStatus.OPEN)
-    if status in LoanStatus.values:
-        loans = loans.filter(status=status)
+    """Loans with their status, declaration and contractor filters and the sort in the URL."""
+    data = request.GET.copy()
+    data.setdefault("status", LoanStatus.OPEN)  # staff come for what is out; "all" for the rest
+    mine = selectors.sees_only_own_organization(request.user)
+    filterset = LoanListFilter(
+        data,
+        queryset=selectors.loan_queryset(user=request.user).exclude(status=LoanStatus.ABANDONED),
+        declarations=selectors.declaration_queryset(user=request.user),
+    )
+    if mine:
+        del filterset.filters["contractor"]  # their own organization's loans only, anyway
+    page = Paginator(filterset.qs, LOAN_LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    columns = [c for c in LOAN_LIST_COLUMNS if not (mine and c[0] == "contractor")]
     return render(
         request,
         "lending/loan_list.html",
         {
-            "loans": loans,
-            "statuses": [c for c in LoanStatus.choices if c[0] != LoanStatus.ABANDONED],
-            "status": status,
-            "mine": selectors.sees_only_own_organization(request.user),
+            "filter": filterset,
+            "page": page,
+            "columns": sort_columns(columns, request.GET.get("ordering", "")),
+            "statuses": [*LISTED_STATUSES, (LOAN_LIST_ALL, _("All"))],
+            "status": data["status"],
+            "mine": mine,
             **_due_marks(),
         },
     )
@@ -466,6 +559,15 @@ def loan_lost(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReasonForm(request.POST, prefix="lost")
     if form.is_valid():
         try:
+            if not confirmed(request):
+                # Refuse before asking what the service would refuse.
+                if not form.cleaned_data["reason"].strip():
+                    raise InvalidInput(
+                        _("Nothing was recorded."),
+                        field_errors={"reason": [_("A reason is required.")]},
+                    )
+                check_transition(loan, LoanStatus.LOST)
+                return _confirm_lost(request, loan)
             services.loan_mark_lost(
                 loan=loan, actor=request.user, reason=form.cleaned_data["reason"]
             )
@@ -478,6 +580,32 @@ def loan_lost(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("lending:loan", pk=loan.pk)
     return _loan_page(request, loan, lost_form=form, status=400)
+
+
+def _confirm_lost(request: HttpRequest, loan: Loan) -> HttpResponse:
+    counts = selectors.loan_lost_summary(loan=loan)
+    effects = [
+        ngettext(
+            "Terminal %(tag)s and %(n)d access card lent with it are recorded as lost.",
+            "Terminal %(tag)s and %(n)d access cards lent with it are recorded as lost.",
+            counts["cards"],
+        )
+        % {"tag": loan.terminal.asset_tag, "n": counts["cards"]},
+        ngettext(
+            "Its %(n)d account is locked and rotated.",
+            "Its %(n)d accounts are locked and rotated.",
+            counts["accounts"],
+        )
+        % {"n": counts["accounts"]},
+    ]
+    return confirmation(
+        request,
+        action=_("declare terminal %(tag)s lost") % {"tag": loan.terminal.asset_tag},
+        effects=effects,
+        cancel_url=reverse("lending:loan", kwargs={"pk": loan.pk}),
+        button=_("Declare lost"),
+        title=_("Declare lost"),
+    )
 
 
 @never_cache
@@ -597,7 +725,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "form": form,
             "results": results,
             "handed_out": selectors.loans_out_count(chosen),
-            "acknowledgement": services.ACKNOWLEDGEMENT,
+            "acknowledgement": acknowledgement_parts(services.ACKNOWLEDGEMENT),
         },
     )
 

@@ -2,24 +2,33 @@
 
 Imports check every row before writing any, then write all rows through the services in one
 transaction, so a file is either imported whole (each row with its audit event) or not at all.
+A terminal file is previewed first (created / changed field by field / unchanged / errors),
+and the export's file imports back as it is: a tag already in the inventory updates the
+terminal's changed columns.
 """
 
 import codecs
 import csv
+import hashlib
+import hmac
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, RuleViolation
 from core.identifiers import normalise_identifier
 from core.models import Organization, User
 from core.spreadsheets import BOM, FORMULA_STARTS, safe_cell
 from terminals import services
 from terminals.models import Location, Terminal
+from terminals.validators import normalise_hostname, validate_hostname
 
 TERMINAL_COLUMNS = (
     "asset_tag",
@@ -30,8 +39,10 @@ TERMINAL_COLUMNS = (
     "custodian",
     "notes",
 )
-# Written by the export so people can read it; the importer accepts and ignores them, because a
-# terminal always enters the inventory in storage, and its site follows from its location.
+# Written by the export so people can read it. The importer accepts both: status is checked
+# against an existing terminal's (an import never changes a status; empty: not checked) and not
+# read for a new one, which always enters the inventory in storage; site follows from the
+# location and is never read.
 TERMINAL_EXPORT_ONLY_COLUMNS = ("status", "site")
 LOCATION_COLUMNS = ("code", "name", "kind", "parent", "custodian", "secured", "address")
 
@@ -197,15 +208,150 @@ def _service_errors(line: int, exc: InvalidInput, columns: dict[str, str]) -> li
 
 # Terminals ------------------------------------------------------------------------------------
 
+# What a row of a terminal file does, as the preview shows it.
+CREATE = "create"
+UPDATE = "update"
+UNCHANGED = "unchanged"
+ERROR = "error"
+OUTCOMES = (CREATE, UPDATE, UNCHANGED, ERROR)
 
-def import_terminals_csv(*, actor: User | None, data: bytes) -> list[Terminal]:
-    """Create one terminal per row (in storage, with its movement and audit event), or none.
+# The columns an import may change on a terminal already in the inventory (the edit page's
+# fields). Its location and status change only on its move and status pages (or its loan).
+UPDATABLE_COLUMNS = ("serial_number", "hostname", "model", "custodian", "notes")
 
-    Columns: asset_tag and location (a location code) are required; custodian is an
-    organization code and defaults to the location's custodian; serial_number, hostname,
-    model and notes are optional. An export's status and site columns are ignored.
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One column of one row: its value in the inventory and in the file (codes for links)."""
+
+    column: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RowPreview:
+    line: int
+    asset_tag: str
+    outcome: str
+    changes: tuple[FieldChange, ...] = ()
+    errors: tuple[RowError, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Write:
+    line: int
+    terminal: Terminal | None  # None: a new terminal
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TerminalImportPreview:
+    """What applying a terminal file would do, row by row; computing it writes nothing.
+
+    `token` is a digest of the file's bytes and of every row's outcome, changes (old and new
+    values) and errors: applying recomputes the preview under lock and goes ahead only when
+    the token is the same, so what is written is exactly what the person saw.
     """
-    rows, errors = _read(
+
+    rows: tuple[RowPreview, ...]
+    token: str
+    writes: tuple[_Write, ...] = dataclass_field(repr=False, compare=False)
+
+    @property
+    def errors(self) -> list[RowError]:
+        return [error for row in self.rows for error in row.errors]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for row in self.rows:
+            counts[row.outcome] += 1
+        return counts
+
+    @property
+    def can_apply(self) -> bool:
+        return not self.errors and bool(self.writes)
+
+
+@dataclass(frozen=True)
+class TerminalImportResult:
+    created: list[Terminal]
+    updated: list[Terminal]
+    unchanged: int
+
+
+class ImportPreviewOutdated(RuleViolation):
+    """The file or the inventory is not what the preview showed; `preview` is the new one."""
+
+    def __init__(self, preview: TerminalImportPreview):
+        super().__init__(
+            _(
+                "Nothing was saved: the inventory changed since the preview, or the file is "
+                "not the one previewed. Check the new preview and apply it again."
+            )
+        )
+        self.preview = preview
+
+
+def _same_text(old: str, new: str) -> bool:
+    """Equal but for line ends: a page's text area sends CRLF, Excel may save LF."""
+    return old.replace("\r\n", "\n") == new.replace("\r\n", "\n")
+
+
+def _digest(data: bytes, rows: list[RowPreview]) -> str:
+    # Error messages are left out: they follow the page's language, the outcome does not.
+    outline = [
+        [
+            row.line,
+            row.asset_tag,
+            row.outcome,
+            [[change.column, change.old, change.new] for change in row.changes],
+            [[error.row, error.field] for error in row.errors],
+        ]
+        for row in rows
+    ]
+    digest = hashlib.sha256(data)
+    digest.update(b"\0" + json.dumps(outline, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def _status_error(line: int, terminal: Terminal, value: str) -> RowError | None:
+    """A status in the file that is not the terminal's: the import does not change statuses."""
+    status = value.lower()
+    if not status or status == terminal.status:
+        return None
+    if status not in Terminal.Status.values:
+        return RowError(
+            line,
+            "status",
+            _("Unknown status %(value)s. The statuses are: %(statuses)s.")
+            % {"value": value, "statuses": ", ".join(Terminal.Status.values)},
+        )
+    current = Terminal.Status(terminal.status)
+    if current in (Terminal.Status.RESERVED, Terminal.Status.LENT):
+        message = _(
+            "Terminal %(tag)s is %(status)s: its status changes only through its loan, "
+            "not by import."
+        )
+    else:
+        message = _(
+            "Terminal %(tag)s is %(status)s. An import does not change statuses: use the "
+            "terminal's status page."
+        )
+    return RowError(line, "status", message % {"tag": terminal.asset_tag, "status": current.label})
+
+
+def preview_terminals_csv(*, actor: User | None, data: bytes) -> TerminalImportPreview:
+    """Each row as a create, an update of the changed columns, unchanged, or errors.
+
+    Raises CsvImportError at once for a file that cannot be read or has a bad header.
+    """
+    return _plan_terminals(actor=actor, data=data, lock=False)
+
+
+def _plan_terminals(*, actor: User | None, data: bytes, lock: bool) -> TerminalImportPreview:
+    rows, read_errors = _read(
         data,
         accepted=TERMINAL_COLUMNS + TERMINAL_EXPORT_ONLY_COLUMNS,
         required=("asset_tag", "location"),
@@ -216,22 +362,38 @@ def import_terminals_csv(*, actor: User | None, data: bytes) -> list[Terminal]:
     organizations = Organization.objects.in_bulk(
         {row.values["custodian"] for row in rows}, field_name="code"
     )
-    existing_tags = set(
-        Terminal.objects.filter(
-            asset_tag__in={normalise_identifier(row.values["asset_tag"]) for row in rows}
-        ).values_list("asset_tag", flat=True)
+    existing_qs = Terminal.objects.select_related("location", "custodian").filter(
+        asset_tag__in={normalise_identifier(row.values["asset_tag"]) for row in rows}
     )
+    if lock:
+        existing_qs = existing_qs.select_for_update(of=("self",))
+    existing = {terminal.asset_tag: terminal for terminal in existing_qs}
+    may_change = actor is None or actor.has_perm("terminals.change_terminal")
 
+    previews = [RowPreview(error.row, "", ERROR, errors=(error,)) for error in read_errors]
+    writes: list[_Write] = []
     first_line_of_tag: dict[str, int] = {}
-    plans: list[tuple[int, dict]] = []
     for row in rows:
-        v = row.values
+        v = dict(row.values)
+        v["hostname"] = normalise_hostname(v["hostname"])
         row_errors = [
             RowError(row.line, column, message)
             for column in ("asset_tag", "serial_number", "hostname", "model", "notes")
             for message in _field_errors(Terminal, _TERMINAL_FIELDS.get(column, column), v[column])
         ]
         tag = normalise_identifier(v["asset_tag"])
+        terminal = existing.get(tag) if tag else None
+        # A hostname recorded before the rule existed may stay as it is; a new one must fit.
+        too_long = any(error.field == "hostname" for error in row_errors)
+        if not too_long and (
+            terminal is None or normalise_hostname(terminal.hostname) != v["hostname"]
+        ):
+            try:
+                validate_hostname(v["hostname"])
+            except ValidationError as exc:
+                row_errors.extend(
+                    RowError(row.line, "hostname", message) for message in exc.messages
+                )
         if tag and tag in first_line_of_tag:
             row_errors.append(
                 RowError(
@@ -239,14 +401,6 @@ def import_terminals_csv(*, actor: User | None, data: bytes) -> list[Terminal]:
                     "asset_tag",
                     _("The asset tag %(tag)s is already on row %(row)d of this file.")
                     % {"tag": tag, "row": first_line_of_tag[tag]},
-                )
-            )
-        elif tag in existing_tags:
-            row_errors.append(
-                RowError(
-                    row.line,
-                    "asset_tag",
-                    _("A terminal with asset tag %(tag)s already exists.") % {"tag": tag},
                 )
             )
         first_line_of_tag.setdefault(tag, row.line)
@@ -272,34 +426,142 @@ def import_terminals_csv(*, actor: User | None, data: bytes) -> list[Terminal]:
                 )
             )
 
-        errors.extend(row_errors)
-        if not row_errors:
-            plans.append(
-                (
-                    row.line,
-                    {
-                        "asset_tag": tag,
-                        "location": location,
-                        "custodian": custodian or location.custodian,
-                        "serial_number": v["serial_number"],
-                        "hostname": v["hostname"],
-                        "model_name": v["model"],
-                        "notes": v["notes"],
-                    },
+        changes: list[FieldChange] = []
+        fields: dict[str, Any] = {}
+        if terminal is None:
+            # A new terminal enters the inventory in storage: status and site are not read.
+            if location is not None:
+                fields = {
+                    "asset_tag": tag,
+                    "location": location,
+                    "custodian": custodian or location.custodian,
+                    "serial_number": v["serial_number"],
+                    "hostname": v["hostname"],
+                    "model_name": v["model"],
+                    "notes": v["notes"],
+                }
+                shown = {
+                    "serial_number": v["serial_number"],
+                    "hostname": v["hostname"],
+                    "model": v["model"],
+                    "location": location.code,
+                    "custodian": fields["custodian"].code,
+                    "notes": v["notes"],
+                }
+                changes = [FieldChange(column, "", new) for column, new in shown.items() if new]
+        else:
+            if not may_change:
+                row_errors.append(
+                    RowError(
+                        row.line,
+                        "asset_tag",
+                        _("A terminal with asset tag %(tag)s already exists.") % {"tag": tag},
+                    )
                 )
-            )
-    if errors:
-        raise CsvImportError(sorted(errors, key=lambda error: error.row))
+            if location is not None and location.pk != terminal.location_id:
+                row_errors.append(
+                    RowError(
+                        row.line,
+                        "location",
+                        _(
+                            "Terminal %(tag)s is at %(current)s. An import does not move "
+                            "terminals: use the terminal's move page."
+                        )
+                        % {"tag": tag, "current": terminal.location.code},
+                    )
+                )
+            status_error = _status_error(row.line, terminal, v["status"])
+            if status_error:
+                row_errors.append(status_error)
+            # An empty custodian keeps the terminal's; every other empty cell empties the field.
+            new_custodian = custodian or terminal.custodian
+            compared = [
+                ("serial_number", "serial_number", terminal.serial_number, v["serial_number"]),
+                ("hostname", "hostname", terminal.hostname, v["hostname"]),
+                ("model", "model_name", terminal.model_name, v["model"]),
+                ("custodian", "custodian", terminal.custodian.code, new_custodian.code),
+                ("notes", "notes", terminal.notes, v["notes"]),
+            ]
+            for column, name, old, new in compared:
+                # A hostname is stored in lower case: NWPC-1 in the inventory is nwpc-1.
+                if column == "hostname":
+                    same = normalise_hostname(old) == new
+                else:
+                    same = _same_text(old, new)
+                if same:
+                    fields[name] = getattr(terminal, name)
+                else:
+                    changes.append(FieldChange(column, old, new))
+                    fields[name] = new_custodian if name == "custodian" else new
 
-    created = []
+        if row_errors:
+            outcome = ERROR
+            changes = []
+        elif terminal is None:
+            outcome = CREATE
+            writes.append(_Write(row.line, None, fields))
+        elif changes:
+            outcome = UPDATE
+            writes.append(_Write(row.line, terminal, fields))
+        else:
+            outcome = UNCHANGED
+        previews.append(RowPreview(row.line, tag, outcome, tuple(changes), tuple(row_errors)))
+
+    previews.sort(key=lambda preview: preview.line)
+    return TerminalImportPreview(
+        rows=tuple(previews), token=_digest(data, previews), writes=tuple(writes)
+    )
+
+
+def apply_terminals_csv(
+    *, actor: User | None, data: bytes, token: str | None
+) -> TerminalImportResult:
+    """Write every create and update of the file through the services (each with its audit
+    event) in one transaction, or nothing.
+
+    The preview is computed again inside the transaction with the file's terminals locked;
+    with a `token` (from the preview the person saw), a different outcome raises
+    ImportPreviewOutdated. Any row error raises CsvImportError.
+    """
     with transaction.atomic():
-        for line, fields in plans:
+        preview = _plan_terminals(actor=actor, data=data, lock=True)
+        if token is not None and not hmac.compare_digest(preview.token, token):
+            raise ImportPreviewOutdated(preview)
+        if preview.errors:
+            raise CsvImportError(preview.errors)
+        created: list[Terminal] = []
+        updated: list[Terminal] = []
+        for write in preview.writes:
             try:
-                created.append(services.terminal_create(actor=actor, **fields))
+                if write.terminal is None:
+                    created.append(services.terminal_create(actor=actor, **write.fields))
+                else:
+                    updated.append(
+                        services.terminal_update(
+                            terminal=write.terminal, actor=actor, **write.fields
+                        )
+                    )
             except InvalidInput as exc:
                 # Raised inside the block, so every row written so far is rolled back.
-                raise CsvImportError(_service_errors(line, exc, {"model_name": "model"})) from exc
-    return created
+                raise CsvImportError(
+                    _service_errors(write.line, exc, {"model_name": "model"})
+                ) from exc
+    return TerminalImportResult(
+        created=created, updated=updated, unchanged=preview.counts[UNCHANGED]
+    )
+
+
+def import_terminals_csv(*, actor: User | None, data: bytes) -> list[Terminal]:
+    """Preview and apply in one go (the import_csv command): the terminals written, or none.
+
+    Columns: asset_tag and location (a location code) are required; custodian is an
+    organization code (empty: the location's for a new terminal, unchanged for an existing
+    one); serial_number, hostname, model and notes are optional. A new tag creates a terminal
+    in storage; a tag in the inventory updates the columns that differ; a location or status
+    that differs from the terminal's is an error. The export's site column is not read.
+    """
+    result = apply_terminals_csv(actor=actor, data=data, token=None)
+    return result.created + result.updated
 
 
 class _Echo:

@@ -5,10 +5,16 @@ from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from core.identifiers import normalise_identifier
 from core.models import Organization
 from terminals.filters import TerminalFilter
 from terminals.models import AccessCard, Location, Terminal
-from terminals.services import manual_transitions_from
+from terminals.services import (
+    CARD_STATUSES_NEEDING_REASON,
+    manual_card_transitions_from,
+    manual_transitions_from,
+)
+from terminals.validators import normalise_hostname, validate_hostname
 
 Status = Terminal.Status
 
@@ -53,7 +59,13 @@ class TerminalDescriptionForm(forms.Form):
     serial_number = forms.CharField(
         label=capfirst(_("serial number")), max_length=128, required=False
     )
-    hostname = forms.CharField(label=capfirst(_("hostname")), max_length=128, required=False)
+    hostname = forms.CharField(
+        label=capfirst(_("hostname")),
+        max_length=128,
+        required=False,
+        validators=[validate_hostname],
+        help_text=_("Letters, digits, hyphens and dots, e.g. nwpc-0001; stored in lower case."),
+    )
     model_name = forms.CharField(label=capfirst(_("model")), max_length=128, required=False)
     custodian = forms.ModelChoiceField(
         label=capfirst(_("custodian")), queryset=Organization.objects.order_by("name")
@@ -61,6 +73,10 @@ class TerminalDescriptionForm(forms.Form):
     notes = forms.CharField(
         label=capfirst(_("notes")), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
+
+    def clean_hostname(self) -> str:
+        # Validators ran on the trimmed value as typed; the stored form is lower case.
+        return normalise_hostname(self.cleaned_data["hostname"])
 
 
 class TerminalCreateForm(TerminalDescriptionForm):
@@ -145,3 +161,127 @@ class AccessCardFilter(django_filters.FilterSet):
     class Meta:
         model = AccessCard
         fields = ["q", "status", "kind"]
+
+
+# Locations ------------------------------------------------------------------------------------
+
+
+class LocationEditForm(forms.Form):
+    """What may change once a location exists: its code, kind and parent make its place in the
+    tree and stay fixed."""
+
+    name = forms.CharField(label=capfirst(_("name")), max_length=200)
+    custodian = forms.ModelChoiceField(
+        label=capfirst(_("custodian")), queryset=Organization.objects.order_by("name")
+    )
+    secured = forms.BooleanField(
+        label=capfirst(_("secured (locked, access-controlled)")), required=False
+    )
+    address = forms.CharField(label=capfirst(_("address")), max_length=300, required=False)
+    stocktake_interval_days = forms.IntegerField(
+        label=capfirst(_("stock-take interval (days)")),
+        min_value=1,
+        max_value=366,
+        help_text=_("Sites only: days between scheduled stock-takes."),
+    )
+
+    def __init__(self, *args, location: Location, **kwargs):
+        super().__init__(*args, **kwargs)
+        if location.kind != Location.Kind.SITE:
+            del self.fields["stocktake_interval_days"]
+
+
+class LocationCreateForm(forms.Form):
+    code = forms.SlugField(
+        label=capfirst(_("code")),
+        max_length=64,
+        help_text=_("Letters, digits, hyphens and underscores; it cannot be changed later."),
+    )
+    name = forms.CharField(label=capfirst(_("name")), max_length=200)
+    kind = forms.ChoiceField(label=capfirst(_("kind")), choices=Location.Kind.choices)
+    parent = LocationChoiceField(
+        label=capfirst(_("parent")),
+        required=False,
+        empty_label=_("None (a site)"),
+        help_text=_("Every place but a site is inside another: a cabinet in a room, and so on."),
+    )
+    custodian = forms.ModelChoiceField(
+        label=capfirst(_("custodian")),
+        queryset=Organization.objects.order_by("name"),
+        required=False,
+        help_text=_("Leave empty to use the parent's custodian."),
+    )
+    secured = forms.BooleanField(
+        label=capfirst(_("secured (locked, access-controlled)")), required=False
+    )
+    address = forms.CharField(label=capfirst(_("address")), max_length=300, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("custodian"):
+            if data.get("parent"):
+                data["custodian"] = data["parent"].custodian
+            elif "custodian" not in self.errors:
+                self.add_error("custodian", _("A site needs a custodian."))
+        return data
+
+
+# Access cards ---------------------------------------------------------------------------------
+
+
+class TerminalTagField(forms.CharField):
+    """A terminal typed or scanned by its asset tag (any case, full-width digits)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, **kwargs)
+
+    def clean(self, value):
+        tag = normalise_identifier(super().clean(value) or "")
+        if not tag:
+            return None
+        terminal = Terminal.objects.filter(asset_tag=tag).first()
+        if terminal is None:
+            raise forms.ValidationError(
+                _("No terminal has the asset tag %(tag)s."), params={"tag": tag}
+            )
+        return terminal
+
+
+class AccessCardEditForm(forms.Form):
+    location = LocationChoiceField(
+        label=capfirst(_("location")), required=False, empty_label=_("None")
+    )
+    terminal = TerminalTagField(
+        label=capfirst(_("terminal")),
+        required=False,
+        help_text=_("The asset tag of the terminal it goes with; empty for none."),
+    )
+    notes = forms.CharField(
+        label=capfirst(_("notes")), widget=forms.Textarea(attrs={"rows": 3}), required=False
+    )
+
+
+class AccessCardCreateForm(AccessCardEditForm):
+    card_number = forms.CharField(label=capfirst(_("card number")), max_length=64)
+    kind = forms.ChoiceField(label=capfirst(_("kind")), choices=AccessCard.Kind.choices)
+    field_order = ["card_number", "kind", "location", "terminal", "notes"]
+
+
+class AccessCardStatusForm(forms.Form):
+    to_status = forms.ChoiceField(label=capfirst(_("new status")))
+    reason = forms.CharField(label=capfirst(_("reason")), max_length=300, required=False)
+
+    def __init__(self, *args, card: AccessCard, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_status"].choices = [
+            (status, AccessCard.Status(status).label)
+            for status in manual_card_transitions_from(card.status)
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("to_status") in CARD_STATUSES_NEEDING_REASON and not (
+            data.get("reason", "").strip()
+        ):
+            self.add_error("reason", _("Say why: a lost or retired card needs a reason."))
+        return data

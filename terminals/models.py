@@ -1,11 +1,14 @@
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Trim, Upper
 from django.utils.translation import gettext_lazy as _
 
 from core.models import Organization
+from core.phrases import describe
+from terminals.validators import validate_hostname
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -171,6 +174,13 @@ class Terminal(models.Model):
     def __str__(self) -> str:
         return self.asset_tag
 
+    def clean(self) -> None:
+        super().clean()
+        try:
+            validate_hostname(self.hostname)
+        except ValidationError as exc:
+            raise ValidationError({"hostname": exc.messages}) from exc
+
     def storage_warnings(self) -> "list[StrOrPromise]":
         """Why this terminal breaks the custody rule now (empty when it does not)."""
         if self.status in self.AWAY_STATUSES:
@@ -214,6 +224,8 @@ class Movement(models.Model):
     )
     to_status = models.CharField(_("to status"), max_length=16, choices=Terminal.Status.choices)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
+    # What the system wrote instead of a person's reason, put into words when read (core.phrases).
+    reason_phrase = models.JSONField(_("reason (system)"), null=True, blank=True)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -222,6 +234,10 @@ class Movement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.terminal}: {self.from_status}->{self.to_status}"
+
+    @property
+    def reason_text(self) -> str:
+        return describe(self.reason_phrase) if self.reason_phrase else self.reason
 
 
 class AccessCard(models.Model):

@@ -1,12 +1,18 @@
 """Reads of the inventory: what a user may see, and the figures pages show."""
 
+import datetime
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, Q, QuerySet
+from django.utils.text import capfirst
 
+from core.audit import events_about
 from core.models import Organization, User
-from terminals.models import AccessCard, Location, Terminal
+from terminals import hooks
+from terminals.models import AccessCard, Location, Movement, Terminal
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -46,6 +52,76 @@ def terminal_history(*, terminal: Terminal):
     return terminal.movements.select_related("actor", "from_location", "to_location").order_by(
         "-occurred_at", "-id"
     )
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    label: str  # the field's verbose name, in the reader's language
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of a terminal's history: a movement (place or status), or an edit of what
+    describes it (`changes`, from the audit event terminal_update wrote)."""
+
+    occurred_at: datetime.datetime
+    actor: User | None
+    movement: Movement | None = None
+    changes: list[FieldChange] = field(default_factory=list)
+
+
+# Events written before the custodian was recorded by code carry its primary key.
+_EDIT_FIELD_NAMES = {"custodian_id": "custodian"}
+
+
+def _edit_changes(details: dict, organizations: dict[str, str]) -> list[FieldChange]:
+    changes = []
+    for key, values in details.items():
+        name = _EDIT_FIELD_NAMES.get(key, key)
+        try:
+            model_field = Terminal._meta.get_field(name)
+        except FieldDoesNotExist:
+            model_field = None
+        verbose_name = getattr(model_field, "verbose_name", None) or name
+        label = str(capfirst(verbose_name))
+        old, new = values if isinstance(values, list) and len(values) == 2 else (None, values)
+        if name == "custodian":
+            old, new = (organizations.get(str(v), v) for v in (old, new))
+        changes.append(FieldChange(label, "" if old is None else str(old), str(new or "")))
+    return changes
+
+
+def terminal_timeline(*, terminal: Terminal) -> list[HistoryEntry]:
+    """The terminal's movements and the edits of its description, newest first."""
+    entries = [
+        HistoryEntry(occurred_at=m.occurred_at, actor=m.actor, movement=m)
+        for m in terminal_history(terminal=terminal)
+    ]
+    edits = list(events_about(terminal).filter(action="terminal.updated").select_related("actor"))
+    organizations: dict[str, str] = {}
+    if any("custodian" in e.details or "custodian_id" in e.details for e in edits):
+        for pk, code, name in Organization.objects.values_list("pk", "code", "name"):
+            organizations[code] = organizations[str(pk)] = name
+    entries += [
+        HistoryEntry(
+            occurred_at=e.occurred_at,
+            actor=e.actor,
+            changes=_edit_changes(e.details, organizations),
+        )
+        for e in edits
+    ]
+    # Stable: at the same instant, movements keep their own order ahead of edits.
+    return sorted(entries, key=lambda entry: entry.occurred_at, reverse=True)
+
+
+def terminal_loan_holds(*, terminal: Terminal) -> list[str]:
+    """Why the terminal's status can be changed only through its loan now (empty: it can by
+    hand), for the status page to say so."""
+    if terminal.status not in (Terminal.Status.RESERVED, Terminal.Status.LENT):
+        return []
+    return hooks.loan_holds(terminal)
 
 
 def location_tree(*, user: User) -> list[tuple[Location, int, int]]:

@@ -2,16 +2,20 @@
 
 from collections.abc import Callable
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from core import phrases
 from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation
 from core.identifiers import normalise_identifier
 from core.models import Organization, User
+from core.phrases import Reason
 from core.transitions import check_transition
 from terminals import hooks
 from terminals.models import AccessCard, Location, Movement, Terminal
+from terminals.validators import normalise_hostname, validate_hostname
 
 Status = Terminal.Status
 
@@ -140,6 +144,7 @@ def terminal_create(
             _("The terminal was not saved."),
             field_errors={"asset_tag": [_("An asset tag is required.")]},
         )
+    hostname = _checked_hostname(hostname)
     duplicate = {
         "asset_tag": [_("A terminal with asset tag %(tag)s already exists.") % {"tag": asset_tag}]
     }
@@ -180,6 +185,18 @@ def terminal_create(
     return terminal
 
 
+def _checked_hostname(hostname: str) -> str:
+    """The hostname as stored (trimmed, lower case), or InvalidInput on its field."""
+    hostname = normalise_hostname(hostname)
+    try:
+        validate_hostname(hostname)
+    except ValidationError as exc:
+        raise InvalidInput(
+            _("The terminal was not saved."), field_errors={"hostname": exc.messages}
+        ) from exc
+    return hostname
+
+
 _DESCRIPTIVE_FIELDS = ("serial_number", "hostname", "model_name", "custodian_id", "notes")
 
 
@@ -194,8 +211,15 @@ def terminal_update(
     custodian: Organization,
     notes: str,
 ) -> Terminal:
-    """Change what describes a terminal; its location and status change only by transitions."""
-    terminal = Terminal.objects.select_for_update(of=("self",)).get(pk=terminal.pk)
+    """Change what describes a terminal; its location and status change only by transitions.
+    The audit event's details map each changed field to [old, new] (the custodian by its
+    organization code): the terminal page's history shows them."""
+    hostname = _checked_hostname(hostname)
+    terminal = (
+        Terminal.objects.select_for_update(of=("self",))
+        .select_related("custodian")
+        .get(pk=terminal.pk)
+    )
     new = dict(
         zip(
             _DESCRIPTIVE_FIELDS,
@@ -206,10 +230,14 @@ def terminal_update(
     changes = {k: [getattr(terminal, k), v] for k, v in new.items() if getattr(terminal, k) != v}
     if not changes:
         return terminal
+    details = dict(changes)
+    if "custodian_id" in details:
+        del details["custodian_id"]
+        details["custodian"] = [terminal.custodian.code, custodian.code]
     for field, (_old, value) in changes.items():
         setattr(terminal, field, value)
     terminal.save(update_fields=[*changes, "updated_at"])
-    record_event(actor=actor, action="terminal.updated", obj=terminal, details=changes)
+    record_event(actor=actor, action="terminal.updated", obj=terminal, details=details)
     return terminal
 
 
@@ -228,8 +256,9 @@ def _record_movement(
     action: str,
     from_location: Location,
     from_status: str,
-    reason: str,
+    reason: Reason,
 ) -> Movement:
+    text, phrase = phrases.split(reason)
     movement = Movement.objects.create(
         terminal=terminal,
         actor=actor,
@@ -237,7 +266,8 @@ def _record_movement(
         to_location=terminal.location,
         from_status=from_status,
         to_status=terminal.status,
-        reason=reason,
+        reason=text,
+        reason_phrase=phrase,
     )
     record_event(
         actor=actor,
@@ -249,7 +279,7 @@ def _record_movement(
             "to_status": terminal.status,
             "from_location": from_location.code,
             "to_location": terminal.location.code,
-            "reason": reason,
+            "reason": phrases.for_details(reason),
         },
     )
     return movement
@@ -257,7 +287,7 @@ def _record_movement(
 
 @transaction.atomic
 def terminal_move(
-    *, terminal: Terminal, actor: User | None, to_location: Location, reason: str = ""
+    *, terminal: Terminal, actor: User | None, to_location: Location, reason: Reason = ""
 ) -> Terminal:
     terminal = _lock(terminal)
     if terminal.status in (Status.LENT, Status.RETIRED):
@@ -288,7 +318,7 @@ def _transition(
     *,
     to_status: str,
     actor: User | None,
-    reason: str,
+    reason: Reason,
     to_location: Location | None = None,
     guard: Callable[[Terminal], list[str]] | None = None,
 ) -> Terminal:
@@ -319,18 +349,18 @@ def _transition(
 
 
 @transaction.atomic
-def terminal_reserve(*, terminal: Terminal, actor: User | None, reason: str = "") -> Terminal:
+def terminal_reserve(*, terminal: Terminal, actor: User | None, reason: Reason = "") -> Terminal:
     return _transition(terminal, to_status=Status.RESERVED, actor=actor, reason=reason)
 
 
 @transaction.atomic
-def terminal_lend(*, terminal: Terminal, actor: User | None, reason: str = "") -> Terminal:
+def terminal_lend(*, terminal: Terminal, actor: User | None, reason: Reason = "") -> Terminal:
     return _transition(terminal, to_status=Status.LENT, actor=actor, reason=reason)
 
 
 @transaction.atomic
 def terminal_mark_returned(
-    *, terminal: Terminal, actor: User | None, to_location: Location, reason: str = ""
+    *, terminal: Terminal, actor: User | None, to_location: Location, reason: Reason = ""
 ) -> Terminal:
     return _transition(
         terminal, to_status=Status.RETURNED, actor=actor, reason=reason, to_location=to_location
@@ -343,7 +373,7 @@ def terminal_return_to_storage(
     terminal: Terminal,
     actor: User | None,
     to_location: Location | None = None,
-    reason: str = "",
+    reason: Reason = "",
 ) -> Terminal:
     return _transition(
         terminal,
@@ -373,7 +403,11 @@ def _not_held_by_a_loan(terminal: Terminal) -> list[str]:
 
 @transaction.atomic
 def terminal_send_to_maintenance(
-    *, terminal: Terminal, actor: User | None, reason: str = "", to_location: Location | None = None
+    *,
+    terminal: Terminal,
+    actor: User | None,
+    reason: Reason = "",
+    to_location: Location | None = None,
 ) -> Terminal:
     return _transition(
         terminal,
@@ -386,14 +420,14 @@ def terminal_send_to_maintenance(
 
 
 @transaction.atomic
-def terminal_mark_lost(*, terminal: Terminal, actor: User | None, reason: str) -> Terminal:
+def terminal_mark_lost(*, terminal: Terminal, actor: User | None, reason: Reason) -> Terminal:
     return _transition(
         terminal, to_status=Status.LOST, actor=actor, reason=reason, guard=_not_held_by_a_loan
     )
 
 
 @transaction.atomic
-def terminal_retire(*, terminal: Terminal, actor: User | None, reason: str) -> Terminal:
+def terminal_retire(*, terminal: Terminal, actor: User | None, reason: Reason) -> Terminal:
     """Retired terminals keep no accounts: after the commit, a worker deletes them on their
     target systems (the policy check reports any that linger)."""
     terminal = _transition(
@@ -489,7 +523,7 @@ def access_card_update(
 
 
 def _card_transition(
-    card: AccessCard, *, to_status: str, actor: User | None, reason: str
+    card: AccessCard, *, to_status: str, actor: User | None, reason: Reason
 ) -> AccessCard:
     card = AccessCard.objects.select_for_update(of=("self",)).get(pk=card.pk)
     check_transition(card, to_status)
@@ -504,20 +538,20 @@ def _card_transition(
             "card_number": card.card_number,
             "from_status": from_status,
             "to_status": to_status,
-            "reason": reason,
+            "reason": phrases.for_details(reason),
         },
     )
     return card
 
 
 @transaction.atomic
-def access_card_lend(*, card: AccessCard, actor: User | None, reason: str = "") -> AccessCard:
+def access_card_lend(*, card: AccessCard, actor: User | None, reason: Reason = "") -> AccessCard:
     return _card_transition(card, to_status=AccessCard.Status.LENT, actor=actor, reason=reason)
 
 
 @transaction.atomic
 def access_card_return_to_storage(
-    *, card: AccessCard, actor: User | None, reason: str = ""
+    *, card: AccessCard, actor: User | None, reason: Reason = ""
 ) -> AccessCard:
     return _card_transition(
         card, to_status=AccessCard.Status.IN_STORAGE, actor=actor, reason=reason
@@ -525,10 +559,63 @@ def access_card_return_to_storage(
 
 
 @transaction.atomic
-def access_card_mark_lost(*, card: AccessCard, actor: User | None, reason: str) -> AccessCard:
+def access_card_mark_lost(*, card: AccessCard, actor: User | None, reason: Reason) -> AccessCard:
     return _card_transition(card, to_status=AccessCard.Status.LOST, actor=actor, reason=reason)
 
 
 @transaction.atomic
-def access_card_retire(*, card: AccessCard, actor: User | None, reason: str) -> AccessCard:
+def access_card_retire(*, card: AccessCard, actor: User | None, reason: Reason) -> AccessCard:
     return _card_transition(card, to_status=AccessCard.Status.RETIRED, actor=actor, reason=reason)
+
+
+# The changes staff make by hand from the card's page; lending lends a card and brings it back.
+MANUAL_CARD_TRANSITIONS: dict[str, Callable[..., AccessCard]] = {
+    AccessCard.Status.IN_STORAGE: access_card_return_to_storage,
+    AccessCard.Status.LOST: access_card_mark_lost,
+    AccessCard.Status.RETIRED: access_card_retire,
+}
+CARD_STATUSES_NEEDING_REASON = frozenset({AccessCard.Status.LOST, AccessCard.Status.RETIRED})
+
+
+def access_card_loan_holds(card: AccessCard) -> list[str]:
+    """Why a lent card's state belongs to its loan now (empty when the card is not lent): marked
+    lost or stored from the inventory, its loan's return would no longer account for it."""
+    if card.status != AccessCard.Status.LENT:
+        return []
+    reasons = hooks.loan_holds(card.terminal) if card.terminal is not None else []
+    return reasons or [_("It is lent: it changes state only through its loan (return or lost).")]
+
+
+def manual_card_transitions_from(status: str) -> list[str]:
+    if status == AccessCard.Status.LENT:
+        return []  # its loan decides
+    allowed = AccessCard.ALLOWED_TRANSITIONS[AccessCard.Status(status)]
+    return [s for s in MANUAL_CARD_TRANSITIONS if s in allowed]
+
+
+@transaction.atomic
+def access_card_change_status(
+    *, card: AccessCard, actor: User | None, to_status: str, reason: str
+) -> AccessCard:
+    """A change of status made by hand (the card's page): refused while a loan holds the card,
+    and a lost or retired card needs a reason."""
+    card = (
+        AccessCard.objects.select_for_update(of=("self",))
+        .select_related("terminal")
+        .get(pk=card.pk)
+    )
+    holds = access_card_loan_holds(card)
+    if holds:
+        raise RuleViolation(_("The access card cannot change status now."), reasons=holds)
+    change = MANUAL_CARD_TRANSITIONS.get(to_status)
+    if change is None:
+        raise InvalidInput(
+            _("The access card was not changed."),
+            field_errors={"to_status": [_("Unknown status: %(status)s.") % {"status": to_status}]},
+        )
+    if to_status in CARD_STATUSES_NEEDING_REASON and not reason.strip():
+        raise InvalidInput(
+            _("The access card was not changed."),
+            field_errors={"reason": [_("Say why: a lost or retired card needs a reason.")]},
+        )
+    return change(card=card, actor=actor, reason=reason.strip())

@@ -1,11 +1,14 @@
 """Inventory pages: each view checks permissions, reads via selectors and writes via services."""
 
+import base64
+
 import segno
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
@@ -15,14 +18,21 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from core.audit import events_about
 from core.errors import ApplicationError
+from core.filters import sort_columns
 from core.identifiers import normalise_identifier
 from core.models import AuditEvent
-from core.web import apply_service_error, requires
+from core.web import apply_service_error, confirmation, confirmed, requires
 from terminals import csv_io, selectors, services
 from terminals.filters import TerminalFilter
 from terminals.forms import (
+    STATUSES_NEEDING_REASON,
+    AccessCardCreateForm,
+    AccessCardEditForm,
     AccessCardFilter,
+    AccessCardStatusForm,
     CsvImportForm,
+    LocationCreateForm,
+    LocationEditForm,
     TerminalCreateForm,
     TerminalDescriptionForm,
     TerminalListFilter,
@@ -30,7 +40,7 @@ from terminals.forms import (
     TerminalStatusForm,
     location_path_label,
 )
-from terminals.models import Location, Terminal
+from terminals.models import AccessCard, Location, Terminal
 
 PAGE_SIZE = 50
 
@@ -51,19 +61,6 @@ def _terminal_or_404(request: HttpRequest, asset_tag: str) -> Terminal:
     return get_object_or_404(
         selectors.terminal_queryset(user=request.user), asset_tag=normalise_identifier(asset_tag)
     )
-
-
-def _sort_columns(current: str) -> list[dict]:
-    """Each heading links to sorting by it, ascending first and descending on a second click."""
-    columns = []
-    for key, label in LIST_COLUMNS:
-        column = {"key": key, "label": label, "next": key, "direction": ""}
-        if key and current == key:
-            column.update(next=f"-{key}", direction="asc")
-        elif key and current == f"-{key}":
-            column["direction"] = "desc"
-        columns.append(column)
-    return columns
 
 
 def _without_page(request: HttpRequest) -> str:
@@ -87,7 +84,7 @@ def terminal_list(request: HttpRequest) -> HttpResponse:
         {
             "filter": filterset,
             "page": page,
-            "columns": _sort_columns(request.GET.get("ordering", "")),
+            "columns": sort_columns(LIST_COLUMNS, request.GET.get("ordering", "")),
             "export_query": _without_page(request),
         },
     )
@@ -118,7 +115,7 @@ def terminal_detail(request: HttpRequest, asset_tag: str) -> HttpResponse:
             "location_path": Location.objects.filter(pk__in=ancestor_pks).order_by("path"),
             "warnings": terminal.storage_warnings(),
             "cards": terminal.access_cards.select_related("location"),
-            "history": selectors.terminal_history(terminal=terminal),
+            "history": selectors.terminal_timeline(terminal=terminal),
             "transitions": [
                 (status, Terminal.Status(status).label)
                 for status in services.manual_transitions_from(terminal.status)
@@ -215,6 +212,8 @@ def terminal_status(request: HttpRequest, asset_tag: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        if data["to_status"] in STATUSES_NEEDING_REASON and not confirmed(request):
+            return _confirm_terminal_status(request, terminal, data["to_status"])
         change = services.MANUAL_TRANSITIONS[data["to_status"]]
         extra = {"to_location": data["to_location"]} if data["to_location"] else {}
         try:
@@ -235,7 +234,39 @@ def terminal_status(request: HttpRequest, asset_tag: str) -> HttpResponse:
             "form": form,
             "terminal": terminal,
             "title": _("Change the status of %(tag)s") % {"tag": terminal},
+            "loan_holds": selectors.terminal_loan_holds(terminal=terminal),
         },
+    )
+
+
+def _confirm_terminal_status(request: HttpRequest, terminal: Terminal, to_status: str):
+    """Lost and retired are for good: say what will happen before it does."""
+    cancel_url = reverse("terminals:detail", args=[terminal.asset_tag])
+    if to_status == Terminal.Status.LOST:
+        return confirmation(
+            request,
+            action=_("mark terminal %(tag)s lost") % {"tag": terminal},
+            effects=[
+                _("This terminal will be marked lost."),
+                _(
+                    "If it turns up, it goes to maintenance to be inspected before it is "
+                    "stored again."
+                ),
+            ],
+            cancel_url=cancel_url,
+            button=_("Mark lost"),
+            title=_("Mark %(tag)s lost") % {"tag": terminal},
+        )
+    return confirmation(
+        request,
+        action=_("retire terminal %(tag)s") % {"tag": terminal},
+        effects=[
+            _("This terminal will be retired."),
+            _("Its accounts will be deleted on their target systems."),
+        ],
+        cancel_url=cancel_url,
+        button=_("Retire"),
+        title=_("Retire %(tag)s") % {"tag": terminal},
     )
 
 
@@ -296,6 +327,10 @@ def card_detail(request: HttpRequest, card_number: str) -> HttpResponse:
         "terminals/card_detail.html",
         {
             "card": card,
+            "card_transitions": [
+                (status, AccessCard.Status(status).label)
+                for status in services.manual_card_transitions_from(card.status)
+            ],
             "location_label": location_label,
             "events": events,
             "can_read_events": can_read_events,
@@ -303,22 +338,231 @@ def card_detail(request: HttpRequest, card_number: str) -> HttpResponse:
     )
 
 
+# Locations ------------------------------------------------------------------------------------
+
+# The kind a new place inside a parent usually has: one level deeper.
+_CHILD_KIND = {
+    Location.Kind.SITE: Location.Kind.BUILDING,
+    Location.Kind.BUILDING: Location.Kind.FLOOR,
+    Location.Kind.FLOOR: Location.Kind.ROOM,
+    Location.Kind.ROOM: Location.Kind.CABINET,
+}
+
+
+@require_http_methods(["GET", "POST"])
+@requires("terminals.view_location", "terminals.add_location")
+def location_create(request: HttpRequest) -> HttpResponse:
+    initial: dict = {"secured": True}
+    parent_pk = request.GET.get("parent", "")
+    parent = Location.objects.filter(pk=int(parent_pk)).first() if parent_pk.isdigit() else None
+    if parent is not None:
+        initial.update(parent=parent, kind=_CHILD_KIND.get(Location.Kind(parent.kind), ""))
+    form = LocationCreateForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            location = services.location_create(
+                actor=request.user,
+                code=data["code"],
+                name=data["name"],
+                kind=data["kind"],
+                parent=data["parent"],
+                custodian=data["custodian"],
+                secured=data["secured"],
+                address=data["address"],
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(
+                request, _("Location %(location)s was added.") % {"location": location}
+            )
+            return redirect(f"{reverse('terminals:locations')}#location-{location.code}")
+    return render(
+        request,
+        "terminals/location_form.html",
+        {"form": form, "title": _("Add location")},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires("terminals.view_location", "terminals.change_location")
+def location_edit(request: HttpRequest, code: str) -> HttpResponse:
+    location = get_object_or_404(Location.objects.select_related("custodian"), code=code)
+    initial = {
+        "name": location.name,
+        "custodian": location.custodian,
+        "secured": location.secured,
+        "address": location.address,
+        "stocktake_interval_days": location.stocktake_interval_days,
+    }
+    form = LocationEditForm(request.POST or None, initial=initial, location=location)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.location_update(
+                location=location,
+                actor=request.user,
+                name=data["name"],
+                custodian=data["custodian"],
+                secured=data["secured"],
+                address=data["address"],
+                stocktake_interval_days=data.get("stocktake_interval_days"),
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(
+                request, _("Location %(location)s was saved.") % {"location": location}
+            )
+            return redirect(f"{reverse('terminals:locations')}#location-{location.code}")
+    return render(
+        request,
+        "terminals/location_form.html",
+        {
+            "form": form,
+            "location": location,
+            "title": _("Edit %(location)s") % {"location": location},
+        },
+    )
+
+
+# Access cards: adding, editing and changing status by hand -------------------------------------
+
+
+def _card_or_404(request: HttpRequest, card_number: str) -> AccessCard:
+    return get_object_or_404(
+        selectors.access_card_queryset(user=request.user),
+        card_number=normalise_identifier(card_number),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires("terminals.view_accesscard", "terminals.add_accesscard")
+def card_create(request: HttpRequest) -> HttpResponse:
+    form = AccessCardCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            card = services.access_card_create(actor=request.user, **data)
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(request, _("Access card %(number)s was added.") % {"number": card})
+            return redirect("terminals:card_detail", card_number=card.card_number)
+    return render(
+        request, "terminals/card_form.html", {"form": form, "title": _("Add access card")}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires("terminals.view_accesscard", "terminals.change_accesscard")
+def card_edit(request: HttpRequest, card_number: str) -> HttpResponse:
+    card = _card_or_404(request, card_number)
+    initial = {
+        "location": card.location,
+        "terminal": card.terminal.asset_tag if card.terminal else "",
+        "notes": card.notes,
+    }
+    form = AccessCardEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.access_card_update(card=card, actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(request, _("Access card %(number)s was saved.") % {"number": card})
+            return redirect("terminals:card_detail", card_number=card.card_number)
+    return render(
+        request,
+        "terminals/card_form.html",
+        {"form": form, "card": card, "title": _("Edit %(number)s") % {"number": card}},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@requires("terminals.view_accesscard", "terminals.change_accesscard")
+def card_status(request: HttpRequest, card_number: str) -> HttpResponse:
+    card = _card_or_404(request, card_number)
+    form = AccessCardStatusForm(
+        request.POST or None, card=card, initial={"to_status": request.GET.get("to")}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        to_status = data["to_status"]
+        if to_status in services.CARD_STATUSES_NEEDING_REASON and not confirmed(request):
+            return _confirm_card_status(request, card, to_status)
+        try:
+            services.access_card_change_status(
+                card=card, actor=request.user, to_status=to_status, reason=data["reason"]
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Access card %(number)s is now %(status)s.")
+                % {"number": card, "status": AccessCard.Status(to_status).label},
+            )
+            return redirect("terminals:card_detail", card_number=card.card_number)
+    return render(
+        request,
+        "terminals/card_form.html",
+        {
+            "form": form,
+            "card": card,
+            "title": _("Change the status of %(number)s") % {"number": card},
+            "loan_holds": services.access_card_loan_holds(card),
+        },
+    )
+
+
+def _confirm_card_status(request: HttpRequest, card: AccessCard, to_status: str):
+    """Lost and retired are for good: say what will happen before it does."""
+    cancel_url = reverse("terminals:card_detail", args=[card.card_number])
+    if to_status == AccessCard.Status.LOST:
+        return confirmation(
+            request,
+            action=_("mark access card %(number)s lost") % {"number": card},
+            effects=[
+                _("This card will be marked lost."),
+                _("If it turns up, return it to storage: that is recorded as a new change."),
+            ],
+            cancel_url=cancel_url,
+            button=_("Mark lost"),
+            title=_("Mark %(number)s lost") % {"number": card},
+        )
+    return confirmation(
+        request,
+        action=_("retire access card %(number)s") % {"number": card},
+        effects=[_("This card will be retired and can never be lent again.")],
+        cancel_url=cancel_url,
+        button=_("Retire"),
+        title=_("Retire %(number)s") % {"number": card},
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @requires("terminals.view_terminal", "terminals.add_terminal")
 def csv_import(request: HttpRequest) -> HttpResponse:
+    """Step 1: upload. A terminal file is previewed (nothing written) and kept in the session
+    for step 2, the apply button of the preview; a location file is imported at once."""
+    if request.method == "POST" and "token" in request.POST:
+        return _csv_import_apply(request)
     form = CsvImportForm(request.POST or None, request.FILES or None)
     row_errors: list[csv_io.RowError] = []
+    if request.method == "GET":
+        request.session.pop(_PENDING_IMPORT, None)
     if request.method == "POST" and form.is_valid():
         kind = form.cleaned_data["kind"]
         if kind == CsvImportForm.LOCATIONS and not request.user.has_perm("terminals.add_location"):
             raise PermissionDenied
-        importer = (
-            csv_io.import_locations_csv
-            if kind == CsvImportForm.LOCATIONS
-            else csv_io.import_terminals_csv
-        )
+        data = form.cleaned_data["file"].read()
         try:
-            created = importer(actor=request.user, data=form.cleaned_data["file"].read())
+            if kind == CsvImportForm.TERMINALS:
+                preview = csv_io.preview_terminals_csv(actor=request.user, data=data)
+                return _csv_import_preview(request, preview, data)
+            created = csv_io.import_locations_csv(actor=request.user, data=data)
         except csv_io.CsvImportError as exc:
             row_errors = exc.errors
             form.add_error(None, _("Nothing was imported: correct the rows below and try again."))
@@ -336,7 +580,92 @@ def csv_import(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "row_errors": row_errors,
-            "terminal_columns": csv_io.TERMINAL_COLUMNS,
+            "terminal_columns": csv_io.TERMINAL_COLUMNS + csv_io.TERMINAL_EXPORT_ONLY_COLUMNS,
             "location_columns": csv_io.LOCATION_COLUMNS,
         },
     )
+
+
+# The previewed terminal file, waiting for its apply button: {"token": ..., "data": base64}.
+_PENDING_IMPORT = "terminals.csv_import"
+
+
+def _csv_import_preview(
+    request: HttpRequest,
+    preview: csv_io.TerminalImportPreview,
+    data: bytes,
+    *,
+    notice: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    if preview.can_apply:
+        request.session[_PENDING_IMPORT] = {
+            "token": preview.token,
+            "data": base64.b64encode(data).decode("ascii"),
+        }
+    else:
+        request.session.pop(_PENDING_IMPORT, None)
+    listed = [row for row in preview.rows if row.outcome != csv_io.UNCHANGED]
+    unchanged = [row for row in preview.rows if row.outcome == csv_io.UNCHANGED]
+    return render(
+        request,
+        "terminals/import_preview.html",
+        {
+            "preview": preview,
+            "counts": preview.counts,
+            "listed": listed,
+            "unchanged": unchanged,
+            "notice": notice,
+        },
+        status=status,
+    )
+
+
+def _csv_import_apply(request: HttpRequest) -> HttpResponse:
+    """Step 2: apply the previewed file, only if the file and the inventory are as previewed."""
+    pending = request.session.get(_PENDING_IMPORT)
+    token = request.POST.get("token", "")
+    if not pending or pending.get("token") != token:
+        messages.error(
+            request,
+            _(
+                "This preview is no longer open (it was applied, or another file was "
+                "uploaded since). Upload the file again."
+            ),
+        )
+        return redirect("terminals:import")
+    data = base64.b64decode(pending["data"])
+    try:
+        result = csv_io.apply_terminals_csv(actor=request.user, data=data, token=token)
+    except csv_io.ImportPreviewOutdated as exc:
+        return _csv_import_preview(request, exc.preview, data, notice=exc.message, status=409)
+    except csv_io.CsvImportError as exc:
+        # Another writer got in between (a tag created meanwhile): show what is wrong now.
+        request.session.pop(_PENDING_IMPORT, None)
+        form = CsvImportForm()
+        form.add_error(None, _("Nothing was imported: correct the rows below and try again."))
+        return render(
+            request,
+            "terminals/import.html",
+            {
+                "form": form,
+                "row_errors": exc.errors,
+                "terminal_columns": csv_io.TERMINAL_COLUMNS + csv_io.TERMINAL_EXPORT_ONLY_COLUMNS,
+                "location_columns": csv_io.LOCATION_COLUMNS,
+            },
+            status=409,
+        )
+    request.session.pop(_PENDING_IMPORT, None)
+    messages.success(
+        request,
+        _(
+            "The file was imported: %(created)d created, %(updated)d changed, "
+            "%(unchanged)d unchanged."
+        )
+        % {
+            "created": len(result.created),
+            "updated": len(result.updated),
+            "unchanged": result.unchanged,
+        },
+    )
+    return redirect("terminals:import")

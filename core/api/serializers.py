@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from core.identifiers import normalise_identifier
+from core.identifiers import ORGANIZATION_CODE_RULE, normalise_identifier
 from core.models import AuditEvent, Organization
 
 
@@ -53,7 +53,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
 
 class OrganizationInputSerializer(serializers.Serializer):
-    code = serializers.SlugField(max_length=32)
+    code = serializers.SlugField(max_length=32, error_messages={"invalid": ORGANIZATION_CODE_RULE})
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=Organization.Kind.choices)
 

@@ -1,4 +1,3 @@
-import django_filters
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -16,8 +15,8 @@ from core.api.serializers import (
     OrganizationUpdateSerializer,
     TokenRequestSerializer,
 )
-from core.audit import object_type_spellings
 from core.errors import InvalidInput
+from core.filters import AuditEventFilter
 from core.models import AuditEvent, Organization
 from core.services import api_token_issue, organization_create, organization_update
 
@@ -101,23 +100,6 @@ class OrganizationViewSet(
     @extend_schema(request=OrganizationUpdateSerializer, responses={200: OrganizationSerializer})
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, partial=True, **kwargs)
-
-
-class AuditEventFilter(django_filters.FilterSet):
-    actor = django_filters.CharFilter(field_name="actor_username")
-    action = django_filters.CharFilter(field_name="action")
-    action_prefix = django_filters.CharFilter(field_name="action", lookup_expr="startswith")
-    object_type = django_filters.CharFilter(method="filter_object_type")
-    object_id = django_filters.CharFilter(field_name="object_id")
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
-
-    def filter_object_type(self, queryset, name, value):
-        return queryset.filter(object_type__in=object_type_spellings(value))
-
-    class Meta:
-        model = AuditEvent
-        fields = ["actor", "action", "action_prefix", "object_type", "object_id", "since", "until"]
 
 
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):

@@ -81,6 +81,11 @@ class LiftInputSerializer(serializers.Serializer):
 
 class AccessRequestSerializer(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display", read_only=True)
+    decision_reason = serializers.CharField(
+        source="decision_reason_text",
+        read_only=True,
+        help_text=_("Why it was decided, in the language of the request."),
+    )
     declaration_title = serializers.CharField(source="declaration.title", read_only=True)
     contractor = serializers.CharField(source="contractor.code", read_only=True)
     contractor_name = serializers.CharField(source="contractor.name", read_only=True)

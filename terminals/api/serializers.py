@@ -7,6 +7,9 @@ from rest_framework import serializers
 from core.api.serializers import IdentifierSlugField
 from core.models import Organization
 from terminals.models import AccessCard, Location, Movement, Terminal
+from terminals.validators import validate_hostname
+
+HOSTNAME_HELP = _("An RFC 1123 host name (e.g. nwpc-0001); stored trimmed and in lower case.")
 
 # References by code ---------------------------------------------------------------------------
 
@@ -132,7 +135,14 @@ class TerminalCreateSerializer(serializers.Serializer):
     serial_number = serializers.CharField(
         max_length=128, required=False, allow_blank=True, default=""
     )
-    hostname = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    hostname = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[validate_hostname],
+        help_text=HOSTNAME_HELP,
+    )
     model_name = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     location = LocationCodeField()
     custodian = OrganizationCodeField()
@@ -143,7 +153,13 @@ class TerminalUpdateSerializer(serializers.Serializer):
     """What describes a terminal; its location and status change only through the actions."""
 
     serial_number = serializers.CharField(max_length=128, required=False, allow_blank=True)
-    hostname = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    hostname = serializers.CharField(
+        max_length=128,
+        required=False,
+        allow_blank=True,
+        validators=[validate_hostname],
+        help_text=HOSTNAME_HELP,
+    )
     model_name = serializers.CharField(max_length=128, required=False, allow_blank=True)
     custodian = OrganizationCodeField(required=False)
     notes = serializers.CharField(required=False, allow_blank=True)
@@ -176,6 +192,11 @@ class MovementSerializer(serializers.ModelSerializer):
     )
     from_location = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     to_location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    reason = serializers.CharField(
+        source="reason_text",
+        read_only=True,
+        help_text=_("Why: a person's words, or the system's in the language of the request."),
+    )
 
     class Meta:
         model = Movement

@@ -283,27 +283,30 @@ class AccessCardViewSet(
 
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def lost(self, request, card_number=None):
-        card = services.access_card_mark_lost(
+        card = services.access_card_change_status(
             card=self.get_object(),
             actor=request.user,
-            **validated(ReasonRequiredSerializer, request),
+            to_status=AccessCard.Status.LOST,
+            reason=validated(ReasonRequiredSerializer, request).get("reason", ""),
         )
         return Response(AccessCardSerializer(card).data)
 
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def retire(self, request, card_number=None):
-        card = services.access_card_retire(
+        card = services.access_card_change_status(
             card=self.get_object(),
             actor=request.user,
-            **validated(ReasonRequiredSerializer, request),
+            to_status=AccessCard.Status.RETIRED,
+            reason=validated(ReasonRequiredSerializer, request).get("reason", ""),
         )
         return Response(AccessCardSerializer(card).data)
 
     @action(detail=True, methods=["post"], permission_classes=[ChangeActionPermission])
     def store(self, request, card_number=None):
-        card = services.access_card_return_to_storage(
+        card = services.access_card_change_status(
             card=self.get_object(),
             actor=request.user,
-            **validated(AccessCardStoreSerializer, request),
+            to_status=AccessCard.Status.IN_STORAGE,
+            reason=validated(AccessCardStoreSerializer, request).get("reason", ""),
         )
         return Response(AccessCardSerializer(card).data)

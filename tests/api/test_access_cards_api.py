@@ -93,3 +93,19 @@ def test_a_card_moves_to_another_terminal_by_tag(api_as, facilities, terminal, c
     assert response.status_code == 200, response.content
     assert response.json()["terminal"] == "NW-00001"
     assert response.json()["location"] == "hq-cab-1"
+
+
+def test_a_card_out_with_a_loan_changes_only_through_the_loan(api_as, facilities, cabinet):
+    # Marked lost or stored from the inventory, the loan's return would no longer account for it.
+    card = make_card(location=cabinet, card_number="IC-100010")
+    services.access_card_lend(card=card, actor=None)
+    for action, body in (("lost", {"reason": "紛失"}), ("retire", {"reason": "x"}), ("store", {})):
+        with nothing_written(card):
+            response = api_as(facilities).post(
+                f"{CARDS}{card.card_number}/{action}/",
+                body,
+                format="json",
+                HTTP_ACCEPT_LANGUAGE="en",
+            )
+        assert response.status_code == 409, (action, response.content)
+        assert "only through its loan" in " ".join(response.json()["reasons"])

@@ -52,3 +52,16 @@ def wait_until_ready(page: Page, script: str) -> None:
     its name to <html data-ready>. Browser tests wait for the page to be ready, never for time."""
     ready = re.compile(rf"(^|\s){re.escape(script)}(\s|$)")
     expect(page.locator("html")).to_have_attribute("data-ready", ready)
+
+
+def follow_menu(page: Page, name: str) -> None:
+    """Follow a link of the main menu as a person does: on a phone open the "Menu", then open
+    the link's group (a link inside a closed <details> cannot be clicked), then the link."""
+    link = page.locator("nav.main-nav").get_by_role(
+        "link", name=name, exact=True, include_hidden=True
+    )
+    # Outermost first: the phone's "Menu", then the group.
+    for summary in link.locator("xpath=ancestor::details/summary").all():
+        if summary.is_visible() and not summary.evaluate("s => s.parentElement.open"):
+            summary.click()
+    link.click()

@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import follow_menu
 from tests.factories import make_location, make_terminal
 
 TEXT = {
@@ -79,7 +80,7 @@ def test_a_facilities_user_registers_moves_finds_and_labels_a_terminal(
     page.locator("main").get_by_role("button", name=t["log_in"]).click()
 
     # Register a terminal.
-    page.locator("nav.main-nav").get_by_role("link", name=t["terminals"], exact=True).click()
+    follow_menu(page, t["terminals"])
     page.get_by_role("link", name=t["add"]).click()
     page.get_by_label(t["asset_tag"]).fill("NW-E2E-1")
     page.get_by_label(t["hostname"]).fill("nwpc-e2e")
@@ -95,7 +96,7 @@ def test_a_facilities_user_registers_moves_finds_and_labels_a_terminal(
     expect(page.locator(".messages")).to_have_text(t["moved"])
 
     # Find it by its hostname in the list.
-    page.locator("nav.main-nav").get_by_role("link", name=t["terminals"], exact=True).click()
+    follow_menu(page, t["terminals"])
     page.get_by_label(t["search_box"]).fill("e2e")
     page.locator("form.filters").get_by_role("button", name=t["search"]).click()
     expect(page.locator(".result-count")).to_have_text(t["one_terminal"])

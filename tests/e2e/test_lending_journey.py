@@ -20,7 +20,7 @@ from credentials.models import Account, Rotation, RotationStatus
 from credentials.secrets import secret_plaintext
 from credentials.targets import target_system_create
 from lending.models import Declaration, DeclarationStatus, ReturnConfirmation
-from tests.e2e.conftest import SCREENS, wait_until_ready
+from tests.e2e.conftest import SCREENS, follow_menu, wait_until_ready
 from tests.factories import make_card, make_terminal, make_user
 from tests.support.polling import wait_for
 from tests.support.processes import RedisServer, Worker, service_env
@@ -161,7 +161,15 @@ def log_out(page: Page, t: dict) -> None:
 
 
 def nav(page: Page, name: str) -> None:
-    page.locator("nav.main-nav").get_by_role("link", name=name, exact=True).click()
+    follow_menu(page, name)
+
+
+def confirm(page: Page) -> None:
+    """Press the button of the confirmation page (core.web.confirmation) that an irreversible
+    action shows first; the caller then waits for the page the action leads to."""
+    form = page.locator("form.confirmation")
+    expect(form).to_be_visible()
+    form.locator('button[type="submit"]').click()
 
 
 def message(page: Page):
@@ -311,8 +319,10 @@ def test_a_terminal_is_declared_requested_lent_revealed_returned_rotated_and_rep
     nav(page, t["declarations"])
     page.get_by_role("link", name="令和8年 台風15号").click()
     page.get_by_role("button", name=t["lift"], exact=True).click()
+    confirm(page)
     expect(message(page)).to_contain_text(t["lifted"])
     page.get_by_role("button", name=t["close"], exact=True).click()
+    confirm(page)
     expect(message(page)).to_have_text(t["closed"])
     assert Declaration.objects.get().status == DeclarationStatus.CLOSED
     page.get_by_role("link", name=t["report"]).click()

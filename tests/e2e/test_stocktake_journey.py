@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from compliance import services as stocktakes
-from tests.e2e.conftest import PHONE, SCREENS, wait_until_ready
+from tests.e2e.conftest import PHONE, SCREENS, follow_menu, wait_until_ready
 from tests.factories import make_location, make_terminal
 
 SHOTS = SCREENS / "stocktake"
@@ -51,6 +51,14 @@ def log_in(page: Page, base_url: str, user, password: str, t: dict, lang: str) -
     page.locator("main").get_by_role("button", name=t["log_in"]).click()
 
 
+def confirm(page: Page) -> None:
+    """Press the button of the confirmation page (core.web.confirmation) that an irreversible
+    action shows first; the caller then waits for the page the action leads to."""
+    form = page.locator("form.confirmation")
+    expect(form).to_be_visible()
+    form.locator('button[type="submit"]').click()
+
+
 def scan(page: Page, tag: str) -> None:
     """Type as a keyboard-wedge scanner does: into the focused field, then Enter."""
     wait_until_ready(page, "scan")
@@ -85,7 +93,7 @@ def test_a_count_on_a_phone_then_a_review_at_a_desk_completes_the_stocktake(
     phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     mobile = phone.new_page()
     log_in(mobile, live_server.url, facilities, password, t, lang)
-    mobile.locator("nav.main-nav").get_by_role("link", name=t["stocktakes"], exact=True).click()
+    follow_menu(mobile, t["stocktakes"])
     mobile.get_by_role("link", name="本店").click()
     mobile.locator("main").get_by_role("link", name=t["scan"], exact=True).click()
     wait_until_ready(mobile, "scan")  # choosing a location loads it only once scan.js is set up
@@ -130,7 +138,7 @@ def test_a_count_on_a_phone_then_a_review_at_a_desk_completes_the_stocktake(
 
     # At a desk: close the count and review what it found.
     log_in(page, live_server.url, security, password, t, lang)
-    page.locator("nav.main-nav").get_by_role("link", name=t["stocktakes"], exact=True).click()
+    follow_menu(page, t["stocktakes"])
     page.get_by_role("link", name="本店").click()
     page.get_by_role("link", name=t["close"]).click()
     page.get_by_role("button", name=t["close"]).click()
@@ -146,12 +154,14 @@ def test_a_count_on_a_phone_then_a_review_at_a_desk_completes_the_stocktake(
 
     decisions = [("NW-C", t["relocated"]), ("NW-ZZZ", t["written_off"]), ("NW-B", t["lost"])]
     for subject, outcome in decisions:
-        page.locator("nav.main-nav").get_by_role("link", name=t["discrepancies"]).click()
+        follow_menu(page, t["discrepancies"])
         page.locator("table.discrepancies").get_by_role("link", name=subject).click()
         page.get_by_label(outcome).check()
         page.get_by_label(t["note"]).fill(f"E2E: {subject}")
         page.screenshot(path=SHOTS / f"{lang}-resolve-{subject}-desktop.png", full_page=True)
         page.get_by_role("button", name=t["resolve"]).click()
+        if outcome != t["relocated"]:  # writing off and lost cannot be undone: asked first
+            confirm(page)
         expect(page.locator(".messages")).to_contain_text(subject)
 
     page.locator(".breadcrumbs").get_by_role("link", name=re.compile("本店")).click()

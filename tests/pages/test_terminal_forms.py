@@ -132,7 +132,7 @@ def test_moving_a_retired_terminal_is_refused_above_the_form(
     client = as_user(facilities)
     client.post(
         reverse("terminals:status", args=[terminal.asset_tag]),
-        {"to_status": "retired", "reason": "耐用年数超過"},
+        {"to_status": "retired", "reason": "耐用年数超過", "confirm": "1"},
     )
     before = _written()
 
@@ -171,7 +171,7 @@ def test_retiring_with_a_reason_records_the_change_of_status(as_user, facilities
     before = _written()
     response = as_user(facilities).post(
         reverse("terminals:status", args=[terminal.asset_tag]),
-        {"to_status": "retired", "reason": "耐用年数超過"},
+        {"to_status": "retired", "reason": "耐用年数超過", "confirm": "1"},
     )
 
     assert response.status_code == 302

@@ -1,6 +1,7 @@
 import codecs
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.utils import translation
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +11,7 @@ from core.models import AuditEvent
 from terminals import csv_io, services
 from terminals.csv_io import CsvImportError, RowError, import_locations_csv, import_terminals_csv
 from terminals.models import Location, Movement, Terminal
-from tests.factories import make_terminal
+from tests.factories import make_terminal, make_user
 from tests.support.db import nothing_written
 
 
@@ -109,10 +110,20 @@ def test_a_tag_twice_in_the_file_is_refused_on_its_second_row(facilities, cabine
     assert "row 2" in errors[0].message
 
 
-def test_a_tag_already_in_the_inventory_is_refused(facilities, cabinet):
+def test_a_tag_already_in_the_inventory_cannot_be_changed_without_the_change_permission(
+    operator, cabinet
+):
     make_terminal(location=cabinet, asset_tag="NW-7")
+    adder = make_user("adder", None, operator)
+    adder.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="terminals", codename__in=["view_terminal", "add_terminal"]
+        )
+    )
 
-    errors = refused(import_terminals_csv, facilities, "asset_tag,location\nNW-7,hq-cab-1\n")
+    errors = refused(
+        import_terminals_csv, adder, "asset_tag,location,notes\nNW-7,hq-cab-1,changed\n"
+    )
 
     assert rows_and_fields(errors) == [(2, "asset_tag")]
 
@@ -201,7 +212,7 @@ def test_a_row_refused_while_writing_rolls_back_the_rows_before_it(
 BAD_ROWS = {
     "unknown location": "{tag},nowhere,",
     "empty tag": ",hq-cab-1,",
-    "tag in inventory": "NW-EXISTING,hq-cab-1,",
+    "tag in inventory, moved": "NW-EXISTING,hq-b1-3f-sec,",
     "unknown custodian": "{tag},hq-cab-1,nobody",
     "too many values": "{tag},hq-cab-1,,extra",
 }
@@ -228,6 +239,176 @@ def test_any_file_with_a_bad_row_writes_nothing_and_names_every_bad_row(faciliti
 
     bad_lines = {n + 2 for n, row in enumerate(rows) if row != "good"}
     assert {error.row for error in errors} == bad_lines
+
+
+# Re-importing an export: preview, then apply ----------------------------------------------------
+
+
+def export_of(*terminals: Terminal) -> str:
+    return "".join(
+        csv_io.export_terminals_csv(Terminal.objects.filter(pk__in=[t.pk for t in terminals]))
+    )
+
+
+def with_cell(text: str, tag: str, column: str, value: str) -> str:
+    """The exported CSV with one cell of the row of `tag` replaced."""
+    header, *lines = text.removeprefix("\ufeff").splitlines()
+    columns = header.split(",")
+    rows = []
+    for line in lines:
+        cells = line.split(",")
+        if cells[0] == tag:
+            cells[columns.index(column)] = value
+        rows.append(",".join(cells))
+    return "\n".join([header, *rows]) + "\n"
+
+
+@pytest.fixture
+def two_terminals(cabinet):
+    return (
+        make_terminal(location=cabinet, asset_tag="NW-0001", hostname="nwpc-1", notes="予備機"),
+        make_terminal(location=cabinet, asset_tag="NW-0002", hostname="nwpc-2"),
+    )
+
+
+def test_an_export_previews_as_all_unchanged_and_applying_it_writes_nothing(
+    facilities, two_terminals
+):
+    data = export_of(*two_terminals).encode()
+
+    with nothing_written(*two_terminals):
+        preview = csv_io.preview_terminals_csv(actor=facilities, data=data)
+        result = csv_io.apply_terminals_csv(actor=facilities, data=data, token=preview.token)
+
+    assert [(row.line, row.asset_tag, row.outcome) for row in preview.rows] == [
+        (2, "NW-0001", csv_io.UNCHANGED),
+        (3, "NW-0002", csv_io.UNCHANGED),
+    ]
+    assert not preview.can_apply
+    assert (result.created, result.updated, result.unchanged) == ([], [], 2)
+
+
+def test_a_changed_cell_is_previewed_as_exactly_that_change_and_nothing_is_written(
+    facilities, two_terminals
+):
+    data = with_cell(export_of(*two_terminals), "NW-0002", "hostname", "nwpc-2b").encode()
+
+    with nothing_written(*two_terminals):
+        preview = csv_io.preview_terminals_csv(actor=facilities, data=data)
+
+    first, second = preview.rows
+    assert first.outcome == csv_io.UNCHANGED
+    assert second.outcome == csv_io.UPDATE
+    assert second.changes == (csv_io.FieldChange("hostname", "nwpc-2", "nwpc-2b"),)
+    assert preview.counts == {"create": 0, "update": 1, "unchanged": 1, "error": 0}
+    assert preview.can_apply
+
+
+def test_applying_the_preview_changes_the_terminal_with_one_audit_event(
+    facilities, contractor_org, two_terminals
+):
+    text = with_cell(export_of(*two_terminals), "NW-0001", "custodian", contractor_org.code)
+    text += "NW-0003,,nwpc-3,,hq-cab-1,,,,\n"
+    data = text.encode()
+    preview = csv_io.preview_terminals_csv(actor=facilities, data=data)
+
+    result = csv_io.apply_terminals_csv(actor=facilities, data=data, token=preview.token)
+
+    assert [t.asset_tag for t in result.created] == ["NW-0003"]
+    assert [t.asset_tag for t in result.updated] == ["NW-0001"]
+    first = Terminal.objects.get(asset_tag="NW-0001")
+    assert first.custodian == contractor_org
+    assert first.notes == "予備機", "the other columns are as they were"
+    updated = AuditEvent.objects.filter(action="terminal.updated")
+    assert list(updated.values_list("object_id", "actor_username")) == [(str(first.pk), "fiona")]
+    (changed_field,) = updated.get().details
+    assert changed_field.startswith("custodian")
+    assert Terminal.objects.get(asset_tag="NW-0003").status == Terminal.Status.IN_STORAGE
+
+
+def test_full_width_and_lower_case_tags_in_the_file_match_the_terminals_they_name(
+    facilities, two_terminals
+):
+    text = export_of(*two_terminals)
+    text = text.replace("NW-0001", "ＮＷ－０００１").replace("NW-0002", "nw-0002")
+
+    preview = csv_io.preview_terminals_csv(actor=facilities, data=text.encode())
+
+    assert [(row.asset_tag, row.outcome) for row in preview.rows] == [
+        ("NW-0001", csv_io.UNCHANGED),
+        ("NW-0002", csv_io.UNCHANGED),
+    ]
+    assert Terminal.objects.count() == 2
+
+
+def test_a_bad_row_refuses_the_whole_file_and_nothing_is_written(facilities, two_terminals):
+    text = with_cell(export_of(*two_terminals), "NW-0001", "notes", "changed")
+    text = with_cell(text, "NW-0002", "custodian", "nobody")
+    data = text.encode()
+    preview = csv_io.preview_terminals_csv(actor=facilities, data=data)
+
+    with nothing_written(*two_terminals), pytest.raises(CsvImportError) as caught:
+        csv_io.apply_terminals_csv(actor=facilities, data=data, token=preview.token)
+
+    assert not preview.can_apply
+    assert [row.outcome for row in preview.rows] == [csv_io.UPDATE, csv_io.ERROR]
+    assert rows_and_fields(caught.value.errors) == [(3, "custodian")]
+
+
+def test_a_location_or_status_that_differs_is_an_error_pointing_to_the_move_and_status_pages(
+    facilities, two_terminals, second_cabinet
+):
+    first, second = two_terminals
+    services.terminal_reserve(terminal=second, actor=None)
+    text = export_of(first, second)
+    text = with_cell(text, "NW-0001", "location", second_cabinet.code)
+    text = with_cell(text, "NW-0002", "status", "in_storage")
+
+    with translation.override("en"):
+        preview = csv_io.preview_terminals_csv(actor=facilities, data=text.encode())
+
+    assert rows_and_fields(preview.errors) == [(2, "location"), (3, "status")]
+    assert "move page" in preview.errors[0].message
+    assert "only through its loan" in preview.errors[1].message
+
+
+def test_apply_is_refused_when_the_inventory_changed_since_the_preview(facilities, two_terminals):
+    data = with_cell(export_of(*two_terminals), "NW-0001", "notes", "from the file").encode()
+    preview = csv_io.preview_terminals_csv(actor=facilities, data=data)
+    first = services.terminal_update(
+        terminal=two_terminals[0],
+        actor=None,
+        serial_number=two_terminals[0].serial_number,
+        hostname="nwpc-1",
+        model_name="ThinkPad L14",
+        custodian=two_terminals[0].custodian,
+        notes="edited on the page meanwhile",
+    )
+
+    with nothing_written(first), pytest.raises(csv_io.ImportPreviewOutdated) as caught:
+        csv_io.apply_terminals_csv(actor=facilities, data=data, token=preview.token)
+
+    (change,) = caught.value.preview.rows[0].changes
+    assert change == csv_io.FieldChange("notes", "edited on the page meanwhile", "from the file")
+
+
+def test_apply_is_refused_for_a_file_other_than_the_one_previewed(facilities, two_terminals):
+    previewed = with_cell(export_of(*two_terminals), "NW-0001", "notes", "a").encode()
+    other = with_cell(export_of(*two_terminals), "NW-0001", "notes", "b").encode()
+    preview = csv_io.preview_terminals_csv(actor=facilities, data=previewed)
+
+    with nothing_written(*two_terminals), pytest.raises(csv_io.ImportPreviewOutdated):
+        csv_io.apply_terminals_csv(actor=facilities, data=other, token=preview.token)
+
+
+def test_line_ends_and_upper_case_hostnames_are_not_changes(facilities, cabinet):
+    terminal = make_terminal(location=cabinet, asset_tag="NW-0009", notes="一行目\r\n二行目")
+    text = export_of(terminal).replace("\r\n", "\n").replace(terminal.hostname, "NWPC-X")
+    Terminal.objects.filter(pk=terminal.pk).update(hostname="nwpc-x")
+
+    preview = csv_io.preview_terminals_csv(actor=facilities, data=text.encode())
+
+    assert [row.outcome for row in preview.rows] == [csv_io.UNCHANGED]
 
 
 # Locations ------------------------------------------------------------------------------------

@@ -206,7 +206,8 @@ def test_whoever_scanned_the_stocktake_cannot_resolve_its_discrepancies(
     missing = found(closed, "missing")
     with nothing_written(missing, Terminal):
         response = english(as_user(security)).post(
-            resolve_url(missing), {"outcome": "lost_or_stolen", "note": "not found anywhere"}
+            resolve_url(missing),
+            {"outcome": "lost_or_stolen", "note": "not found anywhere", "confirm": "1"},
         )
     assert response.status_code == 400
     assert "someone else must resolve" in response.content.decode()
@@ -222,7 +223,7 @@ def test_resolving_every_discrepancy_completes_the_stocktake(as_user, security, 
     for kind, outcome in outcomes.items():
         response = client.post(
             resolve_url(found(closed, kind)),
-            {"outcome": outcome, "note": f"checked {kind}"},
+            {"outcome": outcome, "note": f"checked {kind}", "confirm": "1"},
             follow=True,
         )
         assert response.status_code == 200

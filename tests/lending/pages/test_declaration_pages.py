@@ -11,6 +11,8 @@ from lending.models import Declaration, DeclarationStatus
 from lending.reports import CloseReportRowSerializer
 from tests.support.db import nothing_written
 
+CONFIRM = {"confirm": "1"}  # the confirmation page's button: these tests mean to act
+
 
 def test_security_declares_a_disaster_for_the_chosen_sites(as_user, security, site):
     response = as_user(security).post(
@@ -43,7 +45,7 @@ def test_closing_is_refused_with_every_reason_while_terminals_are_out(
 ):
     declaration = loan.request.declaration
     client = as_user(security)
-    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]), CONFIRM)
     with nothing_written(Declaration):
         response = client.post(reverse("lending:declaration-close", args=[declaration.pk]))
     page = response.content.decode()
@@ -57,7 +59,7 @@ def test_closing_is_refused_with_every_reason_while_terminals_are_out(
 
 def test_lifting_makes_the_declaration_lifted_and_says_so(as_user, security, declaration):
     response = as_user(security).post(
-        reverse("lending:declaration-lift", args=[declaration.pk]), follow=True
+        reverse("lending:declaration-lift", args=[declaration.pk]), CONFIRM, follow=True
     )
     declaration.refresh_from_db()
     assert declaration.status == DeclarationStatus.LIFTED
@@ -87,8 +89,8 @@ def test_once_everything_is_back_it_closes_and_the_report_lists_each_loan(
     _returned_and_rotated(loan, facilities, cabinet, django_capture_on_commit_callbacks)
     declaration = loan.request.declaration
     client = as_user(security)
-    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
-    response = client.post(reverse("lending:declaration-close", args=[declaration.pk]))
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]), CONFIRM)
+    response = client.post(reverse("lending:declaration-close", args=[declaration.pk]), CONFIRM)
     assert response.status_code == 302
     declaration.refresh_from_db()
     assert declaration.status == DeclarationStatus.CLOSED
@@ -164,7 +166,7 @@ def test_the_language_switcher_returns_to_the_page_after_a_refused_close(as_user
     """Issue 9, item 6: after a refused POST the switcher went to the POST-only URL (405)."""
     declaration = loan.request.declaration
     client = as_user(security)
-    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]), CONFIRM)
     page_url = reverse("lending:declaration", args=[declaration.pk])
     refused = client.post(
         reverse("lending:declaration-close", args=[declaration.pk]),
@@ -181,7 +183,7 @@ def test_the_language_switcher_returns_to_the_page_after_a_refused_close(as_user
 def test_the_switcher_never_returns_to_another_site(as_user, security, loan):
     declaration = loan.request.declaration
     client = as_user(security)
-    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]), CONFIRM)
     refused = client.post(
         reverse("lending:declaration-close", args=[declaration.pk]),
         HTTP_REFERER="https://evil.example/phish/",
@@ -197,7 +199,7 @@ def test_every_blocker_of_a_refused_close_links_to_where_it_is_resolved(
 
     declaration = loan.request.declaration
     client = as_user(security)
-    client.post(reverse("lending:declaration-lift", args=[declaration.pk]))
+    client.post(reverse("lending:declaration-lift", args=[declaration.pk]), CONFIRM)
     out = client.post(reverse("lending:declaration-close", args=[declaration.pk]))
     assert (
         f'<a href="{reverse("lending:loan", args=[loan.pk])}">Terminal NW-00001 is still lent.'
@@ -224,7 +226,7 @@ def test_every_blocker_of_a_refused_close_links_to_where_it_is_resolved(
         reverse("compliance:discrepancy_resolve", args=[finding.pk]),
         {"outcome": "found", "note": "車両内で発見"},
     )
-    closed = client.post(reverse("lending:declaration-close", args=[declaration.pk]))
+    closed = client.post(reverse("lending:declaration-close", args=[declaration.pk]), CONFIRM)
     assert closed.status_code == 302
     declaration.refresh_from_db()
     assert declaration.status == DeclarationStatus.CLOSED

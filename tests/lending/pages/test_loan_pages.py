@@ -85,7 +85,7 @@ def test_a_revocation_needs_a_reason_then_locks_and_rotates(
 
 def test_security_declares_a_loan_lost(as_user, security, loan):
     response = as_user(security).post(
-        reverse("lending:loan-lost", args=[loan.pk]), {"lost-reason": "現場で紛失"}
+        reverse("lending:loan-lost", args=[loan.pk]), {"lost-reason": "現場で紛失", "confirm": "1"}
     )
     assert response.status_code == 302
     loan.refresh_from_db()
