@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import Promise
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.roles import Role, user_role
@@ -216,9 +216,7 @@ class Navigation:
 
     @cached_property
     def dashboard(self) -> NavLink:
-        return NavLink(
-            gettext_now("Dashboard"), reverse("dashboard"), self.view_name == "dashboard"
-        )
+        return NavLink(gettext("Dashboard"), reverse("dashboard"), self.view_name == "dashboard")
 
     @cached_property
     def items(self) -> list[NavLink | NavGroup]:
@@ -247,8 +245,8 @@ class Navigation:
     def secondary(self) -> list[NavLink]:
         links = []
         if self.request.user.is_staff:
-            links.append(NavLink(gettext_now("Admin"), reverse("admin:index"), False))
-        links.append(NavLink(gettext_now("API docs"), reverse("api-docs"), False))
+            links.append(NavLink(gettext("Admin"), reverse("admin:index"), False))
+        links.append(NavLink(gettext("API docs"), reverse("api-docs"), False))
         return links
 
 

@@ -647,10 +647,9 @@ def _counter_key(access_request: AccessRequest) -> str:
 
 def _hand_out(request: HttpRequest, access_request: AccessRequest, form: CheckoutForm):
     """One scan: the result to list, or None when the form itself has errors to show."""
-    tag = form.cleaned_data["tag"].strip()
-    terminal = (
-        terminal_queryset(user=request.user).filter(asset_tag=normalise_identifier(tag)).first()
-    )
+    # Named as the inventory spells it, however it was typed (ｎｗ－０００１ is NW-0001).
+    tag = normalise_identifier(form.cleaned_data["tag"])
+    terminal = terminal_queryset(user=request.user).filter(asset_tag=tag).first()
     if terminal is None:
         return {
             "tag": tag,

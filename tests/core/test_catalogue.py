@@ -27,3 +27,21 @@ def test_every_message_has_its_japanese():
         if re.search(r'^msgstr ""\Z', e.strip().split("\n")[-1]) and "msgstr[" not in e
     ]
     assert untranslated == []
+
+
+def test_every_translation_function_is_one_makemessages_sees():
+    # xgettext finds messages only by the names it knows (_, gettext, gettext_lazy, ngettext...):
+    # `from django.utils.translation import gettext as now` hides every message marked with it,
+    # and the page shows English (the menu's "API docs" did).
+    known = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext", "npgettext"}
+    hidden = []
+    for path in Path(settings.BASE_DIR).glob("*/**/*.py"):
+        if ".venv" in path.parts or "tests" in path.parts:
+            continue
+        for alias in re.findall(
+            r"from django\.utils\.translation import [^\n]*?\b\w*gettext\w* as (\w+)",
+            path.read_text(encoding="utf-8"),
+        ):
+            if alias not in known:
+                hidden.append(f"{path}: {alias}")
+    assert hidden == []

@@ -202,3 +202,12 @@ def test_the_counter_page_is_in_japanese_by_default(as_user, facilities, approve
     page = client.get(reverse("lending:checkout"), {"request": approved.pk}).content.decode()
     assert "情報取扱いに関する誓約" in page
     assert timezone.localtime(approved.needed_until).strftime("%Y年%-m月%-d日") in page
+
+
+def test_a_tag_typed_in_full_width_lower_case_is_named_as_the_inventory_spells_it(
+    as_user, facilities, approved, terminals, card
+):
+    page = scan(as_user(facilities), approved, "ｎｗ－００００１")
+    assert "Terminal NW-00001 was handed out." in page
+    assert "ｎｗ" not in refusals(page)
+    assert approved.loans.get().terminal.asset_tag == "NW-00001"
