@@ -90,11 +90,136 @@ class Server:
     def __exit__(self, *exc_info) -> None:
         stop_process(self.process)
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of gunicorn's master and worker processes so far."""
+        return process_tree_cpu_seconds(self.process.pid) if self.process else math.nan
+
     def _answers(self) -> bool:
         if self.process.poll() is not None:
             raise BenchError(f"gunicorn exited{tail(self.log)}")
         status, _body, _seconds = Client(self.port, self.token).call("GET", "/api/v1/terminals/")
         return status == 200
+
+
+# CPU and lock waits ---------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """utime + stime of one process (fields 14 and 15 of /proc/PID/stat), in seconds; with
+    `reaped`, also cutime + cstime (16 and 17): the time of its children that have exited."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0  # it exited
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (gunicorn's workers, PostgreSQL's backends), as
+    /proc counts it: the live children's own, and the exited ones' as their parent reaped them
+    (Django closes a connection after CONN_MAX_AGE; its backend exits)."""
+    return _cpu_seconds(pid, reaped=True) + sum(_cpu_seconds(child) for child in _children(pid))
+
+
+def postmaster_pid(cluster: "PostgresCluster | None") -> int | None:
+    if cluster is None:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        return int((cluster.data / "postmaster.pid").read_text().split()[0])
+    return None
+
+
+class LockSampler:
+    """Samples pg_stat_activity every SAMPLE_SECONDS from its own connection while a phase
+    runs: each sample counts the backends of the bench's database waiting for a heavyweight
+    lock (`wait_event_type = 'Lock'`: row locks, which wait on the holder's transaction id,
+    relation and tuple locks, advisory locks such as the audit chain's), and notes the
+    statement each one waits in. The lock-wait time of the phase is estimated as the sum over
+    samples of (backends waiting) x (time since the previous sample): an unbiased estimate,
+    since the sampling clock is independent of the waits. PostgreSQL's internal lightweight
+    locks (LWLock) are not counted: they are held for microseconds, not to a commit."""
+
+    SAMPLE_SECONDS = 0.01
+    QUERY = """
+        SELECT left(regexp_replace(query, '\\s+', ' ', 'g'), 90)
+        FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND wait_event_type = 'Lock'
+    """
+
+    def __init__(self):
+        self.waiting_seconds = 0.0
+        self.samples = 0
+        self.by_statement: collections.Counter = collections.Counter()
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.failure: BaseException | None = None
+
+    def __enter__(self) -> "LockSampler":
+        self.thread = threading.Thread(target=self._run, name="lock-sampler", daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            with connection.cursor() as cursor:
+                previous = time.perf_counter()
+                while not self.stop.is_set():
+                    cursor.execute(self.QUERY)
+                    rows = cursor.fetchall()
+                    now = time.perf_counter()
+                    self.samples += 1
+                    self.waiting_seconds += len(rows) * (now - previous)
+                    for (statement,) in rows:
+                        self.by_statement[statement] += now - previous
+                    previous = now
+                    self.stop.wait(self.SAMPLE_SECONDS)
+        except BaseException as exc:
+            self.failure = exc
+        finally:
+            connection.close()
+
+
+@dataclass
+class Costs:
+    """Server CPU and lock waits measured over one phase."""
+
+    server_cpu: float = math.nan  # gunicorn master and workers, seconds
+    database_cpu: float = math.nan  # PostgreSQL's processes, seconds (own cluster only)
+    locks: "LockSampler | None" = None
+
+
+@contextlib.contextmanager
+def measured(server: "Server", postmaster: int | None, sample_locks: bool):
+    costs = Costs()
+    server_before = server.cpu_seconds()
+    database_before = process_tree_cpu_seconds(postmaster) if postmaster else math.nan
+    sampler = LockSampler() if sample_locks else None
+    with sampler or contextlib.nullcontext():
+        yield costs
+    if sampler is not None and sampler.failure:
+        raise BenchError(f"the lock sampler failed: {sampler.failure!r}") from sampler.failure
+    costs.server_cpu = server.cpu_seconds() - server_before
+    if postmaster:
+        costs.database_cpu = process_tree_cpu_seconds(postmaster) - database_before
+    costs.locks = sampler
 
 
 # Environment ----------------------------------------------------------------------------------
@@ -605,6 +730,63 @@ def operations(reads: Phase, loans: Phase) -> list[tuple[str, Tally, float]]:
     ]
 
 
+def cost_lines(reads: Phase, loans: Phase, read_costs: Costs, loan_costs: Costs) -> list[str]:
+    """CPU per loan and per GET, lock waits as a share of a check-out's time, and the issue's
+    goals checked against this run's figures."""
+    gets = len(reads.tallies[0].seconds)
+    completed = len(loans.tallies[2].seconds)
+    checkout_seconds = sum(loans.tallies[0].seconds)
+    return_seconds = sum(loans.tallies[1].seconds)
+    lines = ["", "Costs (loan phase; the GET phase for comparison):"]
+
+    def per(total: float, n: int) -> str:
+        return f"{1000 * total / n:.1f} ms" if n and not math.isnan(total) else "n/a"
+
+    lines.append(
+        f"  server CPU (gunicorn processes, user+system): {per(loan_costs.server_cpu, completed)}"
+        f" per loan, {per(read_costs.server_cpu, gets)} per GET"
+    )
+    lines.append(
+        f"  PostgreSQL CPU (all its processes): {per(loan_costs.database_cpu, completed)}"
+        f" per loan, {per(read_costs.database_cpu, gets)} per GET"
+    )
+    locks = loan_costs.locks
+    if locks is not None and completed:
+        waited = locks.waiting_seconds
+        lines += [
+            f"  lock waits: {1000 * waited / completed:.1f} ms per loan "
+            f"({locks.samples} samples of pg_stat_activity, every "
+            f"{1000 * LockSampler.SAMPLE_SECONDS:.0f} ms);",
+            f"    {100 * waited / (checkout_seconds + return_seconds):.1f}% of a loan's time "
+            f"(check-out + return), {100 * waited / checkout_seconds:.1f}% of a check-out's "
+            "time if every wait were a check-out's (an upper bound)",
+        ]
+        for statement, seconds in locks.by_statement.most_common(4):
+            lines.append(f"    {1000 * seconds / completed:6.1f} ms/loan waiting in: {statement}")
+    checkout_p99 = loans.tallies[0].percentile(99)
+    return_p99 = loans.tallies[1].percentile(99)
+    ratio = (completed / loans.seconds) / (gets / reads.seconds) if gets else math.nan
+    lock_share = (
+        locks.waiting_seconds / checkout_seconds if locks is not None and checkout_seconds else 1
+    )
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    lines += [
+        "",
+        "Goals (issue #10):",
+        f"  check-out p99 {checkout_p99:.0f} ms < 100 ms: {verdict(checkout_p99 < 100)}; "
+        f"return p99 {return_p99:.0f} ms < 100 ms: {verdict(return_p99 < 100)}",
+        f"  loans/s / GET/s = {ratio:.2f} >= 0.3: {verdict(ratio >= 0.3)}",
+        f"  lock waits {100 * lock_share:.1f}% of a check-out's time (upper bound) < 10%: "
+        f"{verdict(lock_share < 0.1)}",
+        f"  server CPU per loan {per(loan_costs.server_cpu, completed)} (the issue's budget: "
+        "about 28 ms)",
+    ]
+    return lines
+
+
 def report(args, machine: list[str], reads: Phase, loans: Phase, notes: list[str]) -> str:
     header = f"{'operation':<36}{'requests':>9}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
     lines = [
@@ -675,9 +857,10 @@ def run(args, folder: Path) -> int:
             file=sys.stderr,
         )
         port = free_port()
-        stack.enter_context(
+        server = stack.enter_context(
             Server(port, args.workers, args.threads, folder / "server.log", world.tokens[0])
         )
+        postmaster = postmaster_pid(cluster)
 
         pools = [collections.deque([approved_request(world)]) for _ in range(args.clients)]
         counters = [
@@ -712,10 +895,11 @@ def run(args, folder: Path) -> int:
         print(f"warm-up done: {len(warm.tallies[2].seconds)} loans", file=sys.stderr)
 
         load_before = os.getloadavg()[0]
-        read_phase = run_phase(counters, args.seconds, reads)
+        with measured(server, postmaster, sample_locks=False) as read_costs:
+            read_phase = run_phase(counters, args.seconds, reads)
         print(f"GET phase done: {len(read_phase.tallies[0].seconds)} requests", file=sys.stderr)
         desk.approved_during_phase = 0
-        with desk:
+        with desk, measured(server, postmaster, sample_locks=True) as loan_costs:
             loan_phase = run_phase(counters, args.seconds, loans)
         if desk.failure:
             raise BenchError(f"the desk failed: {desk.failure!r}") from desk.failure
@@ -744,6 +928,7 @@ def run(args, folder: Path) -> int:
         machine = machine_description(args, cluster, load_before)
 
     print(report(args, machine, read_phase, loan_phase, notes))
+    print("\n".join(cost_lines(read_phase, loan_phase, read_costs, loan_costs)))
     print(f"Whole run, setup included: {time.perf_counter() - began:.0f} s")
     failures = [f"FAILED: {p}" for p in problems] + [
         f"FAILED: {line}" for line in too_many_errors(read_phase, loan_phase)

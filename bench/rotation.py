@@ -4,10 +4,13 @@ Redis, next to a floor measured in the same run and the same process: the same s
 writes) in one plain loop without Celery.
 
     .venv/bin/python bench/rotation.py [--accounts 2000] [--connector local|ldap|both]
-                                       [--concurrency 2] [--connector-delay 0] [--profile]
+                                       [--database sqlite|postgresql] [--concurrency 2]
+                                       [--connector-delay 0] [--profile]
 
 Everything it needs is its own and gone afterwards: a temporary DATA_DIR with a migrated SQLite
-database, a redis-server and (for ldap) a slapd on free loopback ports. With DATABASE_URL set it
+database (or a throwaway PostgreSQL 15 cluster, fsync off), a redis-server and (for ldap) a
+slapd on free loopback ports. For ldap it also measures the directory alone: the three
+operations of a rotation on one bound ldap3 connection. With DATABASE_URL set it
 uses that database instead, and empties it before and after: it refuses a database whose name
 does not contain "bench". Exits non-zero when any rotation did not succeed.
 """
@@ -36,12 +39,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.support import (  # noqa: E402  (after the path is set)
     BenchError,
+    PostgresCluster,
     free_port,
     stop_process,
     tail,
     wait_until,
 )
 
+DATABASE_NAME = "nwterm_bench_rotation"  # --database postgresql: a throwaway cluster's database
 REQUEST_BATCH = 100  # rotations requested per transaction, as a bulk forced rotation would
 POLL_SECONDS = 0.1
 STALL_SECONDS = 60  # no rotation finished for this long: the worker is stuck, give up
@@ -176,18 +181,19 @@ def machine_description(concurrency: int) -> list[str]:
 
 @contextlib.contextmanager
 def rotations_kept_in_process():
-    """Hand-offs to Celery collected instead of sent. `rotation_dispatch`, called after each
-    commit, is the only place where a rotation meets Celery; replacing it with a list keeps
-    every other line of the request and of the rotation exactly as in production."""
+    """Hand-offs to Celery collected instead of sent, one list per message. `rotations_dispatch`,
+    called after each commit, is the only place where a rotation meets Celery; replacing it
+    keeps every other line of the request and of the rotation exactly as in production."""
     from credentials import rotation
 
-    rotation_ids: list[int] = []
+    batches: list[list[int]] = []
 
-    def collect(*, rotation_id: int) -> None:
-        rotation_ids.append(rotation_id)
+    def collect(*, rotation_ids) -> None:
+        for start in range(0, len(rotation_ids), rotation.BATCH_SIZE):
+            batches.append(list(rotation_ids[start : start + rotation.BATCH_SIZE]))
 
-    with mock.patch.object(rotation, "rotation_dispatch", collect):
-        yield rotation_ids
+    with mock.patch.object(rotation, "rotations_dispatch", collect):
+        yield batches
 
 
 def create_target(kind: str, slapd):
@@ -217,7 +223,7 @@ def create_accounts(target, count: int) -> None:
     from core.models import Organization
     from core.services import organization_create
     from credentials.accounts import account_create
-    from credentials.rotation import rotation_perform
+    from credentials.rotation import rotations_perform
     from terminals.services import location_create, terminal_create
 
     operator = Organization.objects.filter(code="bench-operator").first() or organization_create(
@@ -231,7 +237,7 @@ def create_accounts(target, count: int) -> None:
         custodian=operator,
         secured=True,
     )
-    with rotations_kept_in_process() as rotation_ids:
+    with rotations_kept_in_process() as batches:
         for start in range(0, count, REQUEST_BATCH):
             with transaction.atomic():
                 for n in range(start, min(start + REQUEST_BATCH, count)):
@@ -242,8 +248,8 @@ def create_accounts(target, count: int) -> None:
                         custodian=operator,
                     )
                     account_create(actor=None, target_system=target, terminal=terminal)
-    for rotation_id in rotation_ids:
-        rotation_perform(rotation_id=rotation_id)
+    for batch in batches:
+        rotations_perform(rotation_ids=batch)
 
 
 # Measured phases ------------------------------------------------------------------------------
@@ -259,12 +265,16 @@ def request_rotations(accounts: list) -> None:
     from django.db import transaction
 
     from credentials.models import RotationReason
-    from credentials.rotation import rotation_request
+    from credentials.rotation import rotations_request
 
+    # As a security officer's forced rotation of a target does (rotation_force).
     for start in range(0, len(accounts), REQUEST_BATCH):
         with transaction.atomic():
-            for account in accounts[start : start + REQUEST_BATCH]:
-                rotation_request(account=account, reason=RotationReason.FORCED, actor=None)
+            rotations_request(
+                accounts=accounts[start : start + REQUEST_BATCH],
+                reason=RotationReason.FORCED,
+                actor=None,
+            )
 
 
 @dataclass
@@ -280,23 +290,26 @@ class Phase:
 
 
 def measure_floor(target, profile: bool, connector_delay: float) -> Phase:
-    """The same requests and the same `rotation_perform` the worker runs, one after the other in
-    this process: what the service code costs with no broker, no worker and no parallelism."""
+    """The same requests and the same `rotations_perform` the worker runs on each message's
+    batch, one after the other in this process: what the service code costs with no broker, no
+    worker and no parallelism."""
     from credentials.models import RotationStatus
-    from credentials.rotation import rotation_perform
+    from credentials.rotation import rotations_perform
     from tests.support.slow_target import slow_pushes
 
     accounts = accounts_of(target)
     profiler = cProfile.Profile() if profile else None
     # A simulated slow target slows the measured phases only.
     slow = slow_pushes(connector_delay) if connector_delay else contextlib.nullcontext()
-    with rotations_kept_in_process() as rotation_ids, slow:
+    outcomes: dict = {}
+    with rotations_kept_in_process() as batches, slow:
         if profiler:
             profiler.enable()
         start = time.perf_counter()
         request_rotations(accounts)
         requested = time.perf_counter()
-        outcomes = [rotation_perform(rotation_id=r) for r in rotation_ids]
+        for batch in batches:
+            outcomes.update(rotations_perform(rotation_ids=batch))
         end = time.perf_counter()
         if profiler:
             profiler.disable()
@@ -305,8 +318,9 @@ def measure_floor(target, profile: bool, connector_delay: float) -> Phase:
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("cumulative").print_stats(25)
         stats.sort_stats("tottime").print_stats(15)
-    if len(rotation_ids) != len(accounts) or set(outcomes) != {RotationStatus.SUCCEEDED}:
-        raise BenchError(f"[{target.code}] floor: not every rotation succeeded: {set(outcomes)}")
+    results = {str(outcome) for outcome in outcomes.values()}
+    if len(outcomes) != len(accounts) or results != {RotationStatus.SUCCEEDED}:
+        raise BenchError(f"[{target.code}] floor: not every rotation succeeded: {results}")
     return Phase(end - start, requested - start, len(accounts))
 
 
@@ -341,6 +355,53 @@ def measure_end_to_end(target, concurrency: int, log: Path, connector_delay: flo
         end = time.perf_counter()
     retried = phase.filter(attempts__gt=1).count()
     return Phase(end - start, requested - start, len(accounts), retried)
+
+
+def measure_directory_floor(slapd, count: int) -> Phase:
+    """What the directory alone costs: the three operations of a rotation (rename, password
+    modify, lock) for `count` entries on one bound ldap3 connection, one after the other, with
+    no database, no Celery and none of the service's code. Its entries are in a branch of their
+    own, made and rotated once beforehand (not measured), as the service's entries were."""
+    from ldap3 import MODIFY_REPLACE, NONE, Connection, Server
+
+    from credentials.connectors.ldap import PERMANENTLY_LOCKED
+
+    branch = slapd.new_branch()
+    conn = Connection(
+        Server(slapd.url, get_info=NONE),
+        user=slapd.bind_dn,
+        password=slapd.bind_password,
+        auto_bind=True,
+        raise_exceptions=True,
+    )
+
+    def rotate_all(old: str, new: str) -> None:
+        for n in range(count):
+            new_dn = f"uid=raw{n}-{new},{branch}"
+            conn.modify_dn(f"uid=raw{n}-{old},{branch}", f"uid=raw{n}-{new}", delete_old_dn=True)
+            conn.extend.standard.modify_password(user=new_dn, new_password=passwords[n])
+            conn.modify(new_dn, {"pwdAccountLockedTime": [(MODIFY_REPLACE, [PERMANENTLY_LOCKED])]})
+
+    try:
+        for n in range(count):
+            conn.add(
+                f"uid=raw{n}-a,{branch}",
+                ["account", "simpleSecurityObject"],
+                {"uid": f"raw{n}-a", "userPassword": secrets.token_urlsafe(24)},
+            )
+        passwords = [secrets.token_urlsafe(24) for _ in range(count)]
+        # Entries as the service's are when it rotates them: rotated before (not measured).
+        rotate_all("a", "b")
+        start = time.perf_counter()
+        rotate_all("b", "c")
+        end = time.perf_counter()
+        conn.search(branch, "(uid=raw*-c)", attributes=["1.1"], paged_size=count + 1)
+        renamed = len([e for e in conn.response if e["type"] == "searchResEntry"])
+    finally:
+        conn.unbind()
+    if renamed != count:
+        raise BenchError(f"directory floor: {renamed} of {count} entries renamed")
+    return Phase(end - start, 0.0, count)
 
 
 # Checks ---------------------------------------------------------------------------------------
@@ -380,6 +441,12 @@ class Result:
     accounts: int
     end_to_end: Phase
     floor: Phase
+    directory: Phase | None = None  # the raw directory operations alone (ldap)
+
+
+# The issue's goals (#10): local end to end, and LDAP end to end against the raw directory.
+GOAL_LOCAL_RATE = 500
+GOAL_DIRECTORY_RATIO = 0.5
 
 
 def report(results: list[Result], machine: list[str], total: float) -> str:
@@ -407,11 +474,37 @@ def report(results: list[Result], machine: list[str], total: float) -> str:
         "End-to-end rotations retried after a connector error: "
         + ", ".join(f"{r.connector} {r.end_to_end.retried}" for r in results),
         f"Whole run, setup included: {total:.0f} s",
+        "",
     ]
+    for r in results:
+        if r.directory is not None:
+            ratio = r.end_to_end.rate / r.directory.rate
+            met = "met" if ratio >= GOAL_DIRECTORY_RATIO else "NOT met"
+            lines += [
+                f"{r.connector} directory floor: {r.directory.rate:.1f} rotations/s "
+                f"({r.directory.count} x rename, password modify, lock on one bound ldap3 "
+                f"connection, {r.directory.seconds:.1f} s, same run)",
+                f"goal {r.connector}: end to end / directory floor = {ratio:.2f} "
+                f"(>= {GOAL_DIRECTORY_RATIO}): {met}",
+            ]
+        elif r.connector == "local":
+            rate = r.end_to_end.rate
+            lines.append(
+                f"goal local: {rate:.0f} rotations/s end to end (>= {GOAL_LOCAL_RATE}): "
+                f"{'met' if rate >= GOAL_LOCAL_RATE else 'NOT met'}"
+            )
     return "\n".join(lines)
 
 
 def run(args, folder: Path) -> int:
+    with contextlib.ExitStack() as stack:
+        if args.database == "postgresql" and "DATABASE_URL" not in os.environ:
+            cluster = stack.enter_context(PostgresCluster(folder, free_port(), DATABASE_NAME))
+            os.environ["DATABASE_URL"] = cluster.url
+        return run_on_database(args, folder)
+
+
+def run_on_database(args, folder: Path) -> int:
     began = time.perf_counter()
     redis_port = free_port()
     external = prepare_environment(folder, f"redis://127.0.0.1:{redis_port}/0")
@@ -432,10 +525,22 @@ def run(args, folder: Path) -> int:
         stack.enter_context(RedisServer(folder, redis_port))
         slapd = None
         if "ldap" in kinds:
+            from tests.support import slapd as slapd_support
             from tests.support.slapd import Slapd
 
             if Slapd.missing():
                 raise BenchError(f"slapd is needed: apt-get install slapd ({Slapd.missing()})")
+            # Durability off, as for the benches' PostgreSQL: the directory is thrown away, and
+            # an fsync per write makes its speed that of the disk others share.
+            stack.enter_context(
+                mock.patch.object(
+                    slapd_support,
+                    "SLAPD_CONF",
+                    slapd_support.SLAPD_CONF.replace(
+                        "directory {folder}/data", "directory {folder}/data\ndbnosync"
+                    ),
+                )
+            )
             slapd = stack.enter_context(Slapd())
 
         results, problems = [], []
@@ -453,11 +558,20 @@ def run(args, folder: Path) -> int:
                 target, args.concurrency, folder / f"worker-{kind}.log", args.connector_delay
             )
             print(f"[{kind}] end to end: {end_to_end.seconds:.1f} s", file=sys.stderr)
-            results.append(Result(kind, args.accounts, end_to_end, floor))
+            directory = None
+            if kind == "ldap":
+                directory = measure_directory_floor(slapd, args.accounts)
+                print(f"[{kind}] directory floor: {directory.seconds:.1f} s", file=sys.stderr)
+            results.append(Result(kind, args.accounts, end_to_end, floor, directory))
             problems += verify(target, args.accounts)
         checked, broken = verify_chain()
         if broken is not None:
             problems.append(f"audit chain broken at event {broken.seq}: {broken.reason}")
+        from core.models import AuditEvent
+
+        events = AuditEvent.objects.count()
+        if checked != events:
+            problems.append(f"audit chain: {checked} of {events} events verified")
         machine = machine_description(args.concurrency)
 
     print(report(results, machine, time.perf_counter() - began))
@@ -472,6 +586,12 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--connector", choices=["local", "ldap", "both"], default="both")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="postgresql: a throwaway PostgreSQL 15 cluster of its own (fsync off)",
+    )
     parser.add_argument(
         "--connector-delay",
         type=float,

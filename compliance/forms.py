@@ -17,7 +17,7 @@ from compliance.models import (
     StockTake,
 )
 from compliance.selectors import reviewers
-from compliance.services import outcomes_for
+from compliance.services import SCAN_BATCH_MAX, outcomes_for
 from core.filters import StableOrderingFilter
 from core.models import User
 from terminals.forms import LocationChoiceField
@@ -79,6 +79,24 @@ class ScanForm(forms.Form):
         help_text=_("Scan the label or type the asset tag, then press Enter."),
         widget=forms.TextInput(attrs={**TAG_ATTRS, "autofocus": True}),
     )
+
+
+class ScanBatchForm(forms.Form):
+    """Several tags at once: what a scanner that stores its reads hands over, one per line."""
+
+    tags = forms.CharField(
+        label=_("Asset tags, one per line"),
+        required=False,  # the service says "scan or type at least one" in the API's words
+        max_length=SCAN_BATCH_MAX * 70,  # about 500 tags: the service counts them exactly
+        help_text=_(
+            "Paste or let the scanner type the tags it stored, in the order read, then press "
+            "Record all. Each is recorded as one scan; blank lines are skipped."
+        ),
+        widget=forms.Textarea(attrs={**TAG_ATTRS, "rows": 8, "autofocus": True}),
+    )
+
+    def tag_list(self) -> list[str]:
+        return self.cleaned_data["tags"].splitlines()
 
 
 class DiscrepancyFilter(django_filters.FilterSet):

@@ -133,6 +133,19 @@ class Scan(models.Model):
     class Meta:
         ordering = ["-scanned_at", "-id"]
         indexes = [models.Index(fields=["stocktake", "terminal"], name="scan_of_terminal")]
+        constraints = [
+            # A terminal counts once per location: of two people reading the same tag at the
+            # same place at once, the database takes one; the other is "already scanned here"
+            # (compliance.services, Scanning). Repeats, unknown tags and undone scans may recur.
+            models.UniqueConstraint(
+                fields=["stocktake", "terminal", "location"],
+                condition=models.Q(
+                    undone_at__isnull=True,
+                    result__in=["expected_here", "belongs_elsewhere", "recorded_as_lent"],
+                ),
+                name="scan_once_per_location",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.tag} ({self.result})"

@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -119,17 +119,19 @@ def _findings_stocktakes(now):
             )
 
 
+# Any constant key: two runs (the scheduler's and a person's button) record one after the other.
+_RUN_LOCK_KEY = 0x6E77_706F_6C63
+
+
 def run_policy_checks(*, now=None) -> dict[str, int]:
-    """Record each finding; returns how many were new or reopened, per kind."""
+    """Record each finding; returns how many were new or reopened, per kind.
+
+    The rules are read first, one query each (and one listing per directory), outside any
+    transaction. Then, in one short transaction: the findings still open are skipped, the new
+    ones inserted in bulk, the resolved ones that recur reopened in bulk, and each gets its
+    audit event. Statements grow with the rules, not with the findings (but for the events)."""
     now = now or timezone.now()
-    recorded: Counter[str] = Counter()
-    # Findings still open from an earlier run are skipped here, not one query each in _record:
-    # most of a run's findings are (bench/stocktake.py).
-    still_open = set(
-        Discrepancy.objects.filter(
-            stocktake__isnull=True, status=Discrepancy.Status.OPEN
-        ).values_list("kind", "subject")
-    )
+    found: dict[tuple[str, str], dict] = {}
     finders = (
         _findings_storage(),
         _findings_accounts(now),
@@ -138,50 +140,76 @@ def run_policy_checks(*, now=None) -> dict[str, int]:
     )
     for finder in finders:
         for kind, subject, fields in finder:
-            if (kind, subject) not in still_open and _record(kind, subject, fields):
-                recorded[str(kind)] += 1
-    return dict(recorded)
+            found.setdefault((str(kind), subject), fields)
+    if not found:
+        return {}
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # On SQLite the IMMEDIATE transaction already holds the only write lock.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_RUN_LOCK_KEY])
+        return _record(found)
 
 
-@transaction.atomic
-def _record(kind: str, subject: str, fields: dict) -> bool:
-    findings = Discrepancy.objects.select_for_update(of=("self",)).filter(
-        kind=kind, subject=subject, stocktake__isnull=True
+def _record(found: dict[tuple[str, str], dict]) -> dict[str, int]:
+    """One open finding per rule and subject: an open one is left alone, a resolved one that
+    recurs is reopened (its latest), any other is new."""
+    policy = Discrepancy.objects.filter(stocktake__isnull=True, kind__in={k for k, _s in found})
+    still_open = set(policy.filter(status=Discrepancy.Status.OPEN).values_list("kind", "subject"))
+    todo = {key: fields for key, fields in found.items() if key not in still_open}
+    if not todo:
+        return {}
+    latest: dict[tuple[str, str], int] = {}
+    resolved = policy.exclude(status=Discrepancy.Status.OPEN).order_by("opened_at", "id")
+    for kind, subject, pk in resolved.values_list("kind", "subject", "pk").iterator(2000):
+        if (kind, subject) in todo:
+            latest[(kind, subject)] = pk  # the last one read is the latest
+    # A new review: the earlier outcome, note and assignee stay in the audit trail.
+    reopened = [
+        Discrepancy(
+            pk=pk, kind=kind, subject=subject, status=Discrepancy.Status.OPEN,
+            details=todo[(kind, subject)].get("details", {}), outcome="", resolution_note="",
+            resolved_by=None, resolved_at=None, assignee=None,
+        )
+        for (kind, subject), pk in latest.items()
+    ]  # fmt: skip
+    Discrepancy.objects.bulk_update(
+        reopened,
+        ["status", "details", "outcome", "resolution_note", "resolved_by", "resolved_at",
+         "assignee"],
+        batch_size=1000,
+    )  # fmt: skip
+    created = Discrepancy.objects.bulk_create(
+        [
+            Discrepancy(
+                kind=kind,
+                subject=subject,
+                terminal=fields.get("terminal"),
+                location=fields.get("location"),
+                account=fields.get("account"),
+                details=fields.get("details", {}),
+            )
+            for (kind, subject), fields in todo.items()
+            if (kind, subject) not in latest
+        ],
+        batch_size=1000,
     )
-    if findings.filter(status=Discrepancy.Status.OPEN).exists():
-        return False
-    details = fields.get("details", {})
-    latest = findings.order_by("-opened_at", "-id").first()
-    if latest is not None:
-        # A new review: the earlier outcome, note and assignee stay in the audit trail.
-        latest.status, latest.details = Discrepancy.Status.OPEN, details
-        latest.outcome, latest.resolution_note = "", ""
-        latest.resolved_by = latest.resolved_at = latest.assignee = None
-        latest.save(
-            update_fields=[
-                "status", "details", "outcome", "resolution_note",
-                "resolved_by", "resolved_at", "assignee",
-            ]
-        )  # fmt: skip
+    for discrepancy in reopened:
         record_event(
             actor=None,
             action="discrepancy.reopened",
-            obj=latest,
-            details={"kind": kind, "subject": subject},
+            obj=discrepancy,
+            details={"kind": discrepancy.kind, "subject": discrepancy.subject},
         )
-        return True
-    discrepancy = Discrepancy.objects.create(
-        kind=kind,
-        subject=subject,
-        terminal=fields.get("terminal"),
-        location=fields.get("location"),
-        account=fields.get("account"),
-        details=details,
-    )
-    record_event(
-        actor=None,
-        action="discrepancy.opened",
-        obj=discrepancy,
-        details={"kind": kind, "subject": subject, **details},
-    )
-    return True
+    for discrepancy in created:
+        record_event(
+            actor=None,
+            action="discrepancy.opened",
+            obj=discrepancy,
+            details={
+                "kind": discrepancy.kind,
+                "subject": discrepancy.subject,
+                **discrepancy.details,
+            },
+        )
+    return dict(Counter(kind for kind, _subject in todo))

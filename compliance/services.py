@@ -5,11 +5,12 @@ One function per transition, each writing its audit event in the same transactio
 
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -133,74 +134,220 @@ def stocktakes_open_due(*, now=None) -> list[StockTake]:
 
 
 # Scanning -------------------------------------------------------------------------------------
+#
+# A scan is the hot path of a stock-take: staff scan in parallel, one tag per request. It reads
+# the terminal and its expectation (one query), inserts the scan only while the stock-take is
+# open (one conditional INSERT ... SELECT), and writes its audit event: three statements; four
+# for a tag already counted at that place (the INSERT conflicts and is redone as a repeat).
+#
+# Concurrent scanners do not wait for each other: the INSERT takes a FOR KEY SHARE lock on the
+# stock-take's row, which every other scan shares (and the reminders' UPDATE of its dates does
+# not conflict with). Closing takes FOR UPDATE on that row, which conflicts with it: closing
+# waits until every scan already in flight has committed, and reads them all; a scan that
+# arrives after closing took its lock waits for closing to commit, then finds the stock-take
+# closed and is refused (RuleViolation, nothing written). So a scan is either in the close or
+# refused, never lost. On SQLite one transaction writes at a time, which gives the same order.
+#
+# Duplicates are decided by the unique index `scan_once_per_location` (a terminal counted once
+# per location while not undone), not by a lock: the second of two simultaneous reads conflicts,
+# inserts nothing, and is recorded as "already scanned here".
+
+SCAN_BATCH_MAX = 500  # tags in one batch request: a scanner's buffer, not an import
+TAG_MAX_LENGTH = 64  # Scan.tag's, after normalising (NFKC may lengthen a tag)
+_COUNTED_ONCE = (
+    ScanResult.EXPECTED_HERE,
+    ScanResult.BELONGS_ELSEWHERE,
+    ScanResult.RECORDED_AS_LENT,
+)  # the results the unique index covers (a repeat or an unknown tag may recur)
 
 
-def _expectation(stocktake: StockTake, terminal: Terminal | None):
+def _clean_tag(tag: str) -> str:
+    tag = normalise_identifier(tag)
+    if not tag:
+        raise InvalidInput(
+            _("Nothing was scanned."), field_errors={"tag": [_("Scan or type an asset tag.")]}
+        )
+    if len(tag) > TAG_MAX_LENGTH:
+        raise InvalidInput(
+            _("Nothing was scanned."),
+            field_errors={"tag": [_("An asset tag has at most 64 characters.")]},
+        )
+    return tag
+
+
+def _check_location(stocktake: StockTake, location: Location) -> None:
+    # Every location knows its site (a site is its own): no query.
+    if location.site_id != stocktake.site_id:
+        raise InvalidInput(
+            _("Nothing was scanned."),
+            field_errors={"location": [_("This location is not on the stock-take's site.")]},
+        )
+
+
+def _terminals_read(stocktake: StockTake, tags: Iterable[str]) -> dict[str, Terminal]:
+    """The terminals of these tags, each with what the snapshot expected of it: one query, in
+    SQL rather than the ORM, whose compiling cost a scan more than running it."""
+    tags = sorted(set(tags))
+    terminals = Terminal.objects.raw(
+        f"SELECT t.*, e.location_id AS expected_location, e.status AS expected_status "  # noqa: S608
+        f"FROM {Terminal._meta.db_table} t LEFT JOIN {StockTakeExpectation._meta.db_table} e "
+        "ON e.stocktake_id = %s AND e.terminal_id = t.id "
+        f"WHERE t.asset_tag IN ({', '.join(['%s'] * len(tags))})",
+        [stocktake.pk, *tags],
+    )
+    return {terminal.asset_tag: terminal for terminal in terminals}
+
+
+def _result(terminal: Terminal | None, location: Location) -> str:
     if terminal is None:
-        return None
-    return StockTakeExpectation.objects.filter(stocktake=stocktake, terminal=terminal).first()
+        return ScanResult.UNKNOWN
+    if terminal.expected_status in (Status.LENT, Status.LOST):  # type: ignore[attr-defined]
+        return ScanResult.RECORDED_AS_LENT
+    if terminal.expected_location == location.pk:  # type: ignore[attr-defined]
+        return ScanResult.EXPECTED_HERE
+    return ScanResult.BELONGS_ELSEWHERE
+
+
+def _insert_scans(stocktake: StockTake, scans: list[Scan]) -> list[Scan]:
+    """Insert the scans while the stock-take is open, in one statement; return those inserted
+    with their ids. A scan the unique index refuses (someone else counted it here a moment ago)
+    is left out; all are left out when the stock-take is no longer open."""
+    if not scans:
+        return []
+    table = Scan._meta.db_table
+    value = "(CAST(%s AS BIGINT), %s, CAST(%s AS BIGINT), %s, CAST(%s AS BIGINT), %s)"
+    # VALUES columns are named column1, column2, ... on PostgreSQL and SQLite alike.
+    lock = " FOR KEY SHARE OF st" if connection.vendor == "postgresql" else ""
+    sql = (
+        f"INSERT INTO {table} (location_id, tag, terminal_id, result, scanned_by_id, "  # noqa: S608
+        "stocktake_id, scanned_at) "
+        "SELECT v.column1, v.column2, v.column3, v.column4, v.column5, st.id, %s "
+        f"FROM (VALUES {', '.join([value] * len(scans))}) v, {StockTake._meta.db_table} st "
+        f"WHERE st.id = %s AND st.status = %s ORDER BY v.column6{lock} "
+        "ON CONFLICT DO NOTHING RETURNING id, terminal_id, tag, result"
+    )
+    now = scans[0].scanned_at
+    params: list = [connection.ops.adapt_datetimefield_value(now)]
+    for n, scan in enumerate(scans):
+        params += [scan.location_id, scan.tag, scan.terminal_id, scan.result, scan.scanned_by_id, n]
+    params += [stocktake.pk, StockTakeStatus.OPEN]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchall()
+    # Ids follow the order read (ORDER BY), so "undo my last scan" undoes the last of a batch.
+    # RETURNING promises no order: rows with the same terminal, tag and result are alike (same
+    # place, same person, same moment), so their ids go to them in order.
+    ids: dict[tuple, list[int]] = defaultdict(list)
+    for pk, terminal_id, tag, result in sorted(returned):
+        ids[(terminal_id, tag, result)].append(pk)
+    inserted = []
+    for scan in scans:
+        taken = ids.get((scan.terminal_id, scan.tag, scan.result))
+        if taken:
+            scan.pk = taken.pop(0)
+            scan._state.adding, scan._state.db = False, connection.alias
+            inserted.append(scan)
+    return inserted
+
+
+def _scan_batch(
+    stocktake: StockTake, location: Location, tags: list[str], actor: User
+) -> list[Scan]:
+    """Record tags read one after the other at one location, in order. Each is its own scan
+    with its own result and audit event; the same tag twice is "already scanned here"."""
+    terminals = _terminals_read(stocktake, tags)
+    now = timezone.now()
+    scans, counted = [], set()
+    for tag in tags:
+        terminal = terminals.get(tag)
+        result = _result(terminal, location)
+        if terminal is not None and terminal.pk in counted:
+            result = ScanResult.REPEATED
+        elif terminal is not None:
+            counted.add(terminal.pk)
+        scans.append(
+            Scan(
+                stocktake=stocktake, location=location, tag=tag, terminal=terminal,
+                result=result, scanned_by=actor, scanned_at=now,
+            )
+        )  # fmt: skip
+    inserted = {id(scan) for scan in _insert_scans(stocktake, scans)}
+    # Not inserted: already counted here (the unique index) or the stock-take closed. Once more
+    # as repeats, which the index does not cover: none go in only when it is closed.
+    refused = [scan for scan in scans if id(scan) not in inserted]
+    for scan in refused:
+        if scan.result not in _COUNTED_ONCE:
+            raise RuleViolation(_("This stock-take is closed: no more scans."))
+        scan.result = ScanResult.REPEATED
+    if refused and len(_insert_scans(stocktake, refused)) < len(refused):
+        raise RuleViolation(_("This stock-take is closed: no more scans."))
+    for scan in scans:
+        record_event(
+            actor=actor,
+            action="stocktake.scanned",
+            obj=stocktake,
+            details={"tag": scan.tag, "location": location.code, "result": scan.result},
+        )
+    return scans
 
 
 @transaction.atomic
 def scan_record(*, stocktake: StockTake, location: Location, tag: str, actor: User) -> Scan:
     """Record one read tag at a location and say at once what it means. A terminal found at
     another location is reported, not moved."""
-    tag = normalise_identifier(tag)
-    if not tag:
-        raise InvalidInput(
-            _("Nothing was scanned."), field_errors={"tag": [_("Scan or type an asset tag.")]}
+    tag = _clean_tag(tag)
+    _check_location(stocktake, location)
+    return _scan_batch(stocktake, location, [tag], actor)[0]
+
+
+@transaction.atomic
+def scan_record_batch(
+    *, stocktake: StockTake, location: Location, tags: list[str], actor: User
+) -> list[Scan]:
+    """Record a list of tags read at one location (a scanner that buffers its reads), in the
+    order read: one scan, one result and one audit event each, as if sent one by one. Blank
+    entries are skipped; all or nothing: a closed stock-take or a bad tag records none."""
+    cleaned, problems = [], []
+    for n, tag in enumerate(tags, start=1):
+        if not normalise_identifier(tag):
+            continue
+        try:
+            cleaned.append(_clean_tag(tag))
+        except InvalidInput:
+            problems.append(
+                _("Line %(line)d: an asset tag has at most 64 characters.") % {"line": n}
+            )
+    if not cleaned and not problems:
+        problems.append(_("Scan or type at least one asset tag."))
+    if len(cleaned) > SCAN_BATCH_MAX:
+        problems.append(_("At most %(limit)d tags at a time.") % {"limit": SCAN_BATCH_MAX})
+    if problems:
+        raise InvalidInput(_("Nothing was scanned."), field_errors={"tags": problems})
+    _check_location(stocktake, location)
+    return _scan_batch(stocktake, location, cleaned, actor)
+
+
+def _lock_open(stocktake: StockTake) -> None:
+    """Refuse unless the stock-take is open, and keep it open until this transaction ends (a
+    lock that every scan shares and closing waits for; see Scanning above)."""
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT status FROM {StockTake._meta.db_table} WHERE id = %s{lock}",  # noqa: S608
+            [stocktake.pk],
         )
-    stocktake = (
-        StockTake.objects.select_for_update(of=("self",))
-        .select_related("site")
-        .get(pk=stocktake.pk)
-    )
-    if stocktake.status != StockTakeStatus.OPEN:
+        row = cursor.fetchone()
+    if row is None or row[0] != StockTakeStatus.OPEN:
         raise RuleViolation(_("This stock-take is closed: no more scans."))
-    if not location.path.startswith(stocktake.site.path):
-        raise InvalidInput(
-            _("Nothing was scanned."),
-            field_errors={"location": [_("This location is not on the stock-take's site.")]},
-        )
-    terminal = Terminal.objects.filter(asset_tag=tag).first()
-    expected = _expectation(stocktake, terminal)
-    if terminal is None:
-        result = ScanResult.UNKNOWN
-    elif Scan.objects.filter(
-        stocktake=stocktake, terminal=terminal, location=location, undone_at__isnull=True
-    ).exists():
-        result = ScanResult.REPEATED
-    elif expected is not None and expected.status in (Status.LENT, Status.LOST):
-        result = ScanResult.RECORDED_AS_LENT
-    elif expected is not None and expected.location_id == location.pk:
-        result = ScanResult.EXPECTED_HERE
-    else:
-        result = ScanResult.BELONGS_ELSEWHERE
-    scan = Scan.objects.create(
-        stocktake=stocktake,
-        location=location,
-        tag=tag,
-        terminal=terminal,
-        result=result,
-        scanned_by=actor,
-    )
-    record_event(
-        actor=actor,
-        action="stocktake.scanned",
-        obj=stocktake,
-        details={"tag": tag, "location": location.code, "result": result},
-    )
-    return scan
 
 
 @transaction.atomic
 def scan_undo_last(*, stocktake: StockTake, actor: User) -> Scan | None:
     """Undo this person's last scan in this stock-take (a mistaken read)."""
-    stocktake = StockTake.objects.select_for_update(of=("self",)).get(pk=stocktake.pk)
-    if stocktake.status != StockTakeStatus.OPEN:
-        raise RuleViolation(_("This stock-take is closed: no more scans."))
+    _lock_open(stocktake)
     scan = (
         Scan.objects.select_for_update(of=("self",))
+        .select_related("location")
         .filter(stocktake=stocktake, scanned_by=actor, undone_at__isnull=True)
         .order_by("-scanned_at", "-id")
         .first()
@@ -219,111 +366,183 @@ def scan_undo_last(*, stocktake: StockTake, actor: User) -> Scan | None:
 
 
 # Closing --------------------------------------------------------------------------------------
+#
+# Closing compares the snapshot with the scans in the database itself, in one INSERT ... SELECT
+# of every discrepancy: its statements do not grow with the site (a site holds 100,000
+# terminals; bench/stocktake.py). "judged" is each terminal read (scans not undone) that may be
+# a discrepancy, with where it was read first (the lowest location id, where it counts as
+# found) and last, and what the snapshot said of it; a terminal read once where it was
+# expected is left out at once, so the kinds below read a few rows, not the whole site. Whether
+# the expected place is among those read is only looked up for terminals read at several.
+
+_JUDGED = """WITH judged AS (
+    SELECT seen.terminal_id, seen.found_at, seen.found_last, e.id AS expectation, e.status,
+        e.location_id AS recorded_at
+    FROM (
+        SELECT terminal_id, MIN(location_id) AS found_at, MAX(location_id) AS found_last
+        FROM {scan}
+        WHERE stocktake_id = %s AND undone_at IS NULL AND terminal_id IS NOT NULL
+        GROUP BY terminal_id
+    ) seen LEFT JOIN {expectation} e
+        ON e.stocktake_id = %s AND e.terminal_id = seen.terminal_id
+    WHERE seen.found_at <> seen.found_last OR e.id IS NULL OR e.status IN ({away})
+        OR e.location_id <> seen.found_at
+)"""
+
+# Each kind's rows: (kind, tag, location, terminal, details); the tag of an unknown one, else
+# NULL: the subject is then the terminal's tag, joined once for all kinds. Each %s is the id.
+_FINDINGS_SQL = {
+    # Expected to be here (not lent, lost or retired) and read nowhere.
+    DiscrepancyKind.MISSING: """
+        SELECT {kind} AS kind, CAST(NULL AS TEXT) AS tag, e.location_id, e.terminal_id,
+            {empty} AS details
+        FROM {expectation} e
+        WHERE e.stocktake_id = %s AND e.status IN ({present})
+            AND NOT EXISTS (
+                SELECT 1 FROM {scan} s WHERE s.stocktake_id = e.stocktake_id
+                AND s.terminal_id = e.terminal_id AND s.undone_at IS NULL
+            )""",
+    DiscrepancyKind.SCANNED_TWICE: """
+        SELECT {kind}, NULL, CAST(NULL AS BIGINT), judged.terminal_id, {locations}
+        FROM judged WHERE judged.found_at <> judged.found_last""",
+    DiscrepancyKind.FOUND_BUT_LENT: """
+        SELECT {kind}, NULL, judged.found_at, judged.terminal_id, {recorded_status}
+        FROM judged WHERE judged.status IN ({away})""",
+    # Read, not lent or lost, and never where the snapshot put it (or not in the snapshot).
+    DiscrepancyKind.FOUND_ELSEWHERE: """
+        SELECT {kind}, NULL, judged.found_at, judged.terminal_id, {recorded_location}
+        FROM judged
+        WHERE judged.expectation IS NULL OR (
+            judged.status NOT IN ({away}) AND judged.recorded_at <> judged.found_at AND (
+                judged.found_at = judged.found_last OR (
+                    SELECT 1 FROM {scan} s WHERE s.stocktake_id = %s
+                    AND s.terminal_id = judged.terminal_id
+                    AND s.location_id = judged.recorded_at AND s.undone_at IS NULL LIMIT 1
+                ) IS NULL
+            )
+        )""",
+    # Each unknown tag once, where it was read last.
+    DiscrepancyKind.UNKNOWN_TAG: """
+        SELECT {kind}, s.tag, s.location_id, CAST(NULL AS BIGINT), {empty}
+        FROM {scan} s JOIN (
+            SELECT MAX(id) AS id FROM {scan}
+            WHERE stocktake_id = %s AND terminal_id IS NULL AND undone_at IS NULL GROUP BY tag
+        ) last_read ON last_read.id = s.id""",
+}
 
 
-def stocktake_findings(stocktake: StockTake) -> list[dict]:
-    """What closing would record: every difference between the snapshot and the scans."""
-    # Plain rows, not model instances: a site holds 100,000 terminals (bench/stocktake.py).
-    tags: dict[int, str] = {}
-    expected: dict[int, tuple[int, str]] = {}
-    for terminal_id, location_id, status, tag in StockTakeExpectation.objects.filter(
-        stocktake=stocktake
-    ).values_list("terminal_id", "location_id", "status", "terminal__asset_tag"):
-        expected[terminal_id], tags[terminal_id] = (location_id, status), tag
-    scans = Scan.objects.filter(stocktake=stocktake, undone_at__isnull=True).values_list(
-        "terminal_id", "location_id", "tag", "terminal__asset_tag"
+def _json_sql() -> dict[str, str]:
+    """The details of each kind, built by the database in its own JSON dialect."""
+    scan = Scan._meta.db_table
+    places = (
+        f"SELECT DISTINCT location_id AS l FROM {scan} WHERE stocktake_id = %s "  # noqa: S608
+        "AND terminal_id = judged.terminal_id AND undone_at IS NULL"
     )
-    seen_at: dict[int, set[int]] = defaultdict(set)
-    unknown: dict[str, int] = {}
-    for terminal_id, location_id, scanned_tag, tag in scans:
-        if terminal_id is None:
-            unknown.setdefault(scanned_tag, location_id)
-        else:
-            seen_at[terminal_id].add(location_id)
-            tags[terminal_id] = tag
-    findings = []
-    for terminal_id, (location_id, status) in expected.items():
-        if status in PRESENT_STATUSES and terminal_id not in seen_at:
-            findings.append(
-                {
-                    "kind": DiscrepancyKind.MISSING,
-                    "terminal_id": terminal_id,
-                    "location_id": location_id,
-                    "subject": tags[terminal_id],
-                }
-            )
-    for terminal_id, locations in seen_at.items():
-        expectation = expected.get(terminal_id)
-        tag = tags[terminal_id]
-        if len(locations) > 1:
-            findings.append(
-                {
-                    "kind": DiscrepancyKind.SCANNED_TWICE,
-                    "terminal_id": terminal_id,
-                    "location_id": None,
-                    "subject": tag,
-                    "details": {"locations": sorted(locations)},
-                }
-            )
-        (found_at, *_rest) = sorted(locations)
-        if expectation is not None and expectation[1] in (Status.LENT, Status.LOST):
-            findings.append(
-                {
-                    "kind": DiscrepancyKind.FOUND_BUT_LENT,
-                    "terminal_id": terminal_id,
-                    "location_id": found_at,
-                    "subject": tag,
-                    "details": {"recorded_status": expectation[1]},
-                }
-            )
-        elif expectation is None or expectation[0] not in locations:
-            findings.append(
-                {
-                    "kind": DiscrepancyKind.FOUND_ELSEWHERE,
-                    "terminal_id": terminal_id,
-                    "location_id": found_at,
-                    "subject": tag,
-                    "details": {"recorded_location": expectation[0] if expectation else None},
-                }
-            )
-    for tag, location_id in unknown.items():
-        findings.append(
-            {
-                "kind": DiscrepancyKind.UNKNOWN_TAG,
-                "terminal_id": None,
-                "location_id": location_id,
-                "subject": tag,
-            }
-        )
-    return findings
+    if connection.vendor == "postgresql":
+        return {
+            "empty": "'{}'::jsonb",
+            "locations": "jsonb_build_object('locations', "  # noqa: S608
+            f"(SELECT jsonb_agg(l ORDER BY l) FROM ({places}) p))",
+            "recorded_status": "jsonb_build_object('recorded_status', judged.status)",
+            "recorded_location": "jsonb_build_object('recorded_location', judged.recorded_at)",
+        }
+    return {
+        "empty": "'{}'",
+        "locations": "json_object('locations', "  # noqa: S608
+        f"json((SELECT json_group_array(l) FROM ({places} ORDER BY l))))",
+        "recorded_status": "json_object('recorded_status', judged.status)",
+        "recorded_location": "json_object('recorded_location', judged.recorded_at)",
+    }
+
+
+def _findings_sql() -> tuple[str, str]:
+    """The CTEs and every kind's rows with their subject, as SQL; each %s is the id."""
+
+    def quoted(values) -> str:
+        return ", ".join(f"'{value}'" for value in values)  # our own constants, never input
+
+    names = {
+        "scan": Scan._meta.db_table,
+        "expectation": StockTakeExpectation._meta.db_table,
+        "terminal": Terminal._meta.db_table,
+        "present": quoted(PRESENT_STATUSES),
+        "away": quoted((Status.LENT, Status.LOST)),
+        **_json_sql(),
+    }
+    union = " UNION ALL ".join(
+        select.format(kind=f"'{kind}'", **names) for kind, select in _FINDINGS_SQL.items()
+    )
+    # Scalar subqueries, not joins: PostgreSQL then looks up the few rows that need it by
+    # index, instead of hashing the whole scan or terminal table for them.
+    rows = (
+        f"SELECT f.kind, COALESCE(f.tag, (SELECT asset_tag FROM {names['terminal']} t "  # noqa: S608
+        "WHERE t.id = f.terminal_id)) AS subject, f.location_id, f.terminal_id, f.details "
+        f"FROM ({union}) f"
+    )
+    return _JUDGED.format(**names), rows
+
+
+def _without_jit(cursor) -> None:
+    """PostgreSQL's estimate of the correlated parts (per terminal read at two places) is far
+    too high, and makes it compile the query first (JIT): 0.7 s of a 1 s close, for a query that
+    runs in 0.25 s. For this transaction only."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SET LOCAL jit = off")
+
+
+@transaction.atomic
+def stocktake_findings_count(stocktake: StockTake) -> dict[str, int]:
+    """What closing would record now, per kind (the kinds with none left out)."""
+    ctes, rows = _findings_sql()
+    sql = f"{ctes} SELECT f.kind, COUNT(*) FROM ({rows}) f GROUP BY f.kind"  # noqa: S608
+    with connection.cursor() as cursor:
+        _without_jit(cursor)
+        cursor.execute(sql, [stocktake.pk] * sql.count("%s"))
+        return {str(kind): n for kind, n in cursor.fetchall()}
+
+
+def _record_findings(stocktake: StockTake, now) -> dict[str, int]:
+    """Insert every discrepancy of the stock-take in one statement; how many per kind."""
+    ctes, rows = _findings_sql()
+    sql = (
+        f"{ctes} INSERT INTO {Discrepancy._meta.db_table} (kind, subject, location_id, "  # noqa: S608
+        "terminal_id, details, status, stocktake_id, opened_at, outcome, resolution_note) "
+        f"SELECT f.*, %s, %s, %s, '', '' FROM ({rows}) f"
+    )
+    params = [
+        *[stocktake.pk] * ctes.count("%s"),
+        Discrepancy.Status.OPEN,
+        stocktake.pk,
+        connection.ops.adapt_datetimefield_value(now),
+        *[stocktake.pk] * rows.count("%s"),
+    ]
+    with connection.cursor() as cursor:
+        _without_jit(cursor)
+        cursor.execute(sql, params)
+    return dict(
+        Discrepancy.objects.filter(stocktake=stocktake)
+        .order_by()
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+    )
 
 
 @transaction.atomic
 def stocktake_close(*, stocktake: StockTake, actor: User) -> StockTake:
+    """Close the count into discrepancies. The lock waits for every scan in flight and turns
+    later ones away (see Scanning), so what closing reads is every scan there will be."""
     stocktake = StockTake.objects.select_for_update(of=("self",)).get(pk=stocktake.pk)
     check_transition(stocktake, StockTakeStatus.CLOSED)
-    findings = stocktake_findings(stocktake)
-    Discrepancy.objects.bulk_create(
-        [
-            Discrepancy(
-                kind=f["kind"],
-                subject=f["subject"],
-                stocktake=stocktake,
-                terminal_id=f["terminal_id"],
-                location_id=f["location_id"],
-                details=f.get("details", {}),
-            )
-            for f in findings
-        ],
-        batch_size=2000,
-    )
+    now = timezone.now()
+    counts = _record_findings(stocktake, now)
     stocktake.status, stocktake.closed_at, stocktake.closed_by = (
         StockTakeStatus.CLOSED,
-        timezone.now(),
+        now,
         actor,
     )
     fields = ["status", "closed_at", "closed_by"]
-    if not findings:
+    if not counts:
         stocktake.status, stocktake.completed_at = StockTakeStatus.COMPLETED, stocktake.closed_at
         fields.append("completed_at")
     stocktake.save(update_fields=fields)
@@ -331,7 +550,7 @@ def stocktake_close(*, stocktake: StockTake, actor: User) -> StockTake:
         actor=actor,
         action="stocktake.closed",
         obj=stocktake,
-        details={"discrepancies": dict(Counter(str(f["kind"]) for f in findings))},
+        details={"discrepancies": counts},
     )
     return stocktake
 

@@ -2,6 +2,7 @@
 (and terminals.policy_checks); a refusal is shown on the form that caused it."""
 
 import os
+from collections import Counter
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -23,6 +24,7 @@ from compliance.forms import (
     DiscrepancyFilter,
     EvidenceForm,
     ResolveForm,
+    ScanBatchForm,
     ScanForm,
     ScanLocationForm,
     StockTakeOpenForm,
@@ -205,26 +207,39 @@ def stocktake_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "compliance/stocktake_detail.html", context)
 
 
+BATCH_MODE = "batch"
+
+
 def _scan_page(
     request: HttpRequest,
     stocktake: StockTake,
     location: Location | None,
     *,
-    form: ScanForm | None = None,
+    form: ScanForm | ScanBatchForm | None = None,
     last: Scan | None = None,
+    batch: list[Scan] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     progress = stocktakes.stocktake_progress(stocktake)
     mine = Scan.objects.filter(stocktake=stocktake, scanned_by=request.user)
+    batch_mode = isinstance(form, ScanBatchForm) or (
+        form is None and request.GET.get("mode") == BATCH_MODE
+    )
     context = {
         "stocktake": stocktake,
         "location": location,
         "location_form": ScanLocationForm(
             initial={"location": location}, stocktake=stocktake, auto_id="choose_%s"
         ),
-        "form": form or ScanForm(),
+        "batch_mode": batch_mode,
+        "form": form or (ScanBatchForm() if batch_mode else ScanForm()),
         "last": last,
         "last_message": RESULT_MESSAGES[last.result] if last else "",
+        "batch": [(scan, RESULT_MESSAGES[scan.result]) for scan in batch or []],
+        "batch_counts": [
+            (ScanResult(result).label, n)
+            for result, n in Counter(scan.result for scan in batch or []).most_common()
+        ],
         "progress": progress,
         "recent": mine.select_related("location", "terminal__location")[:RECENT_SCANS],
         "has_scans": mine.filter(undone_at__isnull=True).exists(),
@@ -268,15 +283,20 @@ def stocktake_scan(request: HttpRequest, pk: int) -> HttpResponse:
     chooser = ScanLocationForm(request.POST or request.GET, stocktake=stocktake)
     location = chooser.cleaned_data["location"] if chooser.is_valid() else None
     if request.method == "GET":
-        last = None
+        last, batch = None, None
+        mine = Scan.objects.filter(stocktake=stocktake, scanned_by=request.user)
         if location and request.GET.get("last", "").isdigit():
-            last = (
-                Scan.objects.filter(stocktake=stocktake, scanned_by=request.user)
+            last = mine.select_related("terminal__location").filter(pk=request.GET["last"]).first()
+        first, _sep, final = request.GET.get("batch", "").partition("-")
+        if location and first.isdigit() and final.isdigit():
+            batch = list(
+                mine.filter(location=location, pk__gte=first, pk__lte=final)
                 .select_related("terminal__location")
-                .filter(pk=request.GET["last"])
-                .first()
+                .order_by("pk")
             )
-        return _scan_page(request, stocktake, location, last=last)
+        return _scan_page(request, stocktake, location, last=last, batch=batch)
+    if request.POST.get("mode") == BATCH_MODE:
+        return _scan_batch(request, stocktake, location)
     form = ScanForm(request.POST)
     if location is None:
         form.add_error(None, _("Choose the location first."))
@@ -295,6 +315,30 @@ def stocktake_scan(request: HttpRequest, pk: int) -> HttpResponse:
             # Back to a GET page: reloading it never records the scan again.
             url = reverse("compliance:stocktake_scan", kwargs={"pk": stocktake.pk})
             return redirect(f"{url}?location={location.pk}&last={scan.pk}")
+    return _scan_page(request, stocktake, location, form=form, status=400)
+
+
+def _scan_batch(
+    request: HttpRequest, stocktake: StockTake, location: Location | None
+) -> HttpResponse:
+    """The page's batch mode: the tags a scanner stored, one per line, each its own scan."""
+    form = ScanBatchForm(request.POST)
+    if location is None:
+        form.add_error(None, _("Choose the location first."))
+        return _scan_page(request, stocktake, None, form=form, status=400)
+    if form.is_valid():
+        try:
+            scans = stocktakes.scan_record_batch(
+                stocktake=stocktake, location=location, tags=form.tag_list(), actor=request.user
+            )
+        except ApplicationError as exc:
+            apply_service_error(form, exc)
+        else:
+            url = reverse("compliance:stocktake_scan", kwargs={"pk": stocktake.pk})
+            ids = sorted(scan.pk for scan in scans)
+            return redirect(
+                f"{url}?location={location.pk}&mode={BATCH_MODE}&batch={ids[0]}-{ids[-1]}"
+            )
     return _scan_page(request, stocktake, location, form=form, status=400)
 
 
@@ -337,10 +381,7 @@ def stocktake_close(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("compliance:stocktake_detail", pk=stocktake.pk)
     if stocktake.status != StockTakeStatus.OPEN:
         return redirect("compliance:stocktake_detail", pk=stocktake.pk)
-    findings = stocktakes.stocktake_findings(stocktake)
-    per_kind = {kind: 0 for kind in STOCKTAKE_KINDS}
-    for finding in findings:
-        per_kind[finding["kind"]] += 1
+    per_kind = stocktakes.stocktake_findings_count(stocktake)
     progress = stocktakes.stocktake_progress(stocktake)
     return render(
         request,
@@ -349,8 +390,8 @@ def stocktake_close(request: HttpRequest, pk: int) -> HttpResponse:
             "stocktake": stocktake,
             "progress": progress,
             "scan_count": stocktake.scans.filter(undone_at__isnull=True).count(),
-            "preview": [(DiscrepancyKind(k).label, n) for k, n in per_kind.items() if n],
-            "preview_total": len(findings),
+            "preview": [(k.label, per_kind[k]) for k in STOCKTAKE_KINDS if k in per_kind],
+            "preview_total": sum(per_kind.values()),
         },
     )
 

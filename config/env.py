@@ -67,3 +67,19 @@ def development_secret(
                 else:
                     handle.write(secrets.token_urlsafe(nbytes))
     return path.read_text(encoding="utf-8").strip()
+
+
+def development_key(data_dir: Path, filename: str, nbytes: int = 32) -> str:
+    """A development-only key of `nbytes` random bytes, base64, generated once in the data
+    folder (an Ed25519 private key is 32 of them)."""
+    path = data_dir / filename
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(base64.b64encode(secrets.token_bytes(nbytes)).decode())
+    return path.read_text(encoding="utf-8").strip()

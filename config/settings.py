@@ -8,7 +8,15 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import development_secret, envbool, envint, envlist, envsecret, envstr
+from config.env import (
+    development_key,
+    development_secret,
+    envbool,
+    envint,
+    envlist,
+    envsecret,
+    envstr,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -257,6 +265,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lending.tasks.notify_overdue_loans",
         "schedule": crontab(hour=envint("OVERDUE_NOTICE_HOUR", 9), minute=0),
     },
+    # Seals the audit events committed since the last run, writes the checkpoints that are due
+    # and retries the witnesses that failed. A missed run is not worth running late.
+    "seal-audit-trail": {
+        "task": "core.tasks.seal_audit_trail",
+        "schedule": envint("AUDIT_SEAL_SECONDS", 1),
+        "options": {"expires": max(envint("AUDIT_SEAL_SECONDS", 1) * 5, 5)},
+    },
 }
 # Stock-takes: days from opening to due, and how long before the due date the reminder goes.
 STOCKTAKE_DUE_DAYS = envint("STOCKTAKE_DUE_DAYS", 7)
@@ -279,6 +294,35 @@ ROTATION_MAX_RETRIES = envint("ROTATION_MAX_RETRIES", 5)
 ROTATION_RETRY_BASE_DELAY_SECONDS = envint("ROTATION_RETRY_BASE_DELAY_SECONDS", 10)
 ROTATION_RETRY_MAX_DELAY_SECONDS = envint("ROTATION_RETRY_MAX_DELAY_SECONDS", 600)
 ROTATION_RESEND_AFTER_SECONDS = envint("ROTATION_RESEND_AFTER_SECONDS", 300)
+
+# The audit trail (core.audit). Events are written unsealed in the caller's transaction; the
+# sealer chains them. On SQLite (one writer at a time anyway) record_event seals its own event
+# in the same transaction unless AUDIT_SEAL_INLINE is false; on PostgreSQL it never does.
+AUDIT_SEAL_INLINE = envbool(
+    "AUDIT_SEAL_INLINE", DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+)
+AUDIT_SEAL_BATCH = envint("AUDIT_SEAL_BATCH", 1000)  # events per sealing transaction
+AUDIT_SEAL_LEASE_SECONDS = envint("AUDIT_SEAL_LEASE_SECONDS", 30)
+# After a gap in the ids (a transaction still open, or rolled back) the sealer waits until no
+# transaction that may hold the missing id is open, or until the event after it is this old.
+AUDIT_SEAL_GRACE_SECONDS = envint("AUDIT_SEAL_GRACE_SECONDS", 30)
+# How long one sealing run may wait for open transactions to end at such a gap.
+AUDIT_SEAL_WAIT_MS = envint("AUDIT_SEAL_WAIT_MS", 500)
+AUDIT_UNSEALED_ALERT_SECONDS = envint("AUDIT_UNSEALED_ALERT_SECONDS", 60)
+AUDIT_CHECKPOINT_EVENTS = envint("AUDIT_CHECKPOINT_EVENTS", 1000)
+AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 300)
+# Ed25519 private key that signs the checkpoints: base64 of its 32 raw bytes, or PEM. Never in
+# the database; generated in the data folder when not set (set it in production).
+AUDIT_SIGNING_KEY = envsecret("AUDIT_SIGNING_KEY") or development_key(
+    DATA_DIR, "audit_signing_key.txt"
+)
+# Public keys (base64 raw 32 bytes, comma-separated) of former signing keys, for verification.
+AUDIT_VERIFY_KEYS = envlist("AUDIT_VERIFY_KEYS")
+# Witnesses outside the database for every checkpoint: a file (one JSON line each; empty to
+# turn it off), syslog (host:port or a socket path such as /dev/log) and an HTTP endpoint (POST).
+AUDIT_WITNESS_FILE = envstr("AUDIT_WITNESS_FILE", str(DATA_DIR / "audit_witness.jsonl"))
+AUDIT_WITNESS_SYSLOG = envstr("AUDIT_WITNESS_SYSLOG")
+AUDIT_WITNESS_URL = envstr("AUDIT_WITNESS_URL")
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "nwterm@localhost")

@@ -9,7 +9,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from core import services
-from core.models import ApiToken, AuditEvent, Organization, User
+from core.models import (
+    ApiToken,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditSealerLease,
+    Organization,
+    User,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -97,4 +104,27 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "prev_hash",
         "hash",
     )
+    readonly_fields = fields
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "created_at", "key_id", "witnessed_at", "witness_pending")
+    fields = (
+        "seq",
+        "head_hash",
+        "created_at",
+        "key_id",
+        "signature",
+        "witness_pending",
+        "witnessed_at",
+        "witness_error",
+    )
+    readonly_fields = fields
+
+
+@admin.register(AuditSealerLease)
+class AuditSealerLeaseAdmin(ReadOnlyAdmin):
+    list_display = ("name", "holder", "expires_at")
+    fields = ("name", "holder", "expires_at")
     readonly_fields = fields

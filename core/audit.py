@@ -1,11 +1,13 @@
 """Writing and verifying the append-only, hash-chained audit trail."""
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+import itertools
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -14,10 +16,15 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, gettext_lazy
 
 from core.models import AuditEvent, User
-
-GENESIS_HASH = "0" * 64
-# Any constant key: it serialises appenders to the chain on PostgreSQL.
-_CHAIN_LOCK_KEY = 0x6E77_7465_726D
+from core.sealer import (  # noqa: F401  (the trail's API is here, the machinery in core.sealer)
+    GENESIS_HASH,
+    Backlog,
+    ChainBreak,
+    seal_event_inline,
+    seal_pending,
+    unsealed_backlog,
+    verify_chain,
+)
 
 StrOrPromise = str | Promise
 
@@ -45,7 +52,6 @@ def events_about(obj: models.Model) -> models.QuerySet[AuditEvent]:
     )
 
 
-@transaction.atomic
 def record_event(
     *,
     actor: User | None,
@@ -55,16 +61,15 @@ def record_event(
     object_id: str = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction. Never put a secret into `details`."""
+    """Append one event in the caller's transaction. Never put a secret into `details`.
+
+    One INSERT, with no lock and no read of the chain: the sealer (core.sealer) gives the event
+    its `seq`, `prev_hash` and `hash` once its transaction committed. On SQLite, with
+    AUDIT_SEAL_INLINE (its default there), the event is sealed before the INSERT instead, in the
+    same transaction, which already holds the database's only write lock."""
     if obj is not None:
         object_type, object_id = object_ref(obj)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-    # On SQLite the IMMEDIATE transaction already holds the database's only write lock.
-    last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
     event = AuditEvent(
-        seq=(last["seq"] + 1) if last else 1,
         occurred_at=timezone.now(),
         actor=actor if actor is not None and actor.pk else None,
         actor_username=actor.get_username() if actor is not None and actor.pk else "system",
@@ -72,45 +77,97 @@ def record_event(
         object_type=object_type,
         object_id=object_id,
         details=details or {},
-        prev_hash=last["hash"] if last else GENESIS_HASH,
     )
-    event.hash = event.compute_hash()
-    event.save(force_insert=True)
+    if settings.AUDIT_SEAL_INLINE and connection.vendor == "sqlite":
+        # Outside a transaction this opens one (reading the head and inserting go together);
+        # inside the caller's, no savepoint.
+        with transaction.atomic(savepoint=False):
+            seal_event_inline(event)
+            _insert(event)
+    else:
+        _insert(event)
     return event
 
 
-@dataclass(frozen=True)
-class ChainBreak:
-    seq: int
-    reason: str
+def record_events(
+    *, actor: User | None, events: Sequence[tuple[str, models.Model, Mapping[str, Any]]]
+) -> list[AuditEvent]:
+    """Append several events of one actor in one INSERT, in the caller's transaction: one per
+    (action, object, details), in the order given. For a write that touches many things at once
+    (every account of a terminal at a check-out, every rotation a return requests), so that its
+    statements do not grow with their number. Sealed as record_event's are."""
+    now = timezone.now()
+    rows = []
+    for action, obj, details in events:
+        object_type, object_id = object_ref(obj)
+        rows.append(
+            AuditEvent(
+                occurred_at=now,
+                actor=actor if actor is not None and actor.pk else None,
+                actor_username=actor.get_username() if actor is not None and actor.pk else "system",
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                details=dict(details),
+            )
+        )
+    if not rows:
+        return rows
+    with transaction.atomic(savepoint=False):
+        if settings.AUDIT_SEAL_INLINE and connection.vendor == "sqlite":
+            seal_event_inline(rows[0])
+            for previous, event in itertools.pairwise(rows):
+                assert previous.seq is not None, "sealed just above"
+                event.seq, event.prev_hash = previous.seq + 1, previous.hash
+                event.hash = event.compute_hash()
+        # bulk_create, not save(): the append-only guard is on save() and delete().
+        AuditEvent.objects.bulk_create(rows)
+    return rows
 
 
-def verify_chain(*, batch_size: int = 2000) -> tuple[int, ChainBreak | None]:
-    """Walk the chain in order; return how many events verified and the first broken link."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    for event in _events_in_order(batch_size):
-        if event.seq != expected_seq:
-            return checked, ChainBreak(expected_seq, "event missing from the sequence")
-        if event.prev_hash != expected_prev:
-            return checked, ChainBreak(event.seq, "previous hash does not match")
-        if event.compute_hash() != event.hash:
-            return checked, ChainBreak(event.seq, "content does not match its hash")
-        expected_prev = event.hash
-        expected_seq += 1
-        checked += 1
-    return checked, None
+_INSERT_COLUMNS = (
+    "occurred_at",
+    "actor_id",
+    "actor_username",
+    "action",
+    "object_type",
+    "object_id",
+    "details",
+    "seq",
+    "prev_hash",
+    "hash",
+)
 
 
-def _events_in_order(batch_size: int) -> Iterator[AuditEvent]:
-    last_seq = 0
-    while True:
-        batch = list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq")[:batch_size])
-        if not batch:
-            return
-        yield from batch
-        last_seq = batch[-1].seq
+def _insert(event: AuditEvent) -> None:
+    """The event's INSERT, written out: the same row Model.save would write, without building
+    the query each time (record_event runs inside every writer's transaction)."""
+    ops = connection.ops
+    details = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    sql = (
+        f"INSERT INTO {ops.quote_name(AuditEvent._meta.db_table)} "  # noqa: S608
+        f"({', '.join(_INSERT_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s, {details}, %s, %s, %s)"
+    )
+    returning = connection.features.can_return_columns_from_insert
+    if returning:
+        sql += " RETURNING id"
+    params = [
+        ops.adapt_datetimefield_value(event.occurred_at),
+        event.actor_id,
+        event.actor_username,
+        event.action,
+        event.object_type,
+        event.object_id,
+        json.dumps(event.details),
+        event.seq,
+        event.prev_hash,
+        event.hash,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 # Showing events in words ----------------------------------------------------------------------
@@ -130,6 +187,16 @@ CHAIN_BREAK_REASONS: dict[str, StrOrPromise] = {
     "event missing from the sequence": gettext_lazy("an event is missing from the sequence"),
     "previous hash does not match": gettext_lazy("the previous hash does not match"),
     "content does not match its hash": gettext_lazy("the content does not match its hash"),
+    "checkpoint signature is not valid": gettext_lazy("a checkpoint's signature is not valid"),
+    "checkpoint signed with an unknown key": gettext_lazy(
+        "a checkpoint is signed with an unknown key"
+    ),
+    "checkpoint does not match the chain": gettext_lazy(
+        "a signed checkpoint does not match the chain"
+    ),
+    "witnessed checkpoint does not match the chain": gettext_lazy(
+        "a checkpoint held by the witness does not match the chain: history was rewritten"
+    ),
 }
 
 

@@ -81,10 +81,63 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise PermissionError("audit events are append-only")
 
 
-class AuditEvent(models.Model):
-    """One append-only event per state change, chained by hash to the previous one."""
+# The canonical JSON of an event: json.dumps(payload, sort_keys=True, ensure_ascii=False,
+# separators=(",", ":")) of its eight fields. Built by hand below (the same bytes, keys in sorted
+# order): verifying a long chain spends most of its time here.
+_encode_str = json.encoder.encode_basestring  # what dumps uses with ensure_ascii=False
+_dump_details = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
 
-    seq = models.PositiveBigIntegerField(_("sequence"), unique=True, editable=False)
+
+def event_hash(
+    *,
+    seq: int,
+    occurred_at,
+    actor_username: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details,
+    prev_hash: str,
+) -> str:
+    """The SHA-256 of an event's canonical JSON: the format every sealed row was hashed with.
+    `occurred_at` is a datetime, or its isoformat(timespec="microseconds") already."""
+    moment = (
+        occurred_at
+        if isinstance(occurred_at, str)
+        else occurred_at.isoformat(timespec="microseconds")
+    )
+    canonical = (
+        f'{{"action":{_encode_str(action)},"actor":{_encode_str(actor_username)},'
+        f'"details":{_dump_details(details)},"object_id":{_encode_str(object_id)},'
+        f'"object_type":{_encode_str(object_type)},'
+        f'"occurred_at":{_encode_str(moment)},'
+        f'"prev_hash":{_encode_str(prev_hash)},"seq":{int(seq)}}}'
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def event_hash_reference(**fields) -> str:
+    """The definition event_hash follows, kept to check it against (tests)."""
+    payload = {
+        "seq": fields["seq"],
+        "occurred_at": fields["occurred_at"].isoformat(timespec="microseconds"),
+        "actor": fields["actor_username"],
+        "action": fields["action"],
+        "object_type": fields["object_type"],
+        "object_id": fields["object_id"],
+        "details": fields["details"],
+        "prev_hash": fields["prev_hash"],
+    }
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class AuditEvent(models.Model):
+    """One append-only event per state change. Written in the caller's transaction without its
+    place in the chain (`seq`, `prev_hash` and `hash` empty); the sealer (core.audit) gives it
+    them once committed, in id order, chaining it by hash to the previous one."""
+
+    seq = models.PositiveBigIntegerField(_("sequence"), unique=True, null=True, editable=False)
     occurred_at = models.DateTimeField(_("time"), db_index=True, editable=False)
     actor = models.ForeignKey(
         User,
@@ -100,19 +153,26 @@ class AuditEvent(models.Model):
     object_type = models.CharField(_("object type"), max_length=64, editable=False)
     object_id = models.CharField(_("object id"), max_length=64, editable=False)
     details = models.JSONField(_("details"), default=dict, editable=False)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    hash = models.CharField(max_length=64, unique=True, editable=False)
+    # NULL until sealed, not "": the hash is unique and many events may wait at once.
+    prev_hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
+    hash = models.CharField(max_length=64, unique=True, null=True, editable=False)  # noqa: DJ001
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
-        ordering = ["seq"]
+        ordering = ["id"]
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            # The sealer's work list: the events not sealed yet, in id order.
+            models.Index(
+                fields=["id"], condition=models.Q(seq__isnull=True), name="core_auditevent_unsealed"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+        return f"#{self.seq or '-'} {self.action} {self.object_type}:{self.object_id}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -123,15 +183,53 @@ class AuditEvent(models.Model):
         raise PermissionError("audit events are append-only")
 
     def compute_hash(self) -> str:
-        payload = {
-            "seq": self.seq,
-            "occurred_at": self.occurred_at.isoformat(timespec="microseconds"),
-            "actor": self.actor_username,
-            "action": self.action,
-            "object_type": self.object_type,
-            "object_id": self.object_id,
-            "details": self.details,
-            "prev_hash": self.prev_hash,
-        }
-        canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        assert self.seq is not None and self.prev_hash is not None, "the event is not sealed"
+        return event_hash(
+            seq=self.seq,
+            occurred_at=self.occurred_at,
+            actor_username=self.actor_username,
+            action=self.action,
+            object_type=self.object_type,
+            object_id=self.object_id,
+            details=self.details,
+            prev_hash=self.prev_hash,
+        )
+
+
+class AuditCheckpoint(models.Model):
+    """A signed head of the chain: `seq` and its event's hash, signed with the Ed25519 key of
+    AUDIT_SIGNING_KEY (never stored in the database) and sent to the witnesses outside it.
+    `witness_pending` lists the witnesses it has not reached yet (the sweeper retries them)."""
+
+    seq = models.PositiveBigIntegerField(_("sequence"), unique=True, editable=False)
+    head_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("time"), editable=False)
+    key_id = models.CharField(max_length=32, editable=False)
+    signature = models.CharField(max_length=128, editable=False)
+    witness_pending = models.CharField(max_length=64, blank=True, editable=False)
+    witnessed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    witness_error = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["seq"]
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.seq} {self.head_hash[:12]}"
+
+
+class AuditSealerLease(models.Model):
+    """Who may seal: one row, taken with an UPDATE that succeeds only once it expired (or by its
+    holder, to renew it). A sealer that dies leaves it to expire."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    holder = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("audit sealer lease")
+        verbose_name_plural = _("audit sealer leases")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder} until {self.expires_at:%Y-%m-%d %H:%M:%S}"

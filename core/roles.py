@@ -124,10 +124,11 @@ def ensure_role_groups(**_: object) -> None:
 
 
 def user_role(user) -> str | None:
+    """The user's role, read once per user object (a request has one: the page's context and
+    the selectors ask it again), as Django keeps the user's permissions."""
     if not user.is_authenticated:
         return None
-    names = {group.name for group in user.groups.all()}
-    for role in Role:
-        if role.value in names:
-            return role.value
-    return None
+    if not hasattr(user, "_role_cache"):
+        names = {group.name for group in user.groups.all()}
+        user._role_cache = next((role.value for role in Role if role.value in names), None)
+    return user._role_cache

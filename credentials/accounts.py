@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.audit import record_event
+from core.audit import record_event, record_events
 from core.errors import InvalidInput, RuleViolation
 from core.models import User
 from core.queue import enqueue
@@ -82,6 +82,50 @@ def account_unlock(*, account: Account, actor: User | None) -> Account:
 
 def account_lock(*, account: Account, actor: User | None) -> Account:
     return _change_lock(account=account, actor=actor, to_state=AccountState.LOCKED)
+
+
+def accounts_unlock_on_targets(*, accounts: list[Account], unlocked: list[Account]) -> None:
+    """The slow half of unlocking several accounts at once (a check-out unlocks every account
+    of the terminal), outside any transaction: refuse, before touching any target, what an
+    account's state does not allow, then unlock each on its target in order, appending it to
+    `unlocked` as its target answers. A target that fails raises ConnectorError: `unlocked`
+    then holds the accounts opened before it. The accounts come with their target system;
+    `accounts_record_state` records the result in the caller's transaction."""
+    for account in accounts:
+        check_transition(account, AccountState.UNLOCKED, field="state")
+    for account in accounts:
+        connector_for(account.target_system).unlock(account.login_id)
+        unlocked.append(account)
+
+
+def accounts_record_state(*, accounts: list[Account], actor: User | None, to_state: str) -> None:
+    """Record in the caller's transaction that the targets locked or unlocked these accounts:
+    one conditional UPDATE (the row locks, and the check that each may still make the change:
+    a state changed since refuses the whole change), and each account's audit event."""
+    if not accounts:
+        return
+    allowed_from = [
+        state for state, targets in Account.ALLOWED_TRANSITIONS.items() if to_state in targets
+    ]
+    pks = [account.pk for account in accounts]
+    changed = Account.objects.filter(pk__in=pks, state__in=allowed_from).update(state=to_state)
+    if changed != len(set(pks)):
+        for current in Account.objects.filter(pk__in=pks):
+            check_transition(current, to_state, field="state")
+        raise RuleViolation(_("An account's state changed in the meantime; try again."))
+    for account in accounts:
+        account.state = to_state
+    record_events(
+        actor=actor,
+        events=[
+            (
+                f"account.{to_state}",
+                account,
+                {"login_id": account.login_id, "target_system": account.target_system.code},
+            )
+            for account in accounts
+        ],
+    )
 
 
 def account_delete(*, account: Account, actor: User | None) -> Account:

@@ -1,5 +1,6 @@
 """Random login IDs and passwords from `secrets`, each within its target system's policy."""
 
+import os
 import secrets
 import string
 from dataclasses import dataclass
@@ -48,19 +49,46 @@ class PasswordPolicy:
         )
 
 
+class _Draws:
+    """Uniform draws from the operating system's CSPRNG (the source `secrets` uses), read a
+    block at a time instead of once per character: a byte is kept only when it is below the
+    largest multiple of n that fits in a byte (rejection sampling), so every result below n is
+    exactly as likely as any other."""
+
+    def __init__(self, expected: int):
+        self._block, self._next = os.urandom(2 * expected + 16), 0
+
+    def below(self, n: int) -> int:
+        if n > 256:
+            return secrets.randbelow(n)
+        limit = 256 - 256 % n
+        while True:
+            if self._next == len(self._block):
+                self._block, self._next = os.urandom(64), 0
+            byte = self._block[self._next]
+            self._next += 1
+            if byte < limit:
+                return byte % n
+
+    def choice(self, pool: str) -> str:
+        return pool[self.below(len(pool))]
+
+
 def generate_password(policy: PasswordPolicy) -> str:
     policy.check()
     classes = policy.classes()
-    chars = [secrets.choice(pool) for pool, n in classes for _ in range(n)]
+    draws = _Draws(2 * policy.length)
+    chars = [draws.choice(pool) for pool, n in classes for _ in range(n)]
     alphabet = "".join(pool for pool, _n in classes)
-    chars += [secrets.choice(alphabet) for _ in range(policy.length - len(chars))]
-    # Fisher-Yates with a CSPRNG, so the required characters are not always first.
+    chars += [draws.choice(alphabet) for _ in range(policy.length - len(chars))]
+    # Fisher-Yates, so the required characters are not always first.
     for i in range(len(chars) - 1, 0, -1):
-        j = secrets.randbelow(i + 1)
+        j = draws.below(i + 1)
         chars[i], chars[j] = chars[j], chars[i]
     return "".join(chars)
 
 
 def generate_login_id(prefix: str, random_length: int, excluded: str = "") -> str:
     alphabet = "".join(c for c in LOGIN_ID_ALPHABET if c not in excluded)
-    return prefix + "".join(secrets.choice(alphabet) for _ in range(random_length))
+    draws = _Draws(random_length)
+    return prefix + "".join(draws.choice(alphabet) for _ in range(random_length))

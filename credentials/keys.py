@@ -2,36 +2,43 @@
 moves every stored secret under the newest key (the rotate_encryption_keys command), after which
 the older keys can be dropped."""
 
-from django.db import transaction
+from django.db import connection, transaction
 
-from credentials.models import SecretVersion, TargetSystem
-from credentials.secrets import (
-    bind_password_encrypt,
-    bind_password_plaintext,
-    keyring,
-    secret_encrypt,
-    secret_plaintext,
-)
+from credentials.models import SecretVersion, TargetSystem, secret_context
+from credentials.secrets import bind_password_encrypt, bind_password_plaintext, keyring
+
+PAGE_SIZE = 2000
 
 
-def reencrypt_under_newest_key(*, batch_size: int = 200) -> dict[str, int]:
-    """Re-encrypt every secret (and LDAP bind password) not under the newest key, in small
-    transactions, so that an interrupted run simply continues when run again."""
-    newest = keyring().current_key_id
+def reencrypt_under_newest_key(*, batch_size: int = PAGE_SIZE) -> dict[str, int]:
+    """Re-encrypt every secret (and LDAP bind password) not under the newest key, a page at a
+    time in its own short transaction, so that an interrupted run simply continues when run
+    again. Pages follow the primary key (keyset: each starts after the last one's highest id,
+    never with an OFFSET), and each page is written back in one statement."""
+    ring = keyring()
+    newest = ring.current_key_id
     counts = {"secret_versions": 0, "target_systems": 0}
+    after = 0
     while True:
         with transaction.atomic():
-            batch = list(
+            page = list(
                 SecretVersion.objects.select_for_update(of=("self",))
+                .filter(pk__gt=after)
                 .exclude(key_id=newest)
-                .order_by("pk")[:batch_size]
+                .order_by("pk")
+                .values_list("pk", "account_id", "version", "key_id", "ciphertext")[:batch_size]
             )
-            for version in batch:
-                secret_encrypt(version, secret_plaintext(version))
-                version.save(update_fields=["key_id", "ciphertext"])
-        counts["secret_versions"] += len(batch)
-        if len(batch) < batch_size:
-            break
+            if not page:
+                break
+            rows = []
+            for pk, account_id, version, key_id, ciphertext in page:
+                context = secret_context(account_id=account_id, version=version)
+                plaintext = ring.decrypt(key_id, bytes(ciphertext), context=context)
+                _key_id, sealed = ring.encrypt(plaintext, context=context)
+                rows.append((pk, sealed))
+            _write_page(newest, rows)
+        counts["secret_versions"] += len(page)
+        after = page[-1][0]
     with transaction.atomic():
         targets = (
             TargetSystem.objects.select_for_update(of=("self",))
@@ -45,3 +52,20 @@ def reencrypt_under_newest_key(*, batch_size: int = 200) -> dict[str, int]:
             )
             counts["target_systems"] += 1
     return counts
+
+
+def _write_page(key_id: str, rows: list[tuple[int, bytes]]) -> None:
+    """One UPDATE for the page: every row gets the key id, each its own ciphertext."""
+    table = connection.ops.quote_name(SecretVersion._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS s SET key_id = %s, ciphertext = v.ciphertext "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::bytea[]) AS v(id, ciphertext) WHERE s.id = v.id",
+                [key_id, [pk for pk, _ in rows], [sealed for _, sealed in rows]],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET key_id = %s, ciphertext = %s WHERE id = %s",  # noqa: S608
+                [(key_id, sealed, pk) for pk, sealed in rows],
+            )

@@ -157,6 +157,11 @@ class Account(models.Model):
         ordering = ["target_system__code", "login_id"]
         verbose_name = _("account")
         verbose_name_plural = _("accounts")
+        indexes = [
+            # The check that a new login ID is unused on its target, deleted accounts included
+            # (the unique constraint below leaves them out): one index look-up.
+            models.Index(fields=["target_system", "login_id"], name="account_target_login_id"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(state__in=AccountState.values), name="account_state_valid"
@@ -242,7 +247,13 @@ class SecretVersion(models.Model):
 
     @property
     def aad_context(self) -> str:
-        return f"account={self.account_id}|version={self.version}"
+        return secret_context(account_id=self.account_id, version=self.version)
+
+
+def secret_context(*, account_id: int, version: int) -> str:
+    """What a secret version's ciphertext is bound to, from its columns alone (for code that
+    reads many rows without making models of them)."""
+    return f"account={account_id}|version={version}"
 
 
 OPEN_ROTATION_STATUSES = (

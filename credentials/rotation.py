@@ -7,26 +7,35 @@ A rotation is crash-safe in three steps:
 
 A crash anywhere leaves the pending version in place, so a retry pushes the same values again
 (connectors are idempotent) and the target and the database agree at the end.
+
+Rotations travel and run in batches: the rotations a transaction asks for go to the workers as
+one message per `BATCH_SIZE` once it commits (the sweeper sends the same way), and a worker runs
+steps 1 and 3 of a whole batch as a handful of set-based statements. A rotation that fails in a
+set-based step is tried again alone, and a target that refuses one account fails that account
+only: one failure never fails the batch.
 """
 
 import logging
 import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.audit import record_event
+from core.audit import record_event, record_events
 from core.errors import RuleViolation
 from core.models import User
 from core.queue import enqueue
 from core.selectors import emails_of_users_holding
 from core.transitions import check_transition
-from credentials.generation import generate_password
+from credentials.connectors import Connector
+from credentials.generation import PasswordPolicy, generate_password
 from credentials.models import (
     OPEN_ROTATION_STATUSES,
     Account,
@@ -38,49 +47,169 @@ from credentials.models import (
     RotationStatus,
     SecretStatus,
     SecretVersion,
+    TargetSystem,
 )
 from credentials.permissions import DECIDES_ROTATIONS, require_rotation_authority
 from credentials.secrets import secret_encrypt, secret_plaintext
-from credentials.targets import connector_for, policy_of, unused_login_id
+from credentials.targets import connector_for, policy_of, unused_login_ids
 
 logger = logging.getLogger(__name__)
+
+# Rotations per worker message: large enough that a batch's fixed statements are a small share
+# of each rotation's, small enough that a slow target delays few others.
+BATCH_SIZE = 50
+ONE_ROTATION_TASK = "credentials.tasks.rotate_account"
+BATCH_TASK = "credentials.tasks.rotate_accounts"
+
+# What a rotation came to in a worker: its status afterwards, or the error that stopped it
+# (a ConnectorError from the target, or any other error, which leaves it for the sweeper).
+Outcome = str | Exception
+
+
+# Requests ---------------------------------------------------------------------------------------
+
+
+def rotation_request(*, account: Account, reason: str, actor: User | None) -> Rotation:
+    """Ask for a rotation in the caller's transaction; the worker is asked after the commit.
+    An account with a rotation already open keeps that one (a second would change nothing)."""
+    (rotation,) = rotations_request(accounts=[account], reason=reason, actor=actor)
+    return rotation
+
+
+def rotations_request(
+    *, accounts: Iterable[Account], reason: str, actor: User | None
+) -> list[Rotation]:
+    """`rotation_request` for many accounts at once, in set-based statements: one rotation per
+    account, in the order given (the open one for an account that has one).
+
+    In the caller's transaction without a savepoint: every check is made before the first
+    write, so a refusal leaves the caller's transaction as it was."""
+    if not transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return rotations_request(accounts=accounts, reason=reason, actor=actor)
+    pks = list(dict.fromkeys(account.pk for account in accounts))
+    if not pks:
+        return []
+    locked = {
+        account.pk: account
+        for account in Account.objects.select_for_update(of=("self",))
+        .filter(pk__in=pks)
+        .order_by("pk")
+    }
+    missing = [pk for pk in pks if pk not in locked]
+    if missing:
+        raise Account.DoesNotExist(f"no account {missing[0]}")
+    # An account is rotation_pending exactly while a rotation of it is open.
+    pending = [
+        pk for pk, account in locked.items() if account.state == AccountState.ROTATION_PENDING
+    ]
+    existing: dict[int, Rotation] = {}
+    if pending:
+        existing = {
+            rotation.account_id: rotation
+            for rotation in Rotation.objects.filter(
+                account_id__in=pending, status__in=OPEN_ROTATION_STATUSES
+            )
+        }
+    to_open = [locked[pk] for pk in pks if pk not in existing]
+    for account in to_open:
+        check_transition(account, AccountState.ROTATION_PENDING, field="state")
+    opened: dict[int, Rotation] = {}
+    if to_open:
+        Account.objects.filter(pk__in=[a.pk for a in to_open]).update(
+            state=AccountState.ROTATION_PENDING
+        )
+        for account in to_open:
+            account.state = AccountState.ROTATION_PENDING
+        opened = {
+            rotation.account_id: rotation
+            for rotation in _rotations_open(accounts=to_open, reason=reason, actor=actor)
+        }
+    return [existing.get(pk) or opened[pk] for pk in pks]
 
 
 def rotation_open(*, account: Account, reason: str, actor: User | None) -> Rotation:
     """A rotation of an account already `rotation_pending` (a new one, or one the caller has just
     changed under its lock); the worker is asked after the commit."""
-    rotation = Rotation.objects.create(account=account, reason=reason, requested_by=actor)
-    record_event(
-        actor=actor,
-        action="rotation.requested",
-        obj=rotation,
-        details={"account": account.pk, "login_id": account.login_id, "reason": reason},
-    )
-    transaction.on_commit(lambda: rotation_dispatch(rotation_id=rotation.pk))
+    (rotation,) = _rotations_open(accounts=[account], reason=reason, actor=actor)
     return rotation
 
 
-@transaction.atomic
-def rotation_request(*, account: Account, reason: str, actor: User | None) -> Rotation:
-    """Ask for a rotation in the caller's transaction; the worker is asked after the commit.
-    An account with a rotation already open keeps that one (a second would change nothing)."""
-    account = Account.objects.select_for_update(of=("self",)).get(pk=account.pk)
-    existing = Rotation.objects.filter(account=account, status__in=OPEN_ROTATION_STATUSES).first()
-    if existing is not None:
-        return existing
-    check_transition(account, AccountState.ROTATION_PENDING, field="state")
-    account.state = AccountState.ROTATION_PENDING
-    account.save(update_fields=["state"])
-    return rotation_open(account=account, reason=reason, actor=actor)
+def _rotations_open(
+    *, accounts: Sequence[Account], reason: str, actor: User | None
+) -> list[Rotation]:
+    rotations = Rotation.objects.bulk_create(
+        [Rotation(account=account, reason=reason, requested_by=actor) for account in accounts]
+    )
+    record_events(
+        actor=actor,
+        events=[
+            (
+                "rotation.requested",
+                rotation,
+                {"account": account.pk, "login_id": account.login_id, "reason": reason},
+            )
+            for rotation, account in zip(rotations, accounts, strict=True)
+        ],
+    )
+    _dispatch_after_commit([rotation.pk for rotation in rotations])
+    return rotations
 
 
-def rotation_dispatch(*, rotation_id: int) -> None:
-    """Send a requested rotation to a worker. A broker that is down is only logged: the
-    sweeper re-sends every rotation that has waited too long."""
-    if not enqueue("credentials.tasks.rotate_account", rotation_id):
-        logger.warning("rotation %s was not sent; the sweeper will resend it", rotation_id)
+class _DispatchBatch:
+    """The rotations one transaction asked for, sent together once it commits."""
+
+    def __init__(self) -> None:
+        self.rotation_ids: list[int] = []
+        self.sent = False
+        self.callback = self.send  # one bound method, found again in run_on_commit
+
+    def send(self) -> None:
+        self.sent = True
+        rotations_dispatch(rotation_ids=self.rotation_ids)
+
+
+def _dispatch_after_commit(rotation_ids: list[int]) -> None:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        rotations_dispatch(rotation_ids=rotation_ids)
         return
-    Rotation.objects.filter(pk=rotation_id).update(dispatched_at=timezone.now())
+    batch: _DispatchBatch | None = getattr(connection, "_rotation_dispatch_batch", None)
+    # Requests that follow each other in one transaction share a message: the batch is reused
+    # while its callback is the last one waiting for the commit (gone after a commit or a
+    # rollback; followed by another callback, e.g. an email, the next requests start a new one,
+    # so that what the commit sends keeps the order in which it was asked).
+    if (
+        batch is None
+        or batch.sent
+        or not connection.run_on_commit
+        or connection.run_on_commit[-1][1] is not batch.callback
+    ):
+        batch = _DispatchBatch()
+        connection._rotation_dispatch_batch = batch
+        transaction.on_commit(batch.callback)
+    # An id whose savepoint was rolled back may stay in the list: the worker skips it.
+    batch.rotation_ids.extend(rotation_ids)
+
+
+def rotations_dispatch(*, rotation_ids: Sequence[int]) -> None:
+    """Send requested rotations to the workers, `BATCH_SIZE` per message. A broker that is down
+    is only logged: the sweeper re-sends every rotation that has waited too long."""
+    for start in range(0, len(rotation_ids), BATCH_SIZE):
+        chunk = list(rotation_ids[start : start + BATCH_SIZE])
+        sent = (
+            enqueue(ONE_ROTATION_TASK, chunk[0]) if len(chunk) == 1 else enqueue(BATCH_TASK, chunk)
+        )
+        if not sent:
+            if len(chunk) == 1:
+                logger.warning("rotation %s was not sent; the sweeper will resend it", chunk[0])
+            else:
+                logger.warning(
+                    "rotations %s were not sent; the sweeper will resend them",
+                    ", ".join(map(str, chunk)),
+                )
+            continue
+        Rotation.objects.filter(pk__in=chunk).update(dispatched_at=timezone.now())
 
 
 def rotation_resend_stale(*, older_than_seconds: int | None = None) -> int:
@@ -94,60 +223,175 @@ def rotation_resend_stale(*, older_than_seconds: int | None = None) -> int:
     stale = Rotation.objects.filter(
         status=RotationStatus.REQUESTED, requested_at__lt=cutoff
     ).filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=cutoff))
-    ids = list(stale.values_list("pk", flat=True))
-    for rotation_id in ids:
-        rotation_dispatch(rotation_id=rotation_id)
+    ids = list(stale.order_by("pk").values_list("pk", flat=True))
+    rotations_dispatch(rotation_ids=ids)
     return len(ids)
 
 
-@transaction.atomic
-def _prepare_pending(rotation_id: int) -> tuple[Rotation, SecretVersion] | None:
-    """Step 1: store the new values as pending (or find the ones a crashed try stored)."""
-    rotation = (
-        Rotation.objects.select_for_update(of=("self",))
-        .select_related("account__target_system")
-        .get(pk=rotation_id)
-    )
-    if rotation.status != RotationStatus.REQUESTED:
-        return None
-    account = rotation.account
-    rotation.attempts += 1
-    if rotation.pending_version_id is None:
-        target = account.target_system
-        version_number = (account.secret_versions.aggregate(n=Max("version"))["n"] or 0) + 1
-        pending = SecretVersion(
-            account=account,
-            version=version_number,
-            login_id=unused_login_id(target),
-            status=SecretStatus.PENDING,
-        )
-        secret_encrypt(pending, generate_password(policy_of(target)))
-        pending.save()
-        rotation.pending_version = pending
-    rotation.save(update_fields=["attempts", "pending_version"])
-    stored = rotation.pending_version
-    assert stored is not None, "stored just above, or by an earlier try"
-    return rotation, stored
+# Running rotations (the worker's job) -----------------------------------------------------------
+
+
+@dataclass
+class _Push:
+    """One rotation between steps 1 and 3: what its connector must be told."""
+
+    rotation: Rotation
+    target: TargetSystem
+    old_login_id: str
+    new_login_id: str
+    password: str
 
 
 def rotation_perform(*, rotation_id: int) -> str:
-    """Run one rotation (the worker's job). Returns the rotation's status afterwards.
-    Raises ConnectorError when the target failed; the task decides whether to retry."""
-    prepared = _prepare_pending(rotation_id)
-    if prepared is None:
-        return Rotation.objects.values_list("status", flat=True).get(pk=rotation_id)
-    rotation, pending = prepared
-    account = rotation.account
-    if account.target_system.connector == ConnectorKind.MANUAL:
-        _await_admin(rotation)
-        return RotationStatus.AWAITING_ADMIN
-    connector_for(account.target_system).apply_rotation(
-        old_login_id=account.login_id,
-        new_login_id=pending.login_id,
-        password=secret_plaintext(pending),
+    """Run one rotation. Returns the rotation's status afterwards; raises the error that stopped
+    it (a ConnectorError when the target failed: the task decides whether to retry)."""
+    outcome = rotations_perform(rotation_ids=[rotation_id]).get(rotation_id)
+    if outcome is None:
+        raise Rotation.DoesNotExist(f"no rotation {rotation_id}")
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def rotations_perform(*, rotation_ids: Iterable[int]) -> dict[int, Outcome]:
+    """Run a batch of rotations: each one's status afterwards, or the error that stopped it.
+    Never raises for one rotation's sake. An id with no rotation (its request rolled back) is
+    left out."""
+    ids = sorted(set(rotation_ids))
+    outcomes: dict[int, Outcome] = {}
+    pushes = _one_at_a_time_if_needed(_prepare_pending, ids, outcomes)
+    # Rotations not requested any more (a duplicate delivery, one already finished) and
+    # rotations of manual targets end here.
+    ready = {push.rotation.pk for push in pushes}
+    unready = [pk for pk in ids if pk not in ready and pk not in outcomes]
+    if unready:
+        outcomes.update(Rotation.objects.filter(pk__in=unready).values_list("pk", "status"))
+    pushed = []
+    connectors: dict[int, Connector] = {}
+    for push in pushes:
+        rotation = push.rotation
+        if push.target.connector == ConnectorKind.MANUAL:
+            _await_admin(rotation)
+            outcomes[rotation.pk] = RotationStatus.AWAITING_ADMIN
+            continue
+        try:
+            connector = connectors.get(push.target.pk)
+            if connector is None:
+                connector = connectors[push.target.pk] = connector_for(push.target)
+            connector.apply_rotation(
+                old_login_id=push.old_login_id,
+                new_login_id=push.new_login_id,
+                password=push.password,
+            )
+        except Exception as exc:  # this account's failure; the others go on
+            outcomes[rotation.pk] = exc
+            continue
+        pushed.append(rotation.pk)
+    _one_at_a_time_if_needed(
+        lambda batch: _make_current(rotation_ids=batch, actor=None), pushed, outcomes
     )
-    _make_current(rotation_id=rotation_id, actor=None)
-    return RotationStatus.SUCCEEDED
+    for pk in pushed:
+        outcomes.setdefault(pk, RotationStatus.SUCCEEDED)
+    return outcomes
+
+
+def _one_at_a_time_if_needed(step, ids: list[int], outcomes: dict[int, Outcome]) -> list:
+    """Run a set-based step on the whole batch; if it fails, on each rotation alone, so that
+    the rotation that made it fail is the only one to fail (its error goes to `outcomes`)."""
+    if not ids:
+        return []
+    try:
+        return list(step(ids))
+    except Exception as exc:
+        if len(ids) == 1:
+            logger.warning("rotation %s failed", ids[0], exc_info=True)
+            outcomes[ids[0]] = exc
+            return []
+        logger.warning("a batch of %s rotations failed; trying one at a time", len(ids))
+    results = []
+    for pk in ids:
+        try:
+            results += step([pk])
+        except Exception as exc:
+            logger.warning("rotation %s failed", pk, exc_info=True)
+            outcomes[pk] = exc
+    return results
+
+
+def _prepare_pending(rotation_ids: list[int]) -> list[_Push]:
+    """Step 1, set-based: store the new values as pending (or find the ones a crashed try
+    stored) for every rotation of the batch still requested. Five statements for a batch."""
+    with transaction.atomic():
+        versions = SecretVersion.objects.filter(account=OuterRef("account"))
+        rotations = list(
+            Rotation.objects.select_for_update(of=("self",))
+            .select_related("account__target_system", "pending_version")
+            .annotate(
+                last_version=Subquery(versions.order_by("-version").values("version")[:1]),
+                # left by a rotation of the account that failed: pushed again, not replaced
+                left_pending=Subquery(
+                    versions.filter(status=SecretStatus.PENDING).values("pk")[:1]
+                ),
+            )
+            .filter(pk__in=rotation_ids, status=RotationStatus.REQUESTED)
+            .order_by("pk")
+        )
+        if not rotations:
+            return []
+        left = [
+            r.left_pending
+            for r in rotations
+            if r.pending_version_id is None and r.left_pending is not None
+        ]
+        left_versions = SecretVersion.objects.in_bulk(left) if left else {}
+        fresh = [r for r in rotations if r.pending_version_id is None and r.left_pending is None]
+        by_target: dict[int, list] = {}
+        for rotation in fresh:
+            by_target.setdefault(rotation.account.target_system_id, []).append(rotation)
+        passwords: dict[int, str] = {}
+        created = []
+        for group in by_target.values():
+            target = group[0].account.target_system
+            policy: PasswordPolicy = policy_of(target)
+            for rotation, login_id in zip(group, unused_login_ids(target, len(group)), strict=True):
+                pending = SecretVersion(
+                    account=rotation.account,
+                    version=(rotation.last_version or 0) + 1,
+                    login_id=login_id,
+                    status=SecretStatus.PENDING,
+                )
+                passwords[rotation.pk] = generate_password(policy)
+                secret_encrypt(pending, passwords[rotation.pk])
+                rotation.pending_version = pending
+                created.append(pending)
+        SecretVersion.objects.bulk_create(created)
+        for rotation in rotations:
+            if rotation.pending_version_id is None:
+                # made above (now saved), or left by a failed rotation
+                rotation.pending_version = (
+                    rotation.pending_version or left_versions[rotation.left_pending]
+                )
+            rotation.attempts += 1
+        # Each rotation's pending version is its account's only pending one.
+        Rotation.objects.filter(pk__in=[r.pk for r in rotations]).update(
+            attempts=F("attempts") + 1,
+            pending_version=Subquery(versions.filter(status=SecretStatus.PENDING).values("pk")[:1]),
+        )
+    pushes = []
+    for rotation in rotations:
+        stored = rotation.pending_version
+        assert stored is not None, "stored just above, or by an earlier try"
+        password = passwords.get(rotation.pk)
+        pushes.append(
+            _Push(
+                rotation=rotation,
+                target=rotation.account.target_system,
+                old_login_id=rotation.account.login_id,
+                new_login_id=stored.login_id,
+                password=password if password is not None else secret_plaintext(stored),
+            )
+        )
+    return pushes
 
 
 @transaction.atomic
@@ -166,48 +410,86 @@ def _await_admin(rotation: Rotation) -> None:
         )
 
 
-@transaction.atomic
 def _make_current(
-    *, rotation_id: int, actor: User | None, expected: str = RotationStatus.REQUESTED
-) -> None:
-    """Step 3: the target accepted the pending values; make them current."""
-    rotation = Rotation.objects.select_for_update(of=("self",)).get(pk=rotation_id)
-    if rotation.status != expected:
-        return  # a duplicate delivery finished it already
-    account = Account.objects.select_for_update(of=("self",)).get(pk=rotation.account_id)
-    assert rotation.pending_version_id is not None, "stored by _prepare_pending before the target"
-    pending = SecretVersion.objects.select_for_update(of=("self",)).get(
-        pk=rotation.pending_version_id
-    )
-    now = timezone.now()
-    old_version = account.current_version
-    if old_version is not None:
-        SecretVersion.objects.filter(pk=old_version.pk).update(status=SecretStatus.RETIRED)
-    LoginIdRecord.objects.filter(account=account, valid_until__isnull=True).update(valid_until=now)
-    LoginIdRecord.objects.create(account=account, login_id=pending.login_id, valid_from=now)
-    pending.status, pending.became_current_at = SecretStatus.CURRENT, now
-    pending.save(update_fields=["status", "became_current_at"])
-    old_login_id = account.login_id
-    check_transition(account, AccountState.LOCKED, field="state")
-    account.state = AccountState.LOCKED
-    account.login_id, account.current_version, account.rotated_at = pending.login_id, pending, now
-    account.save(update_fields=["state", "login_id", "current_version", "rotated_at"])
-    rotation.status, rotation.finished_at, rotation.last_error = RotationStatus.SUCCEEDED, now, ""
-    rotation.save(update_fields=["status", "finished_at", "last_error"])
-    record_event(
-        actor=actor,
-        action="rotation.succeeded",
-        obj=rotation,
-        details={
-            "account": account.pk,
-            "reason": rotation.reason,
-            "old_login_id": old_login_id,
-            "new_login_id": pending.login_id,
-            "old_version": old_version.version if old_version else None,
-            "new_version": pending.version,
-            "attempts": rotation.attempts,
-        },
-    )
+    *, rotation_ids: list[int], actor: User | None, expected: str = RotationStatus.REQUESTED
+) -> list[int]:
+    """Step 3, set-based: the target accepted the pending values; make them current. Seven
+    statements for a batch, and its audit events. Returns the rotations it finished (those a
+    duplicate delivery finished already are left alone)."""
+    with transaction.atomic():
+        rotations = list(
+            Rotation.objects.select_for_update(of=("self", "account"))
+            .select_related("account__current_version", "pending_version")
+            .filter(pk__in=rotation_ids, status=expected)
+            .order_by("pk")
+        )
+        if not rotations:
+            return []
+        pendings: dict[int, SecretVersion] = {}
+        for rotation in rotations:
+            pending = rotation.pending_version
+            assert pending is not None, "stored before the target was asked"
+            pendings[rotation.pk] = pending
+            check_transition(rotation.account, AccountState.LOCKED, field="state")
+        now = timezone.now()
+        account_ids = [r.account_id for r in rotations]
+        old_versions = {r.pk: r.account.current_version for r in rotations}
+        retired = [v.pk for v in old_versions.values() if v is not None]
+        if retired:
+            SecretVersion.objects.filter(pk__in=retired).update(status=SecretStatus.RETIRED)
+        LoginIdRecord.objects.filter(account_id__in=account_ids, valid_until__isnull=True).update(
+            valid_until=now
+        )
+        LoginIdRecord.objects.bulk_create(
+            LoginIdRecord(account_id=r.account_id, login_id=pendings[r.pk].login_id, valid_from=now)
+            for r in rotations
+        )
+        SecretVersion.objects.filter(pk__in=[r.pending_version_id for r in rotations]).update(
+            status=SecretStatus.CURRENT, became_current_at=now
+        )
+        old_login_ids = {}
+        for rotation in rotations:
+            account, pending = rotation.account, pendings[rotation.pk]
+            old_login_ids[rotation.pk] = account.login_id
+            pending.status, pending.became_current_at = SecretStatus.CURRENT, now
+            account.state, account.login_id = AccountState.LOCKED, pending.login_id
+            account.current_version, account.rotated_at = pending, now
+        # Each account's current version is now the one that was pending (one per account).
+        current = SecretVersion.objects.filter(account=OuterRef("pk"), status=SecretStatus.CURRENT)
+        Account.objects.filter(pk__in=account_ids).update(
+            state=AccountState.LOCKED,
+            rotated_at=now,
+            current_version=Subquery(current.values("pk")[:1]),
+            login_id=Subquery(current.values("login_id")[:1]),
+        )
+        Rotation.objects.filter(pk__in=[r.pk for r in rotations]).update(
+            status=RotationStatus.SUCCEEDED, finished_at=now, last_error=""
+        )
+        succeeded = []
+        for rotation in rotations:
+            old_version = old_versions[rotation.pk]
+            rotation.status, rotation.finished_at, rotation.last_error = (
+                RotationStatus.SUCCEEDED,
+                now,
+                "",
+            )
+            succeeded.append(
+                (
+                    "rotation.succeeded",
+                    rotation,
+                    {
+                        "account": rotation.account_id,
+                        "reason": rotation.reason,
+                        "old_login_id": old_login_ids[rotation.pk],
+                        "new_login_id": pendings[rotation.pk].login_id,
+                        "old_version": old_version.version if old_version else None,
+                        "new_version": pendings[rotation.pk].version,
+                        "attempts": rotation.attempts,
+                    },
+                )
+            )
+        record_events(actor=actor, events=succeeded)
+    return [rotation.pk for rotation in rotations]
 
 
 def rotation_note_error(*, rotation_id: int, error: str) -> None:
@@ -283,7 +565,7 @@ def rotation_request_aged(*, now=None) -> int:
     """Request a rotation of every locked account whose secret is older than its target's
     maximum age. Unlocked accounts are on loan: their return rotates them anyway."""
     now = now or timezone.now()
-    count = 0
+    aged = []
     accounts = Account.objects.filter(state=AccountState.LOCKED).select_related(
         "target_system", "current_version"
     )
@@ -293,16 +575,20 @@ def rotation_request_aged(*, now=None) -> int:
         )
         max_age = timedelta(days=account.target_system.max_secret_age_days)
         if became_current is None or now - became_current >= max_age:
-            rotation_request(account=account, reason=RotationReason.SCHEDULED, actor=None)
-            count += 1
-    return count
+            aged.append(account)
+    for start in range(0, len(aged), BATCH_SIZE):
+        rotations_request(
+            accounts=aged[start : start + BATCH_SIZE], reason=RotationReason.SCHEDULED, actor=None
+        )
+    return len(aged)
 
 
 @transaction.atomic
 def rotation_force(*, actor: User, accounts) -> list[Rotation]:
     """A security officer's forced rotation of one account, a terminal's or a target's."""
     require_rotation_authority(actor)
-    rotations = []
+    by_reason: dict[str, list[Account]] = {RotationReason.RETRY: [], RotationReason.FORCED: []}
+    order = []
     for account in accounts:
         if account.state == AccountState.DELETED:
             continue
@@ -311,8 +597,13 @@ def rotation_force(*, actor: User, accounts) -> list[Rotation]:
             if account.state == AccountState.ROTATION_FAILED
             else RotationReason.FORCED
         )
-        rotations.append(rotation_request(account=account, reason=reason, actor=actor))
-    return rotations
+        by_reason[reason].append(account)
+        order.append(account.pk)
+    rotations: dict[int, Rotation] = {}
+    for why, group in by_reason.items():
+        for rotation in rotations_request(accounts=group, reason=why, actor=actor):
+            rotations[rotation.account_id] = rotation
+    return [rotations[pk] for pk in order]
 
 
 # Manual targets: an administrator sets the values by hand, a second person verifies ----------
@@ -385,6 +676,6 @@ def manual_rotation_verify(*, rotation: Rotation, actor: User) -> Rotation:
     rotation.verified_by = actor
     rotation.save(update_fields=["verified_by"])
     _make_current(
-        rotation_id=rotation.pk, actor=actor, expected=RotationStatus.AWAITING_VERIFICATION
+        rotation_ids=[rotation.pk], actor=actor, expected=RotationStatus.AWAITING_VERIFICATION
     )
     return Rotation.objects.get(pk=rotation.pk)

@@ -51,10 +51,11 @@ def rotation_queue(*, user: User) -> QuerySet[Rotation]:
     )
 
 
-def credential_blockers(*, terminal: Terminal) -> list[str]:
-    """Why this terminal's accounts forbid lending it now (empty when they allow it)."""
+def credential_blockers(*, terminal: Terminal, accounts: list[Account] | None = None) -> list[str]:
+    """Why this terminal's accounts forbid lending it now (empty when they allow it). A caller
+    that has read them already (the check-out) passes `accounts` from terminal_accounts."""
     reasons = []
-    for account in terminal_accounts(terminal=terminal):
+    for account in terminal_accounts(terminal=terminal) if accounts is None else accounts:
         label = str(account)
         version = account.current_version
         if account.state == AccountState.ROTATION_PENDING:

@@ -43,10 +43,27 @@ def policy_of(target: TargetSystem) -> PasswordPolicy:
 
 def unused_login_id(target: TargetSystem) -> str:
     """A new login ID of the target's pattern that no account on the target has now."""
+    (login_id,) = unused_login_ids(target, 1)
+    return login_id
+
+
+def unused_login_ids(target: TargetSystem, count: int) -> list[str]:
+    """`count` different new login IDs of the target's pattern that no account on the target
+    has now, checked together in one look-up of the (target system, login ID) index."""
+    chosen: list[str] = []
     for _attempt in range(20):
-        login_id = generate_login_id(target.login_id_prefix, target.login_id_random_length)
-        if not Account.objects.filter(target_system=target, login_id=login_id).exists():
-            return login_id
+        candidates = {
+            generate_login_id(target.login_id_prefix, target.login_id_random_length)
+            for _ in range(count - len(chosen))
+        }.difference(chosen)
+        taken = set(
+            Account.objects.filter(target_system=target, login_id__in=candidates)
+            .order_by()
+            .values_list("login_id", flat=True)
+        )
+        chosen += sorted(candidates - taken)
+        if len(chosen) == count:
+            return chosen
     raise RuleViolation(_("No unused login ID could be generated; lengthen the random part."))
 
 

@@ -1,6 +1,8 @@
 """Thin Celery tasks: ids in, a service call, retries here (the services are idempotent).
 No task argument or result ever holds a password."""
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 
@@ -10,29 +12,61 @@ from credentials.rotation import (
     retry_delay,
     rotation_fail,
     rotation_note_error,
-    rotation_perform,
     rotation_request_aged,
     rotation_resend_stale,
+    rotations_perform,
 )
 
+logger = logging.getLogger(__name__)
 
-@shared_task(
-    bind=True,
-    acks_late=True,  # acknowledged only after the rotation ran...
-    reject_on_worker_lost=True,  # ...and requeued if the worker dies in the middle
-    max_retries=None,  # counted below, so that the last failure marks the account
-    ignore_result=True,  # the Rotation row is the result
-)
-def rotate_account(self, rotation_id: int) -> str:
-    try:
-        return rotation_perform(rotation_id=rotation_id)
-    except ConnectorError as exc:
-        message = str(exc)
-        if exc.retryable and self.request.retries < settings.ROTATION_MAX_RETRIES:
-            rotation_note_error(rotation_id=rotation_id, error=message)
-            raise self.retry(countdown=retry_delay(self.request.retries), exc=None) from None
-        rotation_fail(rotation_id=rotation_id, error=message)
-        return "failed"
+_ROTATION_TASK = {
+    "bind": True,
+    "acks_late": True,  # acknowledged only after the rotations ran...
+    "reject_on_worker_lost": True,  # ...and requeued if the worker dies in the middle
+    "max_retries": None,  # counted below, so that the last failure marks the account
+    "ignore_result": True,  # the Rotation rows are the result
+}
+
+
+@shared_task(**_ROTATION_TASK)
+def rotate_accounts(self, rotation_ids: list[int]) -> None:
+    """A batch of rotations; the ones the target refused are retried together, later."""
+    retry = _rotate(self, rotation_ids)
+    if retry:
+        raise self.retry(
+            args=(retry,), countdown=retry_delay(self.request.retries), exc=None
+        ) from None
+
+
+@shared_task(**_ROTATION_TASK)
+def rotate_account(self, rotation_id: int) -> None:
+    """One rotation (a transaction that asked for one; and messages sent before batches)."""
+    if _rotate(self, [rotation_id]):
+        raise self.retry(countdown=retry_delay(self.request.retries), exc=None) from None
+
+
+def _rotate(task, rotation_ids: list[int]) -> list[int]:
+    """Run the batch; mark each rotation the target refused for good, or that failed on its
+    last retry. Returns the rotations to retry. Every rotation of the batch in a retry has
+    failed every earlier try of it, so the task's retry count is each one's."""
+    retry = []
+    for rotation_id, outcome in rotations_perform(rotation_ids=rotation_ids).items():
+        if isinstance(outcome, ConnectorError):
+            message = str(outcome)
+            if outcome.retryable and task.request.retries < settings.ROTATION_MAX_RETRIES:
+                rotation_note_error(rotation_id=rotation_id, error=message)
+                retry.append(rotation_id)
+            else:
+                try:
+                    rotation_fail(rotation_id=rotation_id, error=message)
+                except Exception:  # the others are still marked; the sweeper resends this one
+                    logger.exception("rotation %s could not be marked failed", rotation_id)
+        elif isinstance(outcome, Exception):
+            # Not the target's answer: left requested, for the sweeper to send again.
+            logger.error(
+                "rotation %s failed: %s", rotation_id, type(outcome).__name__, exc_info=outcome
+            )
+    return retry
 
 
 @shared_task(ignore_result=True)

@@ -133,7 +133,9 @@ def loans_out_count(request: AccessRequest) -> int:
     return request.loans.exclude(status=LoanStatus.ABANDONED).count()
 
 
-def checkout_refusals(*, request: AccessRequest, terminal: Terminal, actor: User) -> list[str]:
+def checkout_refusals(
+    *, request: AccessRequest, terminal: Terminal, actor: User, accounts: list | None = None
+) -> list[str]:
     """Every reason this terminal may not be handed out against this request by this person."""
     reasons = []
     declaration = request.declaration
@@ -142,8 +144,10 @@ def checkout_refusals(*, request: AccessRequest, terminal: Terminal, actor: User
             _("Terminal %(tag)s is not in storage (it is %(status)s).")
             % {"tag": terminal.asset_tag, "status": Terminal.Status(terminal.status).label}
         )
-    reasons += credential_blockers(terminal=terminal)
-    if not terminal_accounts(terminal=terminal).exists():
+    if accounts is None:
+        accounts = list(terminal_accounts(terminal=terminal))
+    reasons += credential_blockers(terminal=terminal, accounts=accounts)
+    if not accounts:
         # The borrower's reveal page would show nothing to sign in with.
         reasons.append(
             _("Terminal %(tag)s has no account to sign in with: add one before lending it.")

@@ -16,12 +16,12 @@ from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation
 from core.models import Organization, User
 from core.transitions import check_transition
-from credentials.accounts import account_lock, account_unlock
+from credentials.accounts import account_lock, accounts_record_state, accounts_unlock_on_targets
 from credentials.connectors import ConnectorError
 from credentials.models import Account, AccountState, RotationReason
 from credentials.reveal import secret_approve_extra_reveal, secret_reveal
-from credentials.rotation import rotation_request
-from credentials.selectors import credential_blockers
+from credentials.rotation import rotations_request
+from credentials.selectors import credential_blockers, terminal_accounts
 from lending import hooks, notifications, phrases
 from lending.models import (
     AccessRequest,
@@ -33,7 +33,13 @@ from lending.models import (
     ReturnCondition,
     ReturnConfirmation,
 )
-from lending.selectors import checkout_refusals, close_blockers, loans_due_soon, overdue_loans
+from lending.selectors import (
+    access_request_queryset,
+    checkout_refusals,
+    close_blockers,
+    loans_due_soon,
+    overdue_loans,
+)
 from terminals import services as inventory
 from terminals.models import AccessCard, Location, Terminal
 
@@ -334,8 +340,8 @@ def access_request_cancel(
 
 def loan_checkout(
     *,
-    request: AccessRequest,
-    terminal: Terminal,
+    request: AccessRequest | int,
+    terminal: Terminal | str,
     actor: User,
     operator_name: str,
     acknowledged_name: str,
@@ -344,7 +350,51 @@ def loan_checkout(
 ) -> Loan:
     """Hand out one terminal: reserve it (one winner under the row lock), unlock its accounts on
     their targets, and only then record it as lent. It goes to one of the request's named
-    operators (staff may add one, with a reason that is audited), who signs for it."""
+    operators (staff may add one, with a reason that is audited), who signs for it.
+
+    The request and the terminal may be given by reference, as the API receives them: the
+    request's number (one the actor may see) and the terminal's asset tag. Each is then read
+    once, under its lock; one that does not exist answers on its field, with the others."""
+    loan, cards, accounts = _reserve(
+        request=request,
+        terminal=terminal,
+        actor=actor,
+        operator_name=operator_name,
+        operator_reason=operator_reason,
+        acknowledged_name=acknowledged_name,
+        # None: the terminal's cards in storage; an empty list: it goes out without cards.
+        cards=None if cards is None else list(cards),
+    )
+    # Unlocked on their targets between the two transactions, recorded in the second.
+    unlocked: list[Account] = []
+    try:
+        accounts_unlock_on_targets(accounts=accounts, unlocked=unlocked)
+    except (ConnectorError, RuleViolation) as exc:
+        _abandon(loan=loan, actor=actor, unlocked=unlocked, error=str(exc))
+        raise RuleViolation(
+            _("Terminal %(tag)s was not handed out: an account could not be unlocked.")
+            % {"tag": loan.terminal.asset_tag},
+            reasons=[str(exc)],
+        ) from exc
+    loan = _confirm_lent(loan=loan, actor=actor, cards=cards, accounts=accounts)
+    # What the caller shows of the loan, as written: no need to read it back.
+    loan.handed_out_cards = cards  # type: ignore[attr-defined]
+    loan.terminal_accounts = accounts  # type: ignore[attr-defined]
+    return loan
+
+
+def same_person(name: str, other: str) -> bool:
+    """Typed names of one person: full width or not, with or without the space."""
+    return "".join(unicodedata.normalize("NFKC", name).split()) == "".join(
+        unicodedata.normalize("NFKC", other).split()
+    )
+
+
+def _operator_errors(
+    request: AccessRequest, operator_name: str, acknowledged_name: str, operator_reason: str
+) -> tuple[dict[str, list[str]], str | None]:
+    """What is wrong with who receives the terminal and who signs, per field, and the name the
+    request gives the operator (None: not one it names)."""
     errors: dict[str, list[str]] = {}
     named = next((n for n in request.operators if same_person(n, operator_name)), None)
     if not operator_name.strip():
@@ -366,63 +416,60 @@ def loan_checkout(
             _("The operator who receives it signs: type %(name)s's full name.")
             % {"name": named or operator_name.strip()}
         ]
-    if errors:
-        raise InvalidInput(_("The terminal was not handed out."), field_errors=errors)
-    loan = _reserve(
-        request=request,
-        terminal=terminal,
-        actor=actor,
-        operator_name=named or operator_name.strip(),
-        added_because=operator_reason.strip() if named is None else "",
-        acknowledged_name=acknowledged_name.strip(),
-        # None: the terminal's cards in storage; an empty list: it goes out without cards.
-        cards=list(
-            terminal.access_cards.filter(status=AccessCard.Status.IN_STORAGE)
-            if cards is None
-            else cards
-        ),
-    )
-    unlocked: list[Account] = []
-    try:
-        for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
-            unlocked.append(account_unlock(account=account, actor=actor))
-    except (ConnectorError, RuleViolation) as exc:
-        _abandon(loan=loan, actor=actor, unlocked=unlocked, error=str(exc))
-        raise RuleViolation(
-            _("Terminal %(tag)s was not handed out: an account could not be unlocked.")
-            % {"tag": terminal.asset_tag},
-            reasons=[str(exc)],
-        ) from exc
-    return _confirm_lent(loan=loan, actor=actor)
-
-
-def same_person(name: str, other: str) -> bool:
-    """Typed names of one person: full width or not, with or without the space."""
-    return "".join(unicodedata.normalize("NFKC", name).split()) == "".join(
-        unicodedata.normalize("NFKC", other).split()
-    )
+    return errors, named
 
 
 @transaction.atomic
 def _reserve(
-    *, request, terminal, actor, operator_name, added_because, acknowledged_name, cards
-) -> Loan:
-    request = (
-        AccessRequest.objects.select_for_update(of=("self",))
-        .select_related("declaration")
-        .get(pk=request.pk)
+    *,
+    request: AccessRequest | int,
+    terminal: Terminal | str,
+    actor: User,
+    operator_name: str,
+    operator_reason: str,
+    acknowledged_name: str,
+    cards: list[AccessCard] | None,
+) -> tuple[Loan, list[AccessCard], list[Account]]:
+    errors: dict[str, list[str]] = {}
+    if isinstance(request, AccessRequest):
+        requests, request_pk = AccessRequest.objects.all(), request.pk
+    else:  # by number: only a request the actor may see can be served
+        requests, request_pk = access_request_queryset(user=actor), request
+    locked_request = (
+        requests.select_for_update(of=("self",))
+        .select_related("declaration", "contractor")
+        .filter(pk=request_pk)
+        .first()
     )
-    terminal = (
-        Terminal.objects.select_for_update(of=("self",))
-        .select_related("location")
-        .get(pk=terminal.pk)
-    )
-    reasons = checkout_refusals(request=request, terminal=terminal, actor=actor)
-    # Cards go out with the terminal only from storage; re-read them under the lock.
-    cards = list(
-        AccessCard.objects.select_for_update(of=("self",)).filter(
-            pk__in=[card.pk for card in cards]
+    if locked_request is None:
+        errors["request"] = [
+            _("No access request has the number %(number)s.") % {"number": request_pk}
+        ]
+    # Locked once: terminal_reserve below uses this instance as it is.
+    locked_terminal = inventory.terminal_lock(terminal)
+    if locked_terminal is None:
+        errors["terminal"] = [_("No terminal has the asset tag %(tag)s.") % {"tag": terminal}]
+    named = None
+    if locked_request is not None:
+        operator_errors, named = _operator_errors(
+            locked_request, operator_name, acknowledged_name, operator_reason
         )
+        errors.update(operator_errors)
+    if errors:
+        raise InvalidInput(_("The terminal was not handed out."), field_errors=errors)
+    assert locked_request is not None and locked_terminal is not None, "refused just above"
+    request, terminal = locked_request, locked_terminal
+    added_because = operator_reason.strip() if named is None else ""
+    operator_name = named or operator_name.strip()
+    acknowledged_name = acknowledged_name.strip()
+    # Read once: checked here, unlocked on their targets after this transaction.
+    accounts = list(terminal_accounts(terminal=terminal))
+    reasons = checkout_refusals(request=request, terminal=terminal, actor=actor, accounts=accounts)
+    # Cards go out with the terminal only from storage; read them under their locks.
+    cards = inventory.access_cards_lock(
+        terminal.access_cards.filter(status=AccessCard.Status.IN_STORAGE)
+        if cards is None
+        else AccessCard.objects.filter(pk__in=[card.pk for card in cards])
     )
     reasons += [
         _("Access card %(number)s is not in storage.") % {"number": card.card_number}
@@ -443,32 +490,36 @@ def _reserve(
             obj=request,
             details={"operator": operator_name, "reason": added_because},
         )
-    inventory.terminal_reserve(
+    terminal = inventory.terminal_reserve(
         terminal=terminal,
         actor=actor,
         reason=phrases.RESERVED_FOR_REQUEST(id=request.pk),
     )
     now = timezone.now()
     try:
-        with transaction.atomic():
-            loan = Loan.objects.create(
-                request=request,
-                terminal=terminal,
-                work_site=request.work_site,
-                operator_name=operator_name,
-                handed_out_by=actor,
-                checked_out_at=now,
-                due_at=request.needed_until,
-                acknowledgement_text=ACKNOWLEDGEMENT,
-                acknowledged_name=acknowledged_name,
-                acknowledged_at=now,
-            )
-    except IntegrityError as exc:  # the partial unique constraint: another hand-out won
+        # No savepoint: losing the race for the partial unique constraint (one loan out per
+        # terminal) ends this whole transaction, which is what the refusal below means.
+        loan = Loan.objects.create(
+            request=request,
+            terminal=terminal,
+            work_site=request.work_site,
+            operator_name=operator_name,
+            handed_out_by=actor,
+            checked_out_at=now,
+            due_at=request.needed_until,
+            acknowledgement_text=ACKNOWLEDGEMENT,
+            acknowledged_name=acknowledged_name,
+            acknowledged_at=now,
+        )
+    except IntegrityError as exc:
         raise RuleViolation(
             _("Terminal %(tag)s is already being handed out.") % {"tag": terminal.asset_tag}
         ) from exc
-    loan.cards.set(cards)
-    return loan
+    if cards:
+        Loan.cards.through.objects.bulk_create(
+            [Loan.cards.through(loan=loan, accesscard=card) for card in cards]
+        )
+    return loan, cards, accounts
 
 
 @transaction.atomic
@@ -476,27 +527,45 @@ def _abandon(*, loan: Loan, actor: User, unlocked: list[Account], error: str) ->
     loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
     loan.status = LoanStatus.ABANDONED
     loan.save(update_fields=["status"])
-    for account in unlocked:
-        # It was opened for this loan: rotate it, since it may have been seen unlocked.
-        rotation_request(account=account, reason=RotationReason.REVOKED, actor=actor)
+    # What the targets did is recorded, then undone: each account opened for this loan is
+    # rotated, since it may have been seen unlocked.
+    accounts_record_state(accounts=unlocked, actor=actor, to_state=AccountState.UNLOCKED)
+    rotations_request(accounts=unlocked, reason=RotationReason.REVOKED, actor=actor)
     inventory.terminal_return_to_storage(
         terminal=loan.terminal, actor=actor, reason=phrases.HAND_OUT_FAILED()
     )
     record_event(actor=actor, action="loan.abandoned", obj=loan, details={"error": error[:500]})
 
 
+def _to_status(model, pk: int, field: str, to_status: str) -> None:
+    """Change a row's status in one conditional UPDATE (it takes the row lock and checks the
+    transition is allowed from the state the row is in now); refused as check_transition
+    refuses it when the row is in another state."""
+    allowed_from = [
+        status for status, targets in model.ALLOWED_TRANSITIONS.items() if to_status in targets
+    ]
+    if not model.objects.filter(pk=pk, **{f"{field}__in": allowed_from}).update(
+        **{field: to_status}
+    ):
+        check_transition(model.objects.get(pk=pk), to_status, field=field)
+
+
 @transaction.atomic
-def _confirm_lent(*, loan: Loan, actor: User) -> Loan:
-    loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
-    check_transition(loan, LoanStatus.OPEN)
+def _confirm_lent(
+    *, loan: Loan, actor: User, cards: list[AccessCard], accounts: list[Account]
+) -> Loan:
+    _to_status(Loan, loan.pk, "status", LoanStatus.OPEN)
     loan.status = LoanStatus.OPEN
-    loan.save(update_fields=["status"])
-    inventory.terminal_lend(
+    accounts_record_state(accounts=accounts, actor=actor, to_state=AccountState.UNLOCKED)
+    loan.terminal = inventory.terminal_lend(
         terminal=loan.terminal,
         actor=actor,
         reason=phrases.LENT_FOR_REQUEST(id=loan.request_id),
     )
-    cards = list(loan.cards.all())
+    if cards:
+        cards = inventory.access_cards_lock(
+            AccessCard.objects.filter(pk__in=[card.pk for card in cards])
+        )
     for card in cards:
         inventory.access_card_lend(
             card=card,
@@ -561,9 +630,14 @@ def loan_return(
         errors["operator_signature"] = [_("The operator signs the return.")]
     if errors:
         raise InvalidInput(_("The return was not recorded."), field_errors=errors)
-    loan = Loan.objects.select_for_update(of=("self",)).select_related("terminal").get(pk=loan.pk)
+    loan = (
+        Loan.objects.select_for_update(of=("self",))
+        .select_related("terminal", "request__contractor", "handed_out_by", "revoked_by")
+        .get(pk=loan.pk)
+    )
     check_transition(loan, LoanStatus.RETURNED)
-    lent_cards = list(loan.cards.all())
+    # Under their locks: the transitions below use them as they are.
+    lent_cards = inventory.access_cards_lock(loan.cards.all())
     returned_pks = {card.pk for card in cards_returned}
     returned = [card for card in lent_cards if card.pk in returned_pks]
     missing = [
@@ -584,8 +658,16 @@ def loan_return(
         received_by=actor,
         notes=notes,
     )
-    confirmation.cards_returned.set(returned)
-    inventory.terminal_mark_returned(
+    if returned:
+        ReturnConfirmation.cards_returned.through.objects.bulk_create(
+            [
+                ReturnConfirmation.cards_returned.through(
+                    returnconfirmation=confirmation, accesscard=card
+                )
+                for card in returned
+            ]
+        )
+    loan.terminal = inventory.terminal_mark_returned(
         terminal=loan.terminal,
         actor=actor,
         to_location=return_location,
@@ -600,8 +682,12 @@ def loan_return(
             )
     for card in missing:
         hooks.card_not_returned(loan, card, actor)
-    for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
-        rotation_request(account=account, reason=RotationReason.RETURN, actor=actor)
+    accounts = list(
+        Account.objects.filter(terminal_id=loan.terminal_id)
+        .exclude(state=AccountState.DELETED)
+        .select_related("target_system", "current_version")
+    )
+    rotations_request(accounts=accounts, reason=RotationReason.RETURN, actor=actor)
     record_event(
         actor=actor,
         action="loan.returned",
@@ -616,6 +702,10 @@ def loan_return(
             "received_by": actor.get_username(),
         },
     )
+    # What the caller shows of the loan, as written: no need to read it back.
+    loan.handed_out_cards = lent_cards  # type: ignore[attr-defined]
+    loan.terminal_accounts = accounts  # type: ignore[attr-defined]
+    confirmation.returned_cards = returned  # type: ignore[attr-defined]
     return confirmation
 
 
@@ -660,9 +750,11 @@ def _lock_and_rotate_accounts(*, loan: Loan, actor: User, reason: str) -> None:
         # If the target does not answer, the rotation below locks it too, retrying until it does.
         with contextlib.suppress(ConnectorError):
             account_lock(account=account, actor=actor)
-    with transaction.atomic():
-        for account in loan.terminal.accounts.exclude(state=AccountState.DELETED):
-            rotation_request(account=account, reason=reason, actor=actor)
+    rotations_request(
+        accounts=loan.terminal.accounts.exclude(state=AccountState.DELETED),
+        reason=reason,
+        actor=actor,
+    )
 
 
 def loan_revoke(*, loan: Loan, actor: User, reason: str) -> Loan:

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from compliance import selectors as compliance
 from compliance.models import Discrepancy, StockTakeStatus
+from core.audit import unsealed_backlog
 from core.models import User
 from lending import selectors as lending
 from lending.models import DeclarationStatus, RequestStatus
@@ -289,6 +290,16 @@ def _stocktakes(user: User) -> dict:
     return context
 
 
+def _audit(user: User) -> dict:
+    """For those who read the audit trail: the events still waiting for the sealer."""
+    if not user.has_perm("core.view_auditevent"):
+        return {}
+    return {
+        "audit_backlog": unsealed_backlog(),
+        "audit_alert_seconds": settings.AUDIT_UNSEALED_ALERT_SECONDS,
+    }
+
+
 @require_GET
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -297,5 +308,6 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         **_inventory(request.user),
         **_lending(request.user),
         **_stocktakes(request.user),
+        **_audit(request.user),
     }
     return render(request, "portal/dashboard.html", context)

@@ -1,9 +1,12 @@
 """Every write to the inventory: one function per transition, each writing its audit event."""
 
+import functools
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from core import phrases
@@ -18,6 +21,7 @@ from terminals.models import AccessCard, Location, Movement, Terminal
 from terminals.validators import normalise_hostname, validate_hostname
 
 Status = Terminal.Status
+T = TypeVar("T")
 
 
 # Locations ------------------------------------------------------------------------------------
@@ -241,12 +245,68 @@ def terminal_update(
     return terminal
 
 
+# Row locks taken in this transaction -----------------------------------------------------------
+# A transition locks its row and re-checks under the lock. A caller that has already locked the
+# row in the same transaction (lending locks the terminal to check a check-out, then reserves it)
+# passes the instance it locked, and the transition does not lock it a second time. An instance
+# is trusted only within the transaction that locked it: the mark is the connection's list of
+# on-commit callbacks, which Django replaces whenever a transaction ends (commit or rollback) or
+# rolls back to a savepoint (that releases the locks taken since), so a mark never outlives it.
+
+
+def _transaction_mark():
+    return connection.run_on_commit if connection.in_atomic_block else None
+
+
+def _mark_locked(instance):
+    instance._locked_in = _transaction_mark()
+    return instance
+
+
+def _holds_lock(instance) -> bool:
+    mark = _transaction_mark()
+    return mark is not None and getattr(instance, "_locked_in", None) is mark
+
+
+def _in_callers_transaction(function: Callable[..., T]) -> Callable[..., T]:
+    """A transition called inside a transaction (a check-out's, a return's) runs in it without
+    a savepoint: it makes every check before its first write, so a refusal leaves the caller's
+    transaction as it was, and usable. Called outside one, it runs in its own."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs) -> T:
+        if connection.in_atomic_block:
+            return function(*args, **kwargs)
+        with transaction.atomic():
+            return function(*args, **kwargs)
+
+    return run
+
+
 def _lock(terminal: Terminal) -> Terminal:
-    return (
-        Terminal.objects.select_for_update(of=("self",))
-        .select_related("location")
-        .get(pk=terminal.pk)
-    )
+    if _holds_lock(terminal):
+        return terminal
+    return _mark_locked(_locking().get(pk=terminal.pk))
+
+
+def _locking() -> QuerySet[Terminal]:
+    return Terminal.objects.select_for_update(of=("self",)).select_related("location")
+
+
+def terminal_lock(terminal: Terminal | str) -> Terminal | None:
+    """The terminal read again under its row lock (with its location), for a caller that checks
+    it before a transition in the same transaction: the transition then uses it as it is. By
+    asset tag (as stored), None when no terminal has it."""
+    if isinstance(terminal, Terminal):
+        return _mark_locked(_locking().get(pk=terminal.pk))
+    found = _locking().filter(asset_tag=terminal).first()
+    return _mark_locked(found) if found is not None else None
+
+
+def access_cards_lock(cards: QuerySet[AccessCard]) -> list[AccessCard]:
+    """The access cards of a query, read under their row locks, for a caller that checks them
+    before their transitions in the same transaction (see `terminal_lock`)."""
+    return [_mark_locked(card) for card in cards.select_for_update(of=("self",))]
 
 
 def _record_movement(
@@ -348,17 +408,17 @@ def _transition(
     return terminal
 
 
-@transaction.atomic
+@_in_callers_transaction
 def terminal_reserve(*, terminal: Terminal, actor: User | None, reason: Reason = "") -> Terminal:
     return _transition(terminal, to_status=Status.RESERVED, actor=actor, reason=reason)
 
 
-@transaction.atomic
+@_in_callers_transaction
 def terminal_lend(*, terminal: Terminal, actor: User | None, reason: Reason = "") -> Terminal:
     return _transition(terminal, to_status=Status.LENT, actor=actor, reason=reason)
 
 
-@transaction.atomic
+@_in_callers_transaction
 def terminal_mark_returned(
     *, terminal: Terminal, actor: User | None, to_location: Location, reason: Reason = ""
 ) -> Terminal:
@@ -525,7 +585,8 @@ def access_card_update(
 def _card_transition(
     card: AccessCard, *, to_status: str, actor: User | None, reason: Reason
 ) -> AccessCard:
-    card = AccessCard.objects.select_for_update(of=("self",)).get(pk=card.pk)
+    if not _holds_lock(card):
+        card = AccessCard.objects.select_for_update(of=("self",)).get(pk=card.pk)
     check_transition(card, to_status)
     from_status = card.status
     card.status = to_status
@@ -544,12 +605,12 @@ def _card_transition(
     return card
 
 
-@transaction.atomic
+@_in_callers_transaction
 def access_card_lend(*, card: AccessCard, actor: User | None, reason: Reason = "") -> AccessCard:
     return _card_transition(card, to_status=AccessCard.Status.LENT, actor=actor, reason=reason)
 
 
-@transaction.atomic
+@_in_callers_transaction
 def access_card_return_to_storage(
     *, card: AccessCard, actor: User | None, reason: Reason = ""
 ) -> AccessCard:

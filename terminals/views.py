@@ -321,7 +321,7 @@ def card_detail(request: HttpRequest, card_number: str) -> HttpResponse:
         location_label = location_path_label(card.location, names)
     # The card's history is part of the audit log: only roles that read the log see it.
     can_read_events = request.user.has_perm("core.view_auditevent")
-    events = events_about(card).order_by("-seq") if can_read_events else AuditEvent.objects.none()
+    events = events_about(card).order_by("-id") if can_read_events else AuditEvent.objects.none()
     return render(
         request,
         "terminals/card_detail.html",

@@ -54,6 +54,13 @@ def _english_outside_requests():
 
 
 @pytest.fixture(autouse=True)
+def _audit_witness_of_this_test(settings, tmp_path):
+    """The audit checkpoints of each test go to its own witness file: a witness that outlived
+    its database would report the next test database as history rewritten."""
+    settings.AUDIT_WITNESS_FILE = str(tmp_path / "audit_witness.jsonl")
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Every persona is a new user: the production hasher's deliberate slowness adds up.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -187,6 +187,20 @@ class ScanInputSerializer(serializers.Serializer):
     tag = serializers.CharField(max_length=64, allow_blank=True)
 
 
+class ScanBatchInputSerializer(serializers.Serializer):
+    location = LocationCodeField()
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        allow_empty=False,
+        max_length=stocktakes.SCAN_BATCH_MAX,
+        help_text=_("The tags in the order they were read, at most 500."),
+    )
+
+
+class ScanBatchSerializer(serializers.Serializer):
+    scans = ScanSerializer(many=True, help_text=_("One per tag sent, in the same order."))
+
+
 class ExpectationSerializer(serializers.ModelSerializer):
     terminal = serializers.SlugRelatedField(slug_field="asset_tag", read_only=True)
     location = serializers.SlugRelatedField(slug_field="code", read_only=True)
@@ -430,6 +444,32 @@ class StockTakeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             scans = scans.filter(location__code=location)
         page = self.paginate_queryset(scans.order_by("-scanned_at", "-id"))
         return self.get_paginated_response(ScanSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=ScanBatchInputSerializer,
+        responses={201: ScanBatchSerializer, **REFUSED},
+        description=_(
+            "Record the tags a scanner buffered at one location, in the order read: each is its "
+            "own scan with its own result and audit event, as if sent one by one (the same tag "
+            'twice is "already scanned here"). All or nothing: a closed stock-take (409) or '
+            "a bad tag (400) records none."
+        ),
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="scans/batch",
+        filter_backends=[],
+        permission_classes=[model_permission(Scan)],
+    )
+    def scan_batch(self, request, pk=None):
+        stocktake = self.get_object()
+        scans = stocktakes.scan_record_batch(
+            stocktake=stocktake, actor=request.user, **validated(ScanBatchInputSerializer, request)
+        )
+        return Response(
+            {"scans": ScanSerializer(scans, many=True).data}, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=None, responses={200: ScanSerializer, **REFUSED})
     @action(detail=True, methods=["post"], permission_classes=[model_permission(Scan)])

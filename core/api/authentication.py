@@ -1,10 +1,16 @@
 import hmac
+from datetime import timedelta
 
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
 from core.models import ApiToken
+
+# A token's last use is kept to the minute: writing it on every request would add an UPDATE (and
+# a row lock every request of that token queues on) to each call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -27,7 +33,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             if hmac.compare_digest(candidate.digest, digest):
                 if not candidate.user.is_active:
                     raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-                ApiToken.objects.filter(pk=candidate.pk).update(last_used_at=timezone.now())
+                now = timezone.now()
+                last = candidate.last_used_at
+                if last is None or now - last >= LAST_USED_RESOLUTION:
+                    # Conditional, so that concurrent requests of one token write it once.
+                    ApiToken.objects.filter(pk=candidate.pk).filter(
+                        models.Q(last_used_at__isnull=True)
+                        | models.Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+                    ).update(last_used_at=now)
                 return candidate.user, candidate
         raise exceptions.AuthenticationFailed(_("Invalid token."))
 

@@ -3,7 +3,30 @@ services ask for. A viewset's default needs the model permission of the HTTP met
 included); an action that needs something else names it with `requires` (all of, as on the
 pages), `requires_any` (any one of) or `model_permission` (another model's method permission)."""
 
+from django.contrib.auth.models import Permission
+from django.db.models import Q
 from rest_framework.permissions import BasePermission, DjangoModelPermissions
+
+
+def load_permissions(user) -> None:
+    """Read the user's permissions, their own and their groups' (the role's), in one query,
+    into the cache Django's ModelBackend keeps on the user object: every `has_perm` of the
+    request (these classes, the services) asks that object, so the request reads them once.
+    A superuser has every permission without a read; an inactive user none."""
+    if (
+        hasattr(user, "_perm_cache")
+        or not user.is_authenticated
+        or not user.is_active
+        or user.is_superuser
+    ):
+        return
+    rows = (
+        Permission.objects.filter(Q(user=user) | Q(group__user=user))
+        .order_by()
+        .values_list("content_type__app_label", "codename")
+        .distinct()
+    )
+    user._perm_cache = {f"{app_label}.{codename}" for app_label, codename in rows}
 
 
 class RolePermission(DjangoModelPermissions):
@@ -16,6 +39,11 @@ class RolePermission(DjangoModelPermissions):
         "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
     }
 
+    def has_permission(self, request, view) -> bool:
+        if _signed_in(request):
+            load_permissions(request.user)
+        return super().has_permission(request, view)
+
 
 class ChangeActionPermission(RolePermission):
     """A POST action on one object changes it: it needs change_<model>, not add_<model>."""
@@ -24,7 +52,10 @@ class ChangeActionPermission(RolePermission):
 
 
 def _signed_in(request) -> bool:
-    return bool(request.user and request.user.is_authenticated)
+    if request.user and request.user.is_authenticated:
+        load_permissions(request.user)
+        return True
+    return False
 
 
 def requires(*perms: str) -> type[BasePermission]:

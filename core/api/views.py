@@ -1,4 +1,5 @@
 from django.contrib.auth import authenticate
+from django.db.models import F
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -105,7 +106,8 @@ class OrganizationViewSet(
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit trail, read-only (security officers and auditors)."""
 
-    queryset = AuditEvent.objects.order_by("-seq")
+    # Events waiting for the sealer (no seq yet) are the newest: first, by id.
+    queryset = AuditEvent.objects.order_by(F("seq").desc(nulls_first=True), "-id")
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter
     search_fields: list = []

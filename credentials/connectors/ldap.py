@@ -5,12 +5,15 @@ Errors are rebuilt from result codes and exception class names, never from ldap3
 messages or exception chains: those can carry the request, and so the password.
 """
 
+import os
 import secrets
 import ssl
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from typing import TypeVar
 
-from ldap3 import BASE, LEVEL, MODIFY_DELETE, MODIFY_REPLACE, NONE, Connection, Server, Tls
+from ldap3 import LEVEL, MODIFY_DELETE, MODIFY_REPLACE, NONE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPResponseTimeoutError
 from ldap3.core.results import (
     RESULT_ADMIN_LIMIT_EXCEEDED,
@@ -41,6 +44,11 @@ _RACES = frozenset({RESULT_NO_SUCH_OBJECT, RESULT_ENTRY_ALREADY_EXISTS})
 
 _PAGED_RESULTS = "1.2.840.113556.1.4.319"
 
+# One bound administrator connection per server and credentials, per thread of a process (a
+# Celery worker process has one): binding for every rotation costs as much as the rotation.
+_kept = threading.local()
+_T = TypeVar("_T")
+
 
 class LdapConnector:
     # Servers cap the entries of one search (slapd: 500 by default); pages get them all.
@@ -58,19 +66,26 @@ class LdapConnector:
         )
 
     def apply_rotation(self, *, old_login_id: str, new_login_id: str, password: str) -> None:
+        """Three operations when all is as the database says (rename, password, lock): no
+        search first. The rename's answer tells which of the other cases this is."""
         old_dn, new_dn = self._dn(old_login_id), self._dn(new_login_id)
-        with self._admin() as conn:
-            old_exists = old_login_id != new_login_id and self._exists(conn, old_dn)
-            if self._exists(conn, new_dn):
-                if old_exists:
+
+        def rotate(conn: Connection) -> None:
+            create = old_login_id == new_login_id
+            if not create:
+                conn.modify_dn(old_dn, f"uid={escape_rdn(new_login_id)}", delete_old_dn=True)
+                code = conn.result["result"]
+                if code == RESULT_ENTRY_ALREADY_EXISTS:
                     # Someone made the new entry beside the old one; the old login ID must
                     # stop working all the same.
                     conn.delete(old_dn)
-                    self._check(conn, f"delete {old_dn}", retryable=_RACES)
-            elif old_exists:
-                conn.modify_dn(old_dn, f"uid={escape_rdn(new_login_id)}", delete_old_dn=True)
-                self._check(conn, f"rename {old_dn} to {new_dn}", retryable=_RACES)
-            else:
+                    self._check(conn, f"delete {old_dn}", ok={RESULT_NO_SUCH_OBJECT})
+                elif code == RESULT_NO_SUCH_OBJECT:
+                    # Renamed by an earlier try, or never made: the new entry may exist.
+                    create = True
+                else:
+                    self._check(conn, f"rename {old_dn} to {new_dn}", retryable=_RACES)
+            if create:
                 # simpleSecurityObject requires a password before the real one can be set;
                 # the entry starts locked so that a crash here leaves nothing to sign in to.
                 conn.add(
@@ -82,7 +97,9 @@ class LdapConnector:
                         "pwdAccountLockedTime": PERMANENTLY_LOCKED,
                     },
                 )
-                self._check(conn, f"add {new_dn}", retryable=_RACES)
+                self._check(
+                    conn, f"add {new_dn}", ok={RESULT_ENTRY_ALREADY_EXISTS}, retryable=_RACES
+                )
             # The password modify operation lets the server hash the password with its own
             # scheme. ppolicy clears the lock when an administrator sets a password, so the
             # lock comes after it.
@@ -90,15 +107,20 @@ class LdapConnector:
             self._check(conn, f"set the password of {new_dn}", retryable=_RACES)
             self._set_lock(conn, new_dn)
 
+        self._as_admin(rotate)
+
     def lock(self, login_id: str) -> None:
-        with self._admin() as conn:
-            self._set_lock(conn, self._dn(login_id))
+        dn = self._dn(login_id)
+        self._as_admin(lambda conn: self._set_lock(conn, dn))
 
     def unlock(self, login_id: str) -> None:
         dn = self._dn(login_id)
-        with self._admin() as conn:
+
+        def unlock(conn: Connection) -> None:
             conn.modify(dn, {"pwdAccountLockedTime": [(MODIFY_DELETE, [])]})
             self._check(conn, f"unlock {dn}", ok={RESULT_NO_SUCH_ATTRIBUTE})
+
+        self._as_admin(unlock)
 
     def verify(self, login_id: str, password: str) -> bool:
         # An empty password would make an unauthenticated bind, which says nothing.
@@ -113,8 +135,9 @@ class LdapConnector:
 
     def list_login_ids(self) -> list[str]:
         base_dn = self._settings.base_dn
-        login_ids = []
-        with self._admin() as conn:
+
+        def list_them(conn: Connection) -> list[str]:
+            login_ids = []
             cookie = None
             while True:
                 conn.search(
@@ -134,53 +157,108 @@ class LdapConnector:
                 if not cookie:
                     return login_ids
 
+        return self._as_admin(list_them)
+
     def delete(self, login_id: str) -> None:
         dn = self._dn(login_id)
-        with self._admin() as conn:
+
+        def delete(conn: Connection) -> None:
             conn.delete(dn)
             self._check(conn, f"delete {dn}", ok={RESULT_NO_SUCH_OBJECT})
 
+        self._as_admin(delete)
+
     def _dn(self, login_id: str) -> str:
         return f"uid={escape_rdn(login_id)},{self._settings.base_dn}"
-
-    def _exists(self, conn: Connection, dn: str) -> bool:
-        conn.search(dn, "(objectClass=*)", BASE, attributes=["1.1"])
-        self._check(conn, f"look up {dn}", ok={RESULT_NO_SUCH_OBJECT})
-        return conn.result["result"] == RESULT_SUCCESS
 
     def _set_lock(self, conn: Connection, dn: str) -> None:
         conn.modify(dn, {"pwdAccountLockedTime": [(MODIFY_REPLACE, [PERMANENTLY_LOCKED])]})
         self._check(conn, f"lock {dn}")
 
-    @contextmanager
-    def _admin(self) -> Iterator[Connection]:
+    def _as_admin(self, work: Callable[[Connection], _T]) -> _T:
+        """Run `work` on this process's bound administrator connection to the server, made
+        once and kept. A kept connection the server has dropped meanwhile is made again and
+        the work done again (every operation here is idempotent); a new one that fails is the
+        error."""
+        key = self._connection_key()
+        kept: dict = getattr(_kept, "connections", None) or {}
+        _kept.connections = kept
+        for _attempt in range(2):
+            conn = kept.pop(key, None)
+            reused = conn is not None and not conn.closed
+            if not reused:
+                conn = self._bound_admin_connection()
+            try:
+                result = work(conn)
+            except (LDAPCommunicationError, LDAPResponseTimeoutError) as exc:
+                _close(conn)
+                if reused:
+                    continue
+                raise self._communication_error(exc) from None
+            except LDAPException as exc:
+                _close(conn)
+                raise ConnectorError(
+                    f"{self._settings.url}: {_kind(exc)}", retryable=False
+                ) from None
+            except ConnectorError:
+                kept[key] = conn  # the server's answer: the connection is fine
+                raise
+            except BaseException:
+                _close(conn)  # in an unknown state: not kept
+                raise
+            kept[key] = conn
+            return result
+        raise ConnectorError(f"{self._settings.url}: cannot talk to the server", retryable=True)
+
+    def _connection_key(self) -> tuple:
         settings = self._settings
-        with self._session(settings.bind_dn, settings.bind_password) as conn:
+        # A forked worker process must not share its parent's socket.
+        return (os.getpid(), settings.url, settings.bind_dn, settings.bind_password,
+                settings.timeout)  # fmt: skip
+
+    def _bound_admin_connection(self) -> Connection:
+        settings = self._settings
+        conn = self._connection(settings.bind_dn, settings.bind_password)
+        try:
             conn.bind()
             self._check(conn, f"bind as {settings.bind_dn}")
-            yield conn
+        except (LDAPCommunicationError, LDAPResponseTimeoutError) as exc:
+            _close(conn)
+            raise self._communication_error(exc) from None
+        except LDAPException as exc:
+            _close(conn)
+            raise ConnectorError(f"{self._settings.url}: {_kind(exc)}", retryable=False) from None
+        except BaseException:
+            _close(conn)
+            raise
+        return conn
 
-    @contextmanager
-    def _session(self, user: str, password: str) -> Iterator[Connection]:
-        conn = Connection(
+    def _communication_error(self, exc: LDAPException) -> ConnectorError:
+        return ConnectorError(
+            f"{self._settings.url}: cannot talk to the server ({_kind(exc)})", retryable=True
+        )
+
+    def _connection(self, user: str, password: str) -> Connection:
+        return Connection(
             self._server,
             user=user,
             password=password,
             receive_timeout=self._settings.timeout,
             raise_exceptions=False,
         )
+
+    @contextmanager
+    def _session(self, user: str, password: str) -> Iterator[Connection]:
+        """A connection of its own (a user's bind), closed afterwards."""
+        conn = self._connection(user, password)
         try:
             yield conn
         except (LDAPCommunicationError, LDAPResponseTimeoutError) as exc:
-            raise ConnectorError(
-                f"{self._settings.url}: cannot talk to the server ({_kind(exc)})", retryable=True
-            ) from None
+            raise self._communication_error(exc) from None
         except LDAPException as exc:
             raise ConnectorError(f"{self._settings.url}: {_kind(exc)}", retryable=False) from None
         finally:
-            # A failed unbind must not hide the outcome of the work done before it.
-            with suppress(LDAPException, OSError):
-                conn.unbind()
+            _close(conn)
 
     def _check(
         self,
@@ -199,6 +277,12 @@ class LdapConnector:
         if result.get("message"):
             message += f": {result['message']}"
         raise ConnectorError(message, retryable=code in _TRANSIENT_RESULTS or code in retryable)
+
+
+def _close(conn: Connection) -> None:
+    # A failed unbind must not hide the outcome of the work done before it.
+    with suppress(LDAPException, OSError):
+        conn.unbind()
 
 
 def _rdn_uid(entry: dict) -> str:

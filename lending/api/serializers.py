@@ -7,10 +7,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api.serializers import IdentifierSlugField
+from core.identifiers import normalise_identifier
 from credentials.models import AccountState
 from lending.models import AccessRequest, Declaration, Loan, ReturnCondition, ReturnConfirmation
-from lending.selectors import access_request_queryset
-from terminals.api.serializers import LocationCodeField, TerminalTagField
+from terminals.api.serializers import LocationCodeField
 from terminals.models import AccessCard
 
 
@@ -234,13 +234,88 @@ class LoanSerializer(serializers.ModelSerializer):
         return ReturnConfirmationSerializer(confirmation).data if confirmation else None
 
 
+class _ReturnAnswerSerializer(serializers.Serializer):
+    returned_at = serializers.DateTimeField()
+    condition = serializers.CharField()
+    condition_label = serializers.CharField(source="get_condition_display")
+    cards_returned = serializers.SerializerMethodField()
+    return_location = serializers.CharField(source="return_location.code")
+    handed_back_by = serializers.CharField()
+    operator_signature = serializers.CharField()
+    received_by = serializers.CharField(source="received_by.username")
+    notes = serializers.CharField()
+    settled_at = serializers.DateTimeField()
+
+    def get_cards_returned(self, confirmation: ReturnConfirmation) -> list[str]:
+        return [card.card_number for card in confirmation.returned_cards]  # type: ignore[attr-defined]
+
+
+class LoanAnswerSerializer(serializers.Serializer):
+    """The answer to a check-out or a return: what LoanSerializer shows of the loan, field for
+    field, from what the service has just written and read (the loan with its request,
+    terminal and people; the cards it handed out and the terminal's accounts, which the service
+    leaves on the loan as `handed_out_cards` and `terminal_accounts`; the return confirmation,
+    with `returned_cards`), with no query of its own. Its fields are declared rather than
+    derived from the model, as a ModelSerializer does anew for each answer."""
+
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    status_label = serializers.CharField(source="get_status_display")
+    terminal = serializers.CharField(source="terminal.asset_tag")
+    request = serializers.IntegerField(source="request_id")
+    declaration = serializers.IntegerField(source="request.declaration_id")
+    contractor = serializers.CharField(source="request.contractor.code")
+    work_site = serializers.CharField()
+    operator_name = serializers.CharField()
+    handed_out_by = serializers.CharField(source="handed_out_by.username")
+    checked_out_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    acknowledgement_text = serializers.CharField()
+    acknowledged_name = serializers.CharField()
+    acknowledged_at = serializers.DateTimeField()
+    cards = serializers.SerializerMethodField()
+    accounts = serializers.SerializerMethodField()
+    revoked_at = serializers.DateTimeField()
+    revoked_by = serializers.CharField(source="revoked_by.username", allow_null=True)
+    revocation_reason = serializers.CharField()
+    return_confirmation = serializers.SerializerMethodField()
+
+    def __init__(self, *args, confirmation: ReturnConfirmation | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.confirmation = confirmation
+
+    def get_cards(self, loan: Loan) -> list[str]:
+        return [card.card_number for card in loan.handed_out_cards]  # type: ignore[attr-defined]
+
+    def get_accounts(self, loan: Loan) -> list[dict]:
+        accounts = [
+            account
+            for account in loan.terminal_accounts  # type: ignore[attr-defined]
+            if account.state != AccountState.DELETED
+        ]
+        return LoanAccountSerializer(accounts, many=True).data
+
+    def get_return_confirmation(self, loan: Loan) -> dict | None:
+        if self.confirmation is None:
+            return None
+        return _ReturnAnswerSerializer(self.confirmation).data
+
+
+class AssetTagField(serializers.CharField):
+    """An asset tag as people type it, in its stored form (core.identifiers); not looked up."""
+
+    def to_internal_value(self, data):
+        return normalise_identifier(super().to_internal_value(data))
+
+
 class CheckoutInputSerializer(serializers.Serializer):
-    request = serializers.PrimaryKeyRelatedField(
-        queryset=AccessRequest.objects.all(),
-        error_messages={"does_not_exist": _("No access request has the number {pk_value}.")},
+    """The request and the terminal are references: the service reads each once, under its
+    lock, and answers one that does not exist on its field (400), as a lookup here would."""
+
+    request = serializers.IntegerField(
         help_text=_("The approved access request the terminal is lent against."),
     )
-    terminal = TerminalTagField(help_text=_("The terminal's asset tag, as scanned."))
+    terminal = AssetTagField(max_length=64, help_text=_("The terminal's asset tag, as scanned."))
     operator_name = serializers.CharField(max_length=150, allow_blank=True)
     acknowledged_name = serializers.CharField(
         max_length=150,
@@ -259,13 +334,6 @@ class CheckoutInputSerializer(serializers.Serializer):
         required=False,
         help_text=_("Card numbers lent with it; the terminal's cards in storage when omitted."),
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        http_request = self.context.get("request")
-        if http_request is not None:
-            # Only a request the user may see can be served; the selector decides which.
-            self.fields["request"].queryset = access_request_queryset(user=http_request.user)
 
 
 class ReturnInputSerializer(serializers.Serializer):

@@ -21,6 +21,7 @@ from lending.api.serializers import (
     DeclarationInputSerializer,
     DeclarationSerializer,
     LiftInputSerializer,
+    LoanAnswerSerializer,
     LoanSerializer,
     ReturnInputSerializer,
     RevealedAccountSerializer,
@@ -183,6 +184,9 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     ordering_fields = ["checked_out_at", "due_at"]
 
     def get_queryset(self):
+        if self.action == "return_":
+            # Only whether the user may see it: the service reads the loan under its lock.
+            return selectors.loan_queryset(user=self.request.user).select_related(None).only("pk")
         return (
             selectors.loan_queryset(user=self.request.user)
             .select_related(
@@ -215,7 +219,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             operator_reason=data["operator_reason"],
             cards=data.get("cards"),
         )
-        return self._answer(loan, status=status.HTTP_201_CREATED)
+        return Response(LoanAnswerSerializer(loan).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReturnInputSerializer, responses={200: LoanSerializer, **REFUSED})
     @action(
@@ -227,11 +231,10 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     )
     def return_(self, request, pk=None):
         """Record the return confirmed by both sides; every account of the terminal is rotated."""
-        loan = self.get_object()
-        services.loan_return(
-            loan=loan, actor=request.user, **validated(ReturnInputSerializer, request)
+        confirmation = services.loan_return(
+            loan=self.get_object(), actor=request.user, **validated(ReturnInputSerializer, request)
         )
-        return self._answer(loan)
+        return Response(LoanAnswerSerializer(confirmation.loan, confirmation=confirmation).data)
 
     @extend_schema(
         request=None,

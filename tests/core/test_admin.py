@@ -3,7 +3,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
-from core.audit import record_event
+from core.audit import record_event, seal_pending
 from core.models import ApiToken, AuditEvent, Organization, User
 from core.services import api_token_issue
 from terminals.models import AccessCard, Location, Movement, Terminal
@@ -62,6 +62,8 @@ def test_the_users_list_shows_their_organization(admin_client, contractor):
 
 def test_an_audit_event_can_be_read_but_not_saved_deleted_or_added(admin_client, root, cabinet):
     event = record_event(actor=root, action="test.event", obj=cabinet)
+    seal_pending()
+    event.refresh_from_db()
     url = admin_url(AuditEvent, "change", event.pk)
 
     page = admin_client.get(url).content.decode()

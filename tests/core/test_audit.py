@@ -1,12 +1,13 @@
 import pytest
 from django.db import connection
 
-from core.audit import GENESIS_HASH, record_event, verify_chain
+from core.audit import GENESIS_HASH, record_event, seal_pending, verify_chain
 from core.models import AuditEvent
 
 
 def write_events(n: int, actor=None):
-    return [
+    """Events written and sealed (on PostgreSQL the sealer gives them their place later)."""
+    events = [
         record_event(
             actor=actor,
             action="test.happened",
@@ -16,6 +17,10 @@ def write_events(n: int, actor=None):
         )
         for i in range(n)
     ]
+    seal_pending()
+    for event in events:
+        event.refresh_from_db()
+    return events
 
 
 def test_events_are_chained_by_hash(db):
@@ -64,3 +69,26 @@ def test_events_cannot_be_changed_or_deleted_through_the_orm(db):
     with pytest.raises(PermissionError):
         AuditEvent.objects.all().delete()
     assert AuditEvent.objects.get().action == "test.happened"
+
+
+def test_several_events_are_appended_in_one_insert_in_the_order_given(
+    db, facilities, django_assert_max_num_queries
+):
+    from core.audit import record_events
+
+    before = record_event(actor=None, action="test.before", object_type="test", object_id="0")
+    objects = [AuditEvent(pk=i) for i in (11, 12, 13)]  # any saved model names an object
+    with django_assert_max_num_queries(2):  # the INSERT; on SQLite, inline, the head's read
+        written = record_events(
+            actor=facilities,
+            events=[("test.bulk", obj, {"n": i}) for i, obj in enumerate(objects)],
+        )
+    seal_pending()
+    rows = list(AuditEvent.objects.filter(action="test.bulk").order_by("seq"))
+    assert [row.details["n"] for row in rows] == [0, 1, 2]
+    assert [row.object_id for row in rows] == ["11", "12", "13"]
+    assert {row.actor_username for row in rows} == {facilities.username}
+    assert [w.pk for w in written] == [row.pk for row in rows]
+    before.refresh_from_db()
+    assert rows[0].prev_hash == before.hash
+    assert verify_chain()[1] is None

@@ -10,7 +10,7 @@ import time_machine
 from django.db import connection
 from django.urls import reverse
 
-from core.audit import record_event
+from core.audit import record_event, seal_pending
 from core.models import AuditEvent
 from terminals import services as inventory
 
@@ -39,6 +39,7 @@ def _seqs(response) -> list[int]:
 
 def test_events_are_listed_newest_first_in_words(english, auditor, security, card):
     inventory.access_card_lend(card=card, actor=security, reason="災害対応")
+    seal_pending()
     response = english(auditor).get(AUDIT)
     page = response.content.decode()
     events = list(AuditEvent.objects.order_by("-seq").values_list("seq", flat=True))
@@ -60,6 +61,7 @@ def test_the_filters_in_the_url_narrow_the_list(english, auditor, security, faci
     record_event(
         actor=facilities, action="terminal.updated", object_type="terminals.terminal", object_id="7"
     )
+    seal_pending()
     lent_event = AuditEvent.objects.get(action="access_card.lent")
     client = english(auditor)
 
@@ -80,6 +82,9 @@ def test_the_period_is_whole_days_in_japan_time(english, auditor):
         late = record_event(actor=None, action="test.late", object_type="t", object_id="1")
     with time_machine.travel(dt.datetime(2026, 11, 27, 0, 10, tzinfo=TOKYO), tick=False):
         early = record_event(actor=None, action="test.early", object_type="t", object_id="2")
+    seal_pending()
+    late.refresh_from_db()
+    early.refresh_from_db()
     client = english(auditor)
 
     assert _seqs(client.get(AUDIT, {"date_from": "2026-11-26", "date_to": "2026-11-26"})) == [
@@ -100,6 +105,7 @@ def test_the_pages_keep_the_filters(english, auditor, monkeypatch):
     for i in range(3):
         record_event(actor=None, action="test.page", object_type="t", object_id=str(i))
     record_event(actor=None, action="test.other", object_type="t", object_id="9")
+    seal_pending()
     client = english(auditor)
     first = client.get(AUDIT, {"action": "test.page"})
     next_link = re.search(r'href="([^"]*)" rel="next"', first.content.decode()).group(1)
@@ -112,6 +118,7 @@ def test_the_pages_keep_the_filters(english, auditor, monkeypatch):
 def test_it_says_the_chain_is_intact_with_how_many_events(english, auditor):
     for i in range(3):
         record_event(actor=None, action="test.x", object_type="t", object_id=str(i))
+    seal_pending()
     page = english(auditor).get(AUDIT, {"action": "test.none"}).content.decode()
     assert "The hash chain is intact: 3 events verified." in page
 
@@ -121,6 +128,9 @@ def test_it_says_where_the_chain_breaks(english, auditor):
         record_event(actor=None, action="test.x", object_type="t", object_id=str(i))
         for i in range(4)
     ]
+    seal_pending()
+    for event in events:
+        event.refresh_from_db()
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {AuditEvent._meta.db_table} SET details = %s WHERE seq = %s",
@@ -145,3 +155,16 @@ def test_the_api_still_returns_the_codes_and_shares_the_page_filters(
     bad = api_as(auditor).get("/api/v1/events/", {"date_to": "tomorrow"})
     assert bad.status_code == 400
     assert "date_to" in bad.json()
+
+
+def test_events_the_sealer_has_not_reached_are_listed_first_and_counted(english, auditor, settings):
+    settings.AUDIT_SEAL_INLINE = False  # as on PostgreSQL: the sealer chains them later
+    record_event(actor=None, action="test.sealed", object_type="t", object_id="1")
+    seal_pending()
+    record_event(actor=None, action="test.waiting", object_type="t", object_id="2")
+
+    page = english(auditor).get(AUDIT).content.decode()
+    assert page.index('data-action="test.waiting"') < page.index('data-action="test.sealed"')
+    assert "1 event is waiting to be sealed into the chain" in page
+    assert "The hash chain is intact: 1 event verified." in page
+    assert AuditEvent.objects.filter(seq__isnull=True).count() == 1  # the page wrote nothing

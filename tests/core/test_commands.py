@@ -4,6 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from core.audit import seal_pending
 from core.models import AuditEvent, Organization, User
 from core.roles import Role
 from terminals.models import AccessCard, Location, Terminal
@@ -84,6 +85,7 @@ def test_verify_audit_chain_reports_every_event_on_an_intact_chain(operator, cab
 
 
 def test_verify_audit_chain_names_the_seq_of_a_row_changed_behind_its_back(operator, cabinet):
+    seal_pending()
     with connection.cursor() as cursor:
         cursor.execute("UPDATE core_auditevent SET object_id = %s WHERE seq = %s", ["999", 3])
 

@@ -55,3 +55,15 @@ def test_a_policy_that_excludes_every_symbol_it_requires_is_refused():
 def test_two_passwords_differ():
     policy = PasswordPolicy()
     assert len({generate_password(policy) for _ in range(50)}) == 50
+
+
+def test_every_character_of_the_alphabet_is_drawn_about_equally_often():
+    # 36 characters: a byte taken modulo 36 would favour the first 4 by 12.5%; each count is
+    # 2,500 +- 50 (one standard deviation), and 9% is 4.5 of them.
+    counts: dict[str, int] = {}
+    for _ in range(5000):
+        for char in generate_login_id("", 18):
+            counts[char] = counts.get(char, 0) + 1
+    expected = 5000 * 18 / 36
+    assert set(counts) == set(string.ascii_lowercase + string.digits)
+    assert all(abs(n - expected) < 0.09 * expected for n in counts.values())

@@ -2,6 +2,7 @@
 
 import re
 import socket
+import threading
 import time
 import traceback
 
@@ -225,3 +226,51 @@ def test_a_wrong_bind_password_is_an_error_that_does_not_show_the_password(slapd
     assert not raised.value.retryable
     assert wrong not in full_error(raised.value)
     assert NEW_PASSWORD not in full_error(raised.value)
+
+
+@pytest.fixture
+def directory_calls(monkeypatch):
+    """Binds and searches sent on any ldap3 connection from here on, and no kept connection."""
+    from ldap3 import Connection
+
+    from credentials.connectors import ldap as ldap_module
+
+    monkeypatch.setattr(ldap_module, "_kept", threading.local())
+    calls = {"bind": 0, "search": 0}
+    for name in calls:
+        original = getattr(Connection, name)
+
+        def counted(self, *args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Connection, name, counted)
+    return calls
+
+
+def test_rotations_share_one_bound_connection_and_search_nothing(connector, directory_calls):
+    make_account(connector, "nw-a0", OLD_PASSWORD)
+    for n in range(1, 4):
+        connector.apply_rotation(
+            old_login_id=f"nw-a{n - 1}", new_login_id=f"nw-a{n}", password=NEW_PASSWORD
+        )
+
+    assert directory_calls == {"bind": 1, "search": 0}
+    assert connector.list_login_ids() == ["nw-a3"]
+    connector.unlock("nw-a3")
+    assert connector.verify("nw-a3", NEW_PASSWORD)
+
+
+def test_a_kept_connection_the_server_dropped_is_made_again(connector, directory_calls):
+    from credentials.connectors import ldap as ldap_module
+
+    make_account(connector, "nw-1", OLD_PASSWORD)
+    (kept,) = ldap_module._kept.connections.values()
+    kept.socket.shutdown(socket.SHUT_RDWR)  # as a server restart or an idle timeout leaves it
+
+    connector.apply_rotation(old_login_id="nw-1", new_login_id="nw-2", password=NEW_PASSWORD)
+
+    assert directory_calls["bind"] == 2
+    assert connector.list_login_ids() == ["nw-2"]
+    connector.unlock("nw-2")
+    assert connector.verify("nw-2", NEW_PASSWORD)

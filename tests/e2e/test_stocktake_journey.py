@@ -134,6 +134,20 @@ def test_a_count_on_a_phone_then_a_review_at_a_desk_completes_the_stocktake(
     width = mobile.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], "the scanning page scrolls sideways on a phone"
     mobile.screenshot(path=SHOTS / f"{lang}-scan-phone.png", full_page=True)
+
+    # A scanner that stored its reads hands them over at once: one scan and one result each.
+    mobile.locator("#scan-form a[href*='mode=batch']").click()
+    wait_until_ready(mobile, "scan")
+    tags = mobile.locator("#batch-form textarea")
+    expect(tags).to_be_focused()
+    tags.fill("NW-A\nNW-C\n")
+    mobile.locator("#batch-form button[type=submit]").click()
+    results = mobile.locator(".last-batch li")
+    expect(results).to_have_count(2)
+    expect(results.locator(".dot.result-repeated")).to_have_count(2)  # both counted already
+    expect(here_bar).to_have_attribute("value", "1")
+    width = mobile.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], "the batch mode scrolls sideways on a phone"
     phone.close()
 
     # At a desk: close the count and review what it found.

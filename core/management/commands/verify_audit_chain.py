@@ -4,7 +4,11 @@ from core.audit import verify_chain
 
 
 class Command(BaseCommand):
-    help = "Check that the audit trail is complete and unaltered: every event's hash and link."
+    help = (
+        "Seal what is pending, then check that the audit trail is complete and unaltered: every "
+        "event's hash and link, every checkpoint's signature, and every checkpoint the witness "
+        "file holds against the event at its sequence number."
+    )
 
     def handle(self, *args, **options):
         verified, broken = verify_chain()
