@@ -312,10 +312,15 @@ AUDIT_UNSEALED_ALERT_SECONDS = envint("AUDIT_UNSEALED_ALERT_SECONDS", 60)
 AUDIT_CHECKPOINT_EVENTS = envint("AUDIT_CHECKPOINT_EVENTS", 1000)
 AUDIT_CHECKPOINT_SECONDS = envint("AUDIT_CHECKPOINT_SECONDS", 300)
 # Ed25519 private key that signs the checkpoints: base64 of its 32 raw bytes, or PEM. Never in
-# the database; generated in the data folder when not set (set it in production).
-AUDIT_SIGNING_KEY = envsecret("AUDIT_SIGNING_KEY") or development_key(
-    DATA_DIR, "audit_signing_key.txt"
-)
+# the database; generated in the data folder in development only: a production key lives with
+# the other secrets, away from whoever can write the database.
+AUDIT_SIGNING_KEY = envsecret("AUDIT_SIGNING_KEY")
+if not AUDIT_SIGNING_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "AUDIT_SIGNING_KEY (or AUDIT_SIGNING_KEY_FILE) must be set in production"
+        )
+    AUDIT_SIGNING_KEY = development_key(DATA_DIR, "audit_signing_key.txt")
 # Public keys (base64 raw 32 bytes, comma-separated) of former signing keys, for verification.
 AUDIT_VERIFY_KEYS = envlist("AUDIT_VERIFY_KEYS")
 # Witnesses outside the database for every checkpoint: a file (one JSON line each; empty to

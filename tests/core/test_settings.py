@@ -11,13 +11,14 @@ import pytest
 from django.conf import settings
 
 REPO = Path(settings.BASE_DIR)
-SECRETS = ("SECRET_KEY", "CREDENTIAL_KEYS")
+SECRETS = ("SECRET_KEY", "CREDENTIAL_KEYS", "AUDIT_SIGNING_KEY")
 
 
 def production_secrets() -> dict[str, str]:
     return {
         "SECRET_KEY": secrets.token_urlsafe(50),
         "CREDENTIAL_KEYS": f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+        "AUDIT_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
 
 
