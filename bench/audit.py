@@ -38,6 +38,7 @@ from bench.support import (  # noqa: E402  (after the path is set)
     BenchError,
     PostgresCluster,
     free_port,
+    migrate_bench_database,
 )
 
 DATABASE_NAME = "nwterm_bench_audit"
@@ -233,16 +234,12 @@ def run_pass(args, folder: Path) -> int:
 
         django.setup()
         from django.conf import settings
-        from django.core.management import call_command
         from django.db import connection
 
         from core.audit import seal_pending, unsealed_backlog, verify_chain
         from core.models import AuditCheckpoint, AuditEvent, User
 
-        call_command("migrate", verbosity=0)
-        if external:
-            call_command("flush", interactive=False, verbosity=0)
-            stack.callback(call_command, "flush", interactive=False, verbosity=0)
+        migrate_bench_database(stack, external=external)
         stack.callback(connection.close)
         actor = User.objects.create_user("counter", password=None)
         inline = settings.AUDIT_SEAL_INLINE and connection.vendor == "sqlite"

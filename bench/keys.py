@@ -31,7 +31,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # Run as a script, Python puts bench/ on the path, not the project.
 sys.path.insert(0, str(REPO))
-from bench.support import BenchError, PostgresCluster, free_port  # noqa: E402
+from bench.support import (  # noqa: E402
+    BenchError,
+    PostgresCluster,
+    free_port,
+    migrate_bench_database,
+)
 
 DATABASE_NAME = "nwterm_bench_keys"
 ACCOUNTS = 1000  # the secrets are spread over this many accounts, as versions of each
@@ -243,15 +248,11 @@ def run(args, folder: Path) -> int:
 
         django.setup()
         from django.conf import settings
-        from django.core.management import call_command
         from django.db import connection
 
         from credentials.keys import reencrypt_under_newest_key
 
-        call_command("migrate", verbosity=0)
-        if external:
-            call_command("flush", interactive=False, verbosity=0)
-            stack.callback(call_command, "flush", interactive=False, verbosity=0)
+        migrate_bench_database(stack, external=external)
         old_spec = settings.CREDENTIAL_KEYS
         step = time.perf_counter()
         passwords = build(args.secrets)

@@ -48,6 +48,7 @@ from bench.support import (  # noqa: E402  (after the path is set)
     BenchError,
     PostgresCluster,
     free_port,
+    migrate_bench_database,
     stop_process,
     tail,
     wait_until,
@@ -839,13 +840,9 @@ def run(args, folder: Path) -> int:
 
         django.setup()
         from django.conf import settings
-        from django.core.management import call_command
         from django.db import connection
 
-        call_command("migrate", verbosity=0)
-        if external:
-            call_command("flush", interactive=False, verbosity=0)
-            stack.callback(call_command, "flush", interactive=False, verbosity=0)
+        migrate_bench_database(stack, external=external)
         stack.callback(connection.close)
 
         step = time.perf_counter()

@@ -41,6 +41,7 @@ from bench.support import (  # noqa: E402  (after the path is set)
     BenchError,
     PostgresCluster,
     free_port,
+    migrate_bench_database,
     stop_process,
     tail,
     wait_until,
@@ -512,16 +513,12 @@ def run_on_database(args, folder: Path) -> int:
     import django
 
     django.setup()
-    from django.core.management import call_command
 
     from core.audit import verify_chain
 
     kinds = ["local", "ldap"] if args.connector == "both" else [args.connector]
     with contextlib.ExitStack() as stack:
-        call_command("migrate", verbosity=0)
-        if external:
-            call_command("flush", interactive=False, verbosity=0)
-            stack.callback(call_command, "flush", interactive=False, verbosity=0)
+        migrate_bench_database(stack, external=external)
         stack.enter_context(RedisServer(folder, redis_port))
         slapd = None
         if "ldap" in kinds:

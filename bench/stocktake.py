@@ -39,6 +39,7 @@ from bench.support import (  # noqa: E402  (after the path is set)
     BenchError,
     PostgresCluster,
     free_port,
+    migrate_bench_database,
 )
 
 DATABASE_NAME = "nwterm_bench_stocktake"
@@ -671,17 +672,13 @@ def run(args, folder: Path) -> int:
         import django
 
         django.setup()
-        from django.core.management import call_command
         from django.db import connection
 
         from compliance import policy_checks
         from compliance import services as stocktakes
         from compliance.models import Discrepancy, Scan, StockTakeExpectation, StockTakeReason
 
-        call_command("migrate", verbosity=0)
-        if external:
-            call_command("flush", interactive=False, verbosity=0)
-            stack.callback(call_command, "flush", interactive=False, verbosity=0)
+        migrate_bench_database(stack, external=external)
         stack.callback(connection.close)
 
         start = time.perf_counter()

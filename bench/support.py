@@ -102,3 +102,14 @@ class PostgresCluster:
             with contextlib.suppress(subprocess.CalledProcessError):
                 self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
             self.started = False
+
+
+def migrate_bench_database(stack, *, external: bool) -> None:
+    """Migrate the bench's database (after django.setup()); one given through DATABASE_URL
+    (`external`) is emptied now and again when `stack` closes."""
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    if external:
+        call_command("flush", interactive=False, verbosity=0)
+        stack.callback(call_command, "flush", interactive=False, verbosity=0)

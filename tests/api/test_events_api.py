@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
+from core.audit import seal_pending
 from terminals import services
 from tests.factories import make_terminal
 
@@ -19,6 +20,7 @@ def trail(facilities, security, cabinet, site):
         services.terminal_move(terminal=first, actor=facilities, to_location=site, reason="移設")
     with time_machine.travel(datetime(2020, 4, 3, 1, 0, tzinfo=UTC), tick=False):
         services.terminal_mark_lost(terminal=second, actor=security, reason="所在不明")
+    seal_pending()  # as beat's sealer would have long since (on PostgreSQL events wait for it)
     return first, second
 
 
