@@ -22,11 +22,9 @@ import multiprocessing
 import os
 import platform
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -39,6 +37,7 @@ from bench.support import (  # noqa: E402  (after the path is set)
     PostgresCluster,
     free_port,
     migrate_bench_database,
+    run_in_own_folder,
 )
 
 DATABASE_NAME = "nwterm_bench_audit"
@@ -349,17 +348,9 @@ def main() -> int:
                 return 130
             print()
         return status
-    folder = Path(tempfile.mkdtemp(prefix=f"nwterm-bench-audit-{args.only}-"))
-    try:
-        return run_pass(args, folder)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return run_in_own_folder(
+        f"nwterm-bench-audit-{args.only}-", lambda folder: run_pass(args, folder)
+    )
 
 
 if __name__ == "__main__":

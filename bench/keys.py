@@ -21,10 +21,7 @@ import datetime
 import os
 import platform
 import secrets
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +33,7 @@ from bench.support import (  # noqa: E402
     PostgresCluster,
     free_port,
     migrate_bench_database,
+    run_in_own_folder,
 )
 
 DATABASE_NAME = "nwterm_bench_keys"
@@ -326,18 +324,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.secrets < 1 or not 0 <= args.row_at_a_time <= args.secrets:
         parser.error("--secrets must be at least 1, --row-at-a-time 0 to --secrets")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    folder = Path(tempfile.mkdtemp(prefix="nwterm-bench-keys-"))
-    try:
-        return run(args, folder)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return run_in_own_folder("nwterm-bench-keys-", lambda folder: run(args, folder))
 
 
 if __name__ == "__main__":

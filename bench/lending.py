@@ -27,11 +27,8 @@ import math
 import os
 import platform
 import secrets
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,6 +46,7 @@ from bench.support import (  # noqa: E402  (after the path is set)
     PostgresCluster,
     free_port,
     migrate_bench_database,
+    run_in_own_folder,
     stop_process,
     tail,
     wait_until,
@@ -950,21 +948,7 @@ def main() -> int:
     if importlib.util.find_spec("gunicorn") is None:
         print("bench: gunicorn is needed: .venv/bin/pip install gunicorn", file=sys.stderr)
         return 2
-    # Ctrl-C and a kill end the run through the clean-up below, even when started in the
-    # background, where the shell has SIGINT ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    folder = Path(tempfile.mkdtemp(prefix="nwterm-bench-lending-"))
-    try:
-        return run(args, folder)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return run_in_own_folder("nwterm-bench-lending-", lambda folder: run(args, folder))
 
 
 if __name__ == "__main__":

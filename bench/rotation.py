@@ -28,7 +28,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from bench.support import (  # noqa: E402  (after the path is set)
     PostgresCluster,
     free_port,
     migrate_bench_database,
+    run_in_own_folder,
     stop_process,
     tail,
     wait_until,
@@ -601,14 +601,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.accounts < 1 or args.concurrency < 1:
         parser.error("--accounts and --concurrency must be at least 1")
-    folder = Path(tempfile.mkdtemp(prefix="nwterm-bench-"))
-    try:
-        return run(args, folder)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return run_in_own_folder("nwterm-bench-", lambda folder: run(args, folder))
 
 
 if __name__ == "__main__":

@@ -23,10 +23,7 @@ import os
 import platform
 import random
 import secrets
-import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,6 +37,7 @@ from bench.support import (  # noqa: E402  (after the path is set)
     PostgresCluster,
     free_port,
     migrate_bench_database,
+    run_in_own_folder,
 )
 
 DATABASE_NAME = "nwterm_bench_stocktake"
@@ -770,19 +768,7 @@ def main() -> int:
         parser.error("--locations must be at least 2, and --terminals at least --locations")
     if not 0 <= args.sample <= args.terminals or args.scans < SCAN_SAMPLE:
         parser.error(f"--sample must be 0 to --terminals, --scans at least {SCAN_SAMPLE}")
-    # A kill ends the run like Ctrl-C does: through the clean-up below.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    folder = Path(tempfile.mkdtemp(prefix="nwterm-bench-stocktake-"))
-    try:
-        return run(args, folder)
-    except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    return run_in_own_folder("nwterm-bench-stocktake-", lambda folder: run(args, folder))
 
 
 if __name__ == "__main__":

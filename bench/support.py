@@ -1,12 +1,16 @@
-"""What the benchmarks share: their error, ports, waiting for a process, and a throwaway
-PostgreSQL cluster."""
+"""What the benchmarks share: their error, ports, waiting for a process, a throwaway
+PostgreSQL cluster, and running in a folder of their own."""
 
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -113,3 +117,22 @@ def migrate_bench_database(stack, *, external: bool) -> None:
     if external:
         call_command("flush", interactive=False, verbosity=0)
         stack.callback(call_command, "flush", interactive=False, verbosity=0)
+
+
+def run_in_own_folder(prefix: str, run: Callable[[Path], int]) -> int:
+    """Run a bench in a temporary folder removed afterwards. Ctrl-C and a kill (even in the
+    background, where the shell ignores SIGINT) end it through the clean-up; a BenchError is
+    printed and answers 2."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return run(folder)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench: interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
