@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from credentials.models import Account
+from credentials.models import Account, TargetSystem
 from lending.models import Loan
 from terminals.models import AccessCard, Location, Terminal, TerminalStatus
 
@@ -168,6 +168,17 @@ class DiscrepancyKind(models.TextChoices):
     STOCKTAKE_OVERDUE = "stocktake_overdue", _("Stock-take overdue")
     # found at a return
     CARD_NOT_RETURNED = "card_not_returned", _("Access card not returned")
+    # found in a target system's access log (the rules of compliance.access_log_rules)
+    SIGN_IN_NOT_LENT = "sign_in_not_lent", _("Sign-in while the terminal was not lent")
+    SIGN_IN_OLD_LOGIN_ID = "sign_in_old_login_id", _("Sign-in with a login ID already rotated away")
+    SIGN_IN_FOREIGN_HOST = "sign_in_foreign_host", _("Sign-in from another host than the terminal")
+    SIGN_IN_AFTER_WINDOW = "sign_in_after_window", _("Sign-in after the lift or the due time")
+    SIGN_IN_FAILURE_BURST = "sign_in_failure_burst", _("Burst of failed sign-ins")
+    SIGN_IN_UNKNOWN_LOGIN_ID = "sign_in_unknown_login_id", _("Sign-in with a login ID never issued")
+    SIGN_IN_TERMINAL_NOT_LENT = (
+        "sign_in_terminal_not_lent",
+        _("Sign-in from a terminal that is not lent"),
+    )
 
 
 STOCKTAKE_KINDS = (
@@ -176,6 +187,17 @@ STOCKTAKE_KINDS = (
     DiscrepancyKind.FOUND_BUT_LENT,
     DiscrepancyKind.UNKNOWN_TAG,
     DiscrepancyKind.SCANNED_TWICE,
+)
+
+
+SIGN_IN_KINDS = (
+    DiscrepancyKind.SIGN_IN_NOT_LENT,
+    DiscrepancyKind.SIGN_IN_OLD_LOGIN_ID,
+    DiscrepancyKind.SIGN_IN_FOREIGN_HOST,
+    DiscrepancyKind.SIGN_IN_AFTER_WINDOW,
+    DiscrepancyKind.SIGN_IN_FAILURE_BURST,
+    DiscrepancyKind.SIGN_IN_UNKNOWN_LOGIN_ID,
+    DiscrepancyKind.SIGN_IN_TERMINAL_NOT_LENT,
 )
 
 
@@ -259,6 +281,14 @@ class Discrepancy(models.Model):
         related_name="discrepancies",
         verbose_name=_("loan"),
     )
+    sign_in = models.ForeignKey(
+        "SignInEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="discrepancies",
+        verbose_name=_("sign-in"),
+    )
     details = models.JSONField(_("details"), default=dict)
     opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
     assignee = models.ForeignKey(
@@ -293,6 +323,12 @@ class Discrepancy(models.Model):
                 condition=models.Q(status="open", stocktake__isnull=True),
                 name="discrepancy_one_open_finding",
             ),
+            # A sign-in is a fact of the past: each rule judges it once, resolved or not.
+            models.UniqueConstraint(
+                fields=["kind", "subject"],
+                condition=models.Q(kind__in=[kind.value for kind in SIGN_IN_KINDS]),
+                name="discrepancy_sign_in_judged_once",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -319,3 +355,261 @@ class DiscrepancyEvidence(models.Model):
         name = self.file.name
         assert name is not None, "a FileField is never NULL: an empty one reads as ''"
         return name
+
+
+# Access logs (アクセスログ): what the target systems saw ------------------------------------------
+
+
+class AccessLogFormat(models.TextChoices):
+    CSV = "csv", _("CSV")
+    JSON_LINES = "jsonl", _("JSON lines")
+    SLAPD = "slapd", _("OpenLDAP slapd stats log")
+
+
+class AccessLogMapping(models.Model):
+    """How a target system's exported access log reads: which column (CSV header or JSON key)
+    holds what, the time's format and zone, and the values meaning success and failure. Kept by
+    security, one per target system."""
+
+    target_system = models.OneToOneField(
+        TargetSystem,
+        on_delete=models.CASCADE,
+        related_name="access_log_mapping",
+        verbose_name=_("target system"),
+    )
+    time_column = models.CharField(_("time column"), max_length=100, default="time")
+    login_id_column = models.CharField(_("login ID column"), max_length=100, default="login_id")
+    result_column = models.CharField(_("result column"), max_length=100, default="result")
+    source_host_column = models.CharField(
+        _("source host column"), max_length=100, blank=True, default="host"
+    )
+    source_address_column = models.CharField(
+        _("source address column"), max_length=100, blank=True, default="address"
+    )
+    # A strftime format, or empty for ISO 8601; a time without an offset is in `time_zone`.
+    time_format = models.CharField(_("time format"), max_length=64, blank=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Tokyo")
+    success_values = models.CharField(
+        _("values meaning success"), max_length=200, default="success,ok,0"
+    )
+    failure_values = models.CharField(
+        _("values meaning failure"), max_length=200, default="failure,fail,failed,denied,1"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("access log mapping")
+        verbose_name_plural = _("access log mappings")
+
+    def __str__(self) -> str:
+        return str(self.target_system)
+
+
+class IngestionSource(models.TextChoices):
+    UPLOAD = "upload", _("Uploaded on the page")
+    API = "api", _("Sent to the API")
+    COMMAND = "command", _("Read by the command")
+
+
+class IngestionStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Reading")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class AccessLogIngestion(models.Model):
+    """One access log read in: who sent it, from where, and what became of its lines."""
+
+    ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+        IngestionStatus.QUEUED: frozenset({IngestionStatus.RUNNING, IngestionStatus.FAILED}),
+        # A worker killed mid-file leaves it running; the sweeper reads it again from the start
+        # (lines already stored count as duplicates).
+        IngestionStatus.RUNNING: frozenset(
+            {IngestionStatus.RUNNING, IngestionStatus.DONE, IngestionStatus.FAILED}
+        ),
+        IngestionStatus.DONE: frozenset(),
+        IngestionStatus.FAILED: frozenset(),
+    }
+
+    target_system = models.ForeignKey(
+        TargetSystem, on_delete=models.PROTECT, related_name="+", verbose_name=_("target system")
+    )
+    format = models.CharField(_("format"), max_length=8, choices=AccessLogFormat.choices)
+    source = models.CharField(_("source"), max_length=8, choices=IngestionSource.choices)
+    file_name = models.CharField(_("file name"), max_length=255, blank=True)
+    # The file waits here for the worker, and is removed once read.
+    file = models.FileField(upload_to="access-logs/%Y/%m/", blank=True)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=8,
+        choices=IngestionStatus.choices,
+        default=IngestionStatus.QUEUED,
+    )
+    lines_read = models.PositiveIntegerField(_("lines read"), default=0)
+    accepted = models.PositiveIntegerField(_("accepted"), default=0)
+    malformed = models.PositiveIntegerField(_("malformed"), default=0)
+    duplicates = models.PositiveIntegerField(_("duplicates"), default=0)
+    # The first malformed lines: [{"line": n, "reason": "..."}], capped.
+    problems = models.JSONField(_("problems"), default=list)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("access log ingestion")
+        verbose_name_plural = _("access log ingestions")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=IngestionStatus.values),
+                name="ingestion_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target_system.code} {self.file_name or self.pk}"
+
+
+class SignInResult(models.TextChoices):
+    SUCCESS = "success", _("Success")
+    FAILURE = "failure", _("Failure")
+
+
+class SignInEvent(models.Model):
+    """One sign-in a target system logged, as read from its access log."""
+
+    target_system = models.ForeignKey(
+        TargetSystem, on_delete=models.PROTECT, related_name="+", verbose_name=_("target system")
+    )
+    ingestion = models.ForeignKey(
+        AccessLogIngestion, on_delete=models.PROTECT, related_name="events"
+    )
+    occurred_at = models.DateTimeField(_("time"))
+    login_id = models.CharField(_("login ID"), max_length=64)
+    result = models.CharField(_("result"), max_length=8, choices=SignInResult.choices)
+    source_host = models.CharField(_("source host"), max_length=255, blank=True)
+    source_address = models.GenericIPAddressField(_("source address"), null=True, blank=True)
+    line_number = models.PositiveIntegerField(_("line"))
+    raw_line = models.TextField(_("log line"))
+    # sha256 of the target and the line as read: the same line sent twice is stored once.
+    fingerprint = models.CharField(max_length=64)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name = _("sign-in")
+        verbose_name_plural = _("sign-ins")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["target_system", "fingerprint"], name="sign_in_stored_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(result__in=SignInResult.values), name="sign_in_result_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["target_system", "login_id", "occurred_at"], name="sign_in_by_id"),
+            models.Index(fields=["occurred_at"], name="sign_in_by_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.login_id}@{self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AccessLogAnalysis(models.Model):
+    """One run of the access-log rules: the sign-ins it judged (those stored after the previous
+    run's last one) and what it found."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    first_event_id = models.BigIntegerField(default=0)
+    last_event_id = models.BigIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    findings = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("access log analysis")
+        verbose_name_plural = _("access log analyses")
+
+    def __str__(self) -> str:
+        return f"{self.first_event_id}-{self.last_event_id}"
+
+
+# Internal audit (内部監査) ---------------------------------------------------------------------
+
+
+class AuditReportStatus(models.TextChoices):
+    PRODUCING = "producing", _("Being produced")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+class AuditReport(models.Model):
+    """What the internal audit checks over one period, with a digest of its CSV files recorded
+    in the audit trail so that a later reader can tell it was not edited."""
+
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=AuditReportStatus.choices,
+        default=AuditReportStatus.PRODUCING,
+    )
+    produced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    produced_at = models.DateTimeField(_("produced"), null=True, blank=True)
+    # sha256 over the sections' own digests in order: what the audit event records.
+    digest = models.CharField(_("digest"), max_length=64, blank=True)
+    chain_verification = models.JSONField(_("audit trail verification"), default=dict)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("audit report")
+        verbose_name_plural = _("audit reports")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_start__lte=models.F("period_end")),
+                name="audit_report_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=AuditReportStatus.values),
+                name="audit_report_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period_start} – {self.period_end}"
+
+
+class AuditReportSection(models.Model):
+    """One section of an audit report, as the CSV file it is delivered in."""
+
+    report = models.ForeignKey(AuditReport, on_delete=models.CASCADE, related_name="sections")
+    name = models.CharField(max_length=64)
+    position = models.PositiveSmallIntegerField()
+    rows = models.PositiveIntegerField(default=0)
+    csv = models.TextField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["report", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "name"], name="audit_report_section_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -193,6 +193,24 @@ class Terminal(models.Model):
         return warnings
 
 
+class TerminalAddress(models.Model):
+    """A network address a terminal signs in from, for judging access logs: an address belongs to
+    one terminal at a time."""
+
+    terminal = models.ForeignKey(
+        Terminal, verbose_name=_("terminal"), on_delete=models.CASCADE, related_name="addresses"
+    )
+    address = models.GenericIPAddressField(_("address"), unique=True)
+
+    class Meta:
+        ordering = ["address"]
+        verbose_name = _("terminal address")
+        verbose_name_plural = _("terminal addresses")
+
+    def __str__(self) -> str:
+        return self.address
+
+
 class Movement(models.Model):
     """One change of a terminal's location or status: its history."""
 
