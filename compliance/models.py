@@ -160,12 +160,24 @@ class DiscrepancyKind(models.TextChoices):
     SCANNED_TWICE = "scanned_twice", _("Scanned at two locations")
     # found by a policy check
     OUTSIDE_SECURED_LOCATION = "outside_secured_location", _("Not lent, outside a secured location")
+    CUSTODIAN_NOT_OPERATOR = (
+        "custodian_not_operator",
+        _("Not lent, kept by a company other than a network operator"),
+    )
     UNLOCKED_NOT_LENT = "unlocked_not_lent", _("Account unlocked while not lent")
+    UNLOCKED_ON_DIRECTORY = (
+        "unlocked_on_directory",
+        _("Unlocked on its target, locked in the service"),
+    )
     ORPHAN_ACCOUNT = "orphan_account", _("Orphan account")
     RETIRED_TERMINAL_ACCOUNT = "retired_terminal_account", _("Account of a retired terminal")
     SECRET_TOO_OLD = "secret_too_old", _("Password older than its maximum age")
     ROTATION_FAILED_LONG = "rotation_failed_long", _("Rotation failed for more than a day")
     STOCKTAKE_OVERDUE = "stocktake_overdue", _("Stock-take overdue")
+    ARRANGEMENT_TERMINAL_OUT = (
+        "arrangement_terminal_out",
+        _("Terminal still out after its arrangement ended"),
+    )
     # found at a return
     CARD_NOT_RETURNED = "card_not_returned", _("Access card not returned")
     # found in a target system's access log (the rules of compliance.access_log_rules)
@@ -462,6 +474,9 @@ class AccessLogIngestion(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    # When its worker last stored a batch: a running ingestion whose progress stopped is read
+    # again by the sweeper, and a worker that finds it changed by another stops.
+    progressed_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
@@ -557,6 +572,14 @@ class AuditReportStatus(models.TextChoices):
 class AuditReport(models.Model):
     """What the internal audit checks over one period, with a digest of its CSV files recorded
     in the audit trail so that a later reader can tell it was not edited."""
+
+    Status = AuditReportStatus
+    # A failed report stays failed: whoever needs it requests a new one (compliance.audit_report).
+    ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+        AuditReportStatus.PRODUCING: frozenset({AuditReportStatus.READY, AuditReportStatus.FAILED}),
+        AuditReportStatus.READY: frozenset(),
+        AuditReportStatus.FAILED: frozenset(),
+    }
 
     period_start = models.DateField(_("from"))
     period_end = models.DateField(_("to"))

@@ -22,8 +22,9 @@ from credentials.models import (
     TargetSystem,
 )
 from credentials.targets import connector_for
+from lending.models import Loan, LoanStatus
 from terminals.models import Location, Terminal
-from terminals.selectors import storage_rule_breaches
+from terminals.selectors import custody_rule_breaches, storage_rule_breaches
 
 logger = logging.getLogger(__name__)
 Kind = DiscrepancyKind
@@ -34,6 +35,11 @@ def _findings_storage():
         yield Kind.OUTSIDE_SECURED_LOCATION, terminal.asset_tag, {
             "terminal": terminal, "location": terminal.location,
             "details": {"location": terminal.location.code, "status": terminal.status},
+        }  # fmt: skip
+    for terminal in custody_rule_breaches(Terminal.objects.select_related("custodian")):
+        yield Kind.CUSTODIAN_NOT_OPERATOR, terminal.asset_tag, {
+            "terminal": terminal, "location": terminal.location,
+            "details": {"custodian": terminal.custodian.code, "status": terminal.status},
         }  # fmt: skip
 
 
@@ -74,25 +80,35 @@ def _account_fields(account) -> dict:
     }
 
 
-def _findings_orphans():
-    """Login IDs on a directory that no account here owns."""
+def _findings_directories():
+    """What each directory says against what the database says: login IDs no account here owns
+    (orphans), and accounts the database holds locked that the directory lets sign in."""
     for target in TargetSystem.objects.filter(connector=ConnectorKind.LDAP):
+        connector = connector_for(target)
         try:
-            on_target = set(connector_for(target).list_login_ids())
+            on_target = set(connector.list_login_ids())
+            unlocked_on_target = set(connector.unlocked_login_ids())
         except ConnectorError as exc:
             logger.warning("policy check: cannot list accounts of %s: %s", target.code, exc)
             continue
-        known = set(
-            Account.objects.filter(target_system=target)
-            .exclude(state=AccountState.DELETED)
-            .values_list("login_id", flat=True)
-        )
+        accounts = Account.objects.filter(target_system=target).exclude(state=AccountState.DELETED)
+        known = set(accounts.values_list("login_id", flat=True))
         for login_id in sorted(on_target - known):
             yield (
                 Kind.ORPHAN_ACCOUNT,
                 f"{target.code}:{login_id}",
                 {"details": {"target_system": target.code, "login_id": login_id}},
             )
+        # A terminal being handed out is unlocked on its target a moment before the database
+        # says so: not a finding.
+        handing_out = Loan.objects.filter(status=LoanStatus.CHECKING_OUT).values("terminal_id")
+        held_locked = (
+            accounts.filter(state=AccountState.LOCKED, login_id__in=unlocked_on_target)
+            .exclude(terminal_id__in=handing_out)
+            .select_related("terminal", "target_system")
+        )
+        for account in held_locked:
+            yield Kind.UNLOCKED_ON_DIRECTORY, f"account:{account.pk}", _account_fields(account)
 
 
 def _findings_stocktakes(now):
@@ -135,7 +151,7 @@ def run_policy_checks(*, now=None) -> dict[str, int]:
     finders = (
         _findings_storage(),
         _findings_accounts(now),
-        _findings_orphans(),
+        _findings_directories(),
         _findings_stocktakes(now),
     )
     for finder in finders:

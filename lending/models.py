@@ -333,7 +333,7 @@ class ReturnConfirmation(models.Model):
 
 class ReportOutcome(models.TextChoices):
     PENDING = "pending", _("Awaiting review")
-    ACCEPTED = "accepted", _("Accepted")
+    ACCEPTED = "accepted", _("Confirmed")
     REJECTED = "rejected", _("Rejected")
 
 
@@ -433,7 +433,8 @@ class OperatorTraining(models.Model):
     course = models.CharField(_("course"), max_length=200)
     completed_on = models.DateField(_("completed on"))
     expires_on = models.DateField(_("expires on"))
-    undertaking_signed_on = models.DateField(_("undertaking signed on"))
+    # Empty until the operator has signed the undertaking: their training is not current before.
+    undertaking_signed_on = models.DateField(_("undertaking signed on"), null=True, blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

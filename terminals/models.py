@@ -190,6 +190,8 @@ class Terminal(models.Model):
             warnings.append(_("Not lent, but its location is not secured."))
         if self.location.custodian.kind != Organization.Kind.NETWORK_OPERATOR:
             warnings.append(_("Not lent, but its location is not kept by a network operator."))
+        if self.custodian.kind != Organization.Kind.NETWORK_OPERATOR:
+            warnings.append(_("Not lent, but its custodian is not a network operator."))
         return warnings
 
 
@@ -200,7 +202,7 @@ class TerminalAddress(models.Model):
     terminal = models.ForeignKey(
         Terminal, verbose_name=_("terminal"), on_delete=models.CASCADE, related_name="addresses"
     )
-    address = models.GenericIPAddressField(_("address"), unique=True)
+    address = models.GenericIPAddressField(_("network address"), unique=True)
 
     class Meta:
         ordering = ["address"]

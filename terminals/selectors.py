@@ -32,6 +32,14 @@ def storage_rule_breaches(queryset: QuerySet[Terminal]) -> QuerySet[Terminal]:
     )
 
 
+def custody_rule_breaches(queryset: QuerySet[Terminal]) -> QuerySet[Terminal]:
+    """Not lent (nor lost or retired), yet kept by a company other than a network operator,
+    wherever it stands: a retail company's terminal in the operator's own store included."""
+    return queryset.exclude(status__in=Terminal.AWAY_STATUSES).exclude(
+        custodian__kind=Organization.Kind.NETWORK_OPERATOR
+    )
+
+
 def terminals_breaking_storage_rule(*, user: User) -> QuerySet[Terminal]:
     return storage_rule_breaches(terminal_queryset(user=user))
 

@@ -56,6 +56,7 @@ class Migration(migrations.Migration):
                 ('error', models.TextField(blank=True, verbose_name='error')),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
                 ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='started')),
+                ('progressed_at', models.DateTimeField(blank=True, null=True, verbose_name='last progress')),
                 ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished')),
                 ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
                 ('target_system', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='credentials.targetsystem', verbose_name='target system')),

@@ -40,4 +40,7 @@ class Connector(Protocol):
 
     def list_login_ids(self) -> list[str]: ...
 
+    def unlocked_login_ids(self) -> list[str]:
+        """The login IDs the target lets sign in now (not locked)."""
+
     def delete(self, login_id: str) -> None: ...

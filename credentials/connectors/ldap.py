@@ -134,6 +134,12 @@ class LdapConnector:
             return False
 
     def list_login_ids(self) -> list[str]:
+        return self._search_login_ids("(objectClass=account)")
+
+    def unlocked_login_ids(self) -> list[str]:
+        return self._search_login_ids("(&(objectClass=account)(!(pwdAccountLockedTime=*)))")
+
+    def _search_login_ids(self, search_filter: str) -> list[str]:
         base_dn = self._settings.base_dn
 
         def list_them(conn: Connection) -> list[str]:
@@ -142,7 +148,7 @@ class LdapConnector:
             while True:
                 conn.search(
                     base_dn,
-                    "(objectClass=account)",
+                    search_filter,
                     LEVEL,
                     attributes=["uid"],
                     paged_size=self.page_size,

@@ -38,5 +38,12 @@ class LocalConnector:
             .values_list("login_id", flat=True)
         )
 
+    def unlocked_login_ids(self) -> list[str]:
+        return list(
+            Account.objects.filter(
+                target_system=self.target_system, state=AccountState.UNLOCKED
+            ).values_list("login_id", flat=True)
+        )
+
     def delete(self, login_id: str) -> None:
         return None

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             name='TerminalAddress',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('address', models.GenericIPAddressField(unique=True, verbose_name='address')),
+                ('address', models.GenericIPAddressField(unique=True, verbose_name='network address')),
                 ('terminal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='addresses', to='terminals.terminal', verbose_name='terminal')),
             ],
             options={

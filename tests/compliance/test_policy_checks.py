@@ -59,6 +59,44 @@ def test_a_terminal_outside_a_secured_location_is_found_once_and_reopened_when_i
     assert AuditEvent.objects.filter(action="discrepancy.reopened").count() == 1
 
 
+def _hand_to(terminal, custodian):
+    services.terminal_update(
+        terminal=terminal, actor=None, serial_number=terminal.serial_number,
+        hostname=terminal.hostname, model_name=terminal.model_name, custodian=custodian,
+        notes=terminal.notes,
+    )  # fmt: skip
+
+
+def test_a_terminal_kept_by_a_retail_company_in_the_operators_own_store_is_found(clean):
+    """The first incident: the location is the operator's and secured, the terminal is not."""
+    from core.models import Organization
+    from tests.factories import OrganizationFactory
+
+    retail = OrganizationFactory(kind=Organization.Kind.RETAIL)
+    assert clean.location.secured
+    assert clean.location.custodian.kind == Organization.Kind.NETWORK_OPERATOR
+    _hand_to(clean, retail)
+    clean.refresh_from_db()
+    assert "Not lent, but its custodian is not a network operator." in [
+        str(w) for w in clean.storage_warnings()
+    ]
+    assert run_policy_checks() == {"custodian_not_operator": 1}
+    finding = Discrepancy.objects.get()
+    assert (finding.subject, finding.details["custodian"]) == (clean.asset_tag, retail.code)
+    assert run_policy_checks() == {}  # no duplicate
+
+
+def test_a_lent_terminal_of_another_custodian_is_not_found(clean):
+    from core.models import Organization
+    from tests.factories import OrganizationFactory
+
+    retail = OrganizationFactory(kind=Organization.Kind.RETAIL)
+    _hand_to(clean, retail)
+    Terminal = type(clean)
+    Terminal.objects.filter(pk=clean.pk).update(status=Terminal.Status.LENT)
+    assert "custodian_not_operator" not in run_policy_checks()
+
+
 def test_an_unlocked_account_of_a_terminal_not_lent_is_found(clean):
     account_unlock(account=clean.accounts.get(), actor=None)
     assert run_policy_checks() == {"unlocked_not_lent": 1}
