@@ -245,6 +245,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "lending.tasks.settle_returned_terminals",
         "schedule": envint("SETTLE_RETURNS_SECONDS", 30),
     },
+    # Ends time-boxed arrangements whose hard end passed; locks and deletes their accounts.
+    "end-due-arrangements": {
+        "task": "lending.tasks.end_due_arrangements",
+        "schedule": envint("ARRANGEMENT_SWEEP_SECONDS", 300),
+    },
     "notify-loans-due-soon": {
         "task": "lending.tasks.notify_loans_due_soon",
         "schedule": envint("DUE_SOON_CHECK_SECONDS", 900),
@@ -257,6 +262,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "compliance.tasks.run_policy_checks",
         "schedule": crontab(hour=envint("POLICY_CHECK_HOUR", 5), minute=30),
     },
+    # Judges the sign-ins stored since the last run (compliance.access_log_rules).
+    "analyse-access-logs": {
+        "task": "compliance.tasks.analyse_access_logs",
+        "schedule": envint("ACCESS_LOG_ANALYSIS_SECONDS", 300),
+    },
+    # Sends again the access-log ingestions a down broker or a dead worker left behind.
+    "resend-stale-access-log-ingestions": {
+        "task": "compliance.tasks.resend_stale_access_log_ingestions",
+        "schedule": envint("ACCESS_LOG_SWEEP_SECONDS", 60),
+    },
+    # Sends again the internal audit reports a down broker or a dead worker left PRODUCING.
+    "resend-stale-audit-reports": {
+        "task": "compliance.tasks.resend_stale_audit_reports",
+        "schedule": envint("AUDIT_REPORT_SWEEP_SECONDS", 60),
+    },
     "send-stocktake-reminders": {
         "task": "compliance.tasks.send_stocktake_reminders",
         "schedule": crontab(hour=envint("STOCKTAKE_REMINDER_HOUR", 8), minute=0),
@@ -264,6 +284,11 @@ CELERY_BEAT_SCHEDULE = {
     "notify-overdue-loans": {
         "task": "lending.tasks.notify_overdue_loans",
         "schedule": crontab(hour=envint("OVERDUE_NOTICE_HOUR", 9), minute=0),
+    },
+    # Contractor supervision: one summary of the reports and trainings expiring soon.
+    "send-supervision-reminders": {
+        "task": "lending.tasks.send_supervision_reminders",
+        "schedule": crontab(hour=envint("SUPERVISION_REMINDER_HOUR", 8), minute=30),
     },
     # Seals the audit events committed since the last run, writes the checkpoints that are due
     # and retries the witnesses that failed. A missed run is not worth running late.
@@ -281,6 +306,24 @@ LENDING_GRACE_HOURS = envint("LENDING_GRACE_HOURS", 24)
 LENDING_SEPARATION_OF_DUTIES = envbool("LENDING_SEPARATION_OF_DUTIES", True)
 LENDING_MAX_QUANTITY = envint("LENDING_MAX_QUANTITY", 20)
 LENDING_DUE_SOON_HOURS = envint("LENDING_DUE_SOON_HOURS", 6)
+# Time-boxed arrangements: their longest period, and the days after the end until the accounts
+# used only for one are deleted on their targets (they are locked at once).
+ARRANGEMENT_MAX_DAYS = envint("ARRANGEMENT_MAX_DAYS", 365)
+ARRANGEMENT_ACCOUNT_GRACE_DAYS = envint("ARRANGEMENT_ACCOUNT_GRACE_DAYS", 7)
+# Contractor supervision: the reminder goes this many days before a report or training expires;
+# a security officer's exception to the supervision rules lasts at most this many hours.
+SUPERVISION_REMINDER_DAYS = envint("SUPERVISION_REMINDER_DAYS", 30)
+SUPERVISION_EXCEPTION_MAX_HOURS = envint("SUPERVISION_EXCEPTION_MAX_HOURS", 72)
+# Access-log analysis: this many failed sign-ins for one login ID within the window is a burst.
+ACCESS_LOG_FAILURE_BURST_THRESHOLD = envint("ACCESS_LOG_FAILURE_BURST_THRESHOLD", 5)
+ACCESS_LOG_FAILURE_BURST_SECONDS = envint("ACCESS_LOG_FAILURE_BURST_SECONDS", 600)
+# Access-log ingestion: lines stored per batch; a queued ingestion is sent again after this long,
+# a running one whose progress stopped for this long is read again from its start.
+ACCESS_LOG_BATCH_LINES = envint("ACCESS_LOG_BATCH_LINES", 5000)
+ACCESS_LOG_RESEND_AFTER_SECONDS = envint("ACCESS_LOG_RESEND_AFTER_SECONDS", 60)
+ACCESS_LOG_STALL_SECONDS = envint("ACCESS_LOG_STALL_SECONDS", 300)
+# Internal audit reports: one still being produced after this long is sent to a worker again.
+AUDIT_REPORT_RESEND_AFTER_SECONDS = envint("AUDIT_REPORT_RESEND_AFTER_SECONDS", 300)
 
 # Credential encryption keys: "id:base64,id:base64", newest first (it encrypts; all decrypt).
 CREDENTIAL_KEYS = envsecret("CREDENTIAL_KEYS")
@@ -294,6 +337,10 @@ ROTATION_MAX_RETRIES = envint("ROTATION_MAX_RETRIES", 5)
 ROTATION_RETRY_BASE_DELAY_SECONDS = envint("ROTATION_RETRY_BASE_DELAY_SECONDS", 10)
 ROTATION_RETRY_MAX_DELAY_SECONDS = envint("ROTATION_RETRY_MAX_DELAY_SECONDS", 600)
 ROTATION_RESEND_AFTER_SECONDS = envint("ROTATION_RESEND_AFTER_SECONDS", 300)
+# A worker that takes up one rotation also takes up to this many others still waiting for their
+# own message (a burst of returns rotates in batches); 0 turns it off. Each stays in its hands
+# as long as a message sent is left alone by the sweeper.
+ROTATION_COALESCE = envint("ROTATION_COALESCE", 49)
 
 # The audit trail (core.audit). Events are written unsealed in the caller's transaction; the
 # sealer chains them. On SQLite (one writer at a time anyway) record_event seals its own event

@@ -283,6 +283,9 @@ class Rotation(models.Model):
     )
     requested_at = models.DateTimeField(_("requested at"), auto_now_add=True, db_index=True)
     dispatched_at = models.DateTimeField(_("last sent to a worker"), null=True, blank=True)
+    # Taken up by a worker ahead of its own message (credentials.rotation, "coalesce"): until
+    # then, that message finds it in hand and leaves it alone.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

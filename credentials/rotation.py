@@ -253,16 +253,25 @@ def rotation_perform(*, rotation_id: int) -> str:
     return outcome
 
 
-def rotations_perform(*, rotation_ids: Iterable[int]) -> dict[int, Outcome]:
+def rotations_perform(*, rotation_ids: Iterable[int], coalesce: int = 0) -> dict[int, Outcome]:
     """Run a batch of rotations: each one's status afterwards, or the error that stopped it.
     Never raises for one rotation's sake. An id with no rotation (its request rolled back) is
-    left out."""
+    left out.
+
+    With `coalesce`, up to that many other rotations still waiting for their own message are
+    taken up too (those no other worker holds), and their outcomes are in the answer: under a
+    burst of returns, a worker rotates in batches rather than one message at a time."""
     ids = sorted(set(rotation_ids))
     outcomes: dict[int, Outcome] = {}
-    pushes = _one_at_a_time_if_needed(_prepare_pending, ids, outcomes)
+    pushes = _one_at_a_time_if_needed(
+        lambda batch: _prepare_pending(batch, coalesce=coalesce if batch == ids else 0),
+        ids,
+        outcomes,
+    )
     # Rotations not requested any more (a duplicate delivery, one already finished) and
     # rotations of manual targets end here.
     ready = {push.rotation.pk for push in pushes}
+    # Taken up by another worker ahead of its message, or done: as the database says now.
     unready = [pk for pk in ids if pk not in ready and pk not in outcomes]
     if unready:
         outcomes.update(Rotation.objects.filter(pk__in=unready).values_list("pk", "status"))
@@ -318,14 +327,16 @@ def _one_at_a_time_if_needed(step, ids: list[int], outcomes: dict[int, Outcome])
     return results
 
 
-def _prepare_pending(rotation_ids: list[int]) -> list[_Push]:
+def _prepare_pending(rotation_ids: list[int], *, coalesce: int = 0) -> list[_Push]:
     """Step 1, set-based: store the new values as pending (or find the ones a crashed try
-    stored) for every rotation of the batch still requested. Five statements for a batch."""
+    stored) for every rotation of the batch still requested and not in another worker's hands,
+    and for up to `coalesce` others never tried yet (see rotations_perform). Five statements
+    for a batch, two more when it takes others up."""
     with transaction.atomic():
+        now = timezone.now()
         versions = SecretVersion.objects.filter(account=OuterRef("account"))
-        rotations = list(
-            Rotation.objects.select_for_update(of=("self",))
-            .select_related("account__target_system", "pending_version")
+        requested = (
+            Rotation.objects.select_related("account__target_system", "pending_version")
             .annotate(
                 last_version=Subquery(versions.order_by("-version").values("version")[:1]),
                 # left by a rotation of the account that failed: pushed again, not replaced
@@ -333,9 +344,29 @@ def _prepare_pending(rotation_ids: list[int]) -> list[_Push]:
                     versions.filter(status=SecretStatus.PENDING).values("pk")[:1]
                 ),
             )
-            .filter(pk__in=rotation_ids, status=RotationStatus.REQUESTED)
+            .filter(status=RotationStatus.REQUESTED)
             .order_by("pk")
         )
+        rotations = list(
+            requested.select_for_update(of=("self",))
+            .filter(pk__in=rotation_ids)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        )
+        taken_up = []
+        if coalesce:
+            # Never tried and in nobody's hands; one another worker is locking is skipped.
+            taken_up = list(
+                requested.select_for_update(of=("self",), skip_locked=True)
+                .filter(pending_version__isnull=True, claimed_until__isnull=True)
+                .exclude(pk__in=rotation_ids)[:coalesce]
+            )
+            if taken_up:
+                # As if sent now: the sweeper leaves it alone while it is in hand.
+                Rotation.objects.filter(pk__in=[r.pk for r in taken_up]).update(
+                    dispatched_at=now,
+                    claimed_until=now + timedelta(seconds=settings.ROTATION_RESEND_AFTER_SECONDS),
+                )
+                rotations += taken_up
         if not rotations:
             return []
         left = [
@@ -493,7 +524,8 @@ def _make_current(
 
 
 def rotation_note_error(*, rotation_id: int, error: str) -> None:
-    Rotation.objects.filter(pk=rotation_id).update(last_error=error[:2000])
+    """A try failed and is retried: by whichever worker the retry reaches."""
+    Rotation.objects.filter(pk=rotation_id).update(last_error=error[:2000], claimed_until=None)
 
 
 @transaction.atomic

@@ -50,12 +50,17 @@ def _rotate(task, rotation_ids: list[int]) -> list[int]:
     last retry. Returns the rotations to retry. Every rotation of the batch in a retry has
     failed every earlier try of it, so the task's retry count is each one's."""
     retry = []
-    for rotation_id, outcome in rotations_perform(rotation_ids=rotation_ids).items():
+    # Only a first try takes others up: a retry's count is each of its rotations' own.
+    coalesce = 0 if task.request.is_eager or task.request.retries else settings.ROTATION_COALESCE
+    outcomes = rotations_perform(rotation_ids=rotation_ids, coalesce=coalesce)
+    for rotation_id, outcome in outcomes.items():
         if isinstance(outcome, ConnectorError):
             message = str(outcome)
             if outcome.retryable and task.request.retries < settings.ROTATION_MAX_RETRIES:
                 rotation_note_error(rotation_id=rotation_id, error=message)
-                retry.append(rotation_id)
+                # One taken up ahead of its message is retried by that message, or resent.
+                if rotation_id in rotation_ids:
+                    retry.append(rotation_id)
             else:
                 try:
                     rotation_fail(rotation_id=rotation_id, error=message)

@@ -333,3 +333,52 @@ def test_new_login_ids_are_checked_in_one_statement_through_the_index(local_targ
             cursor.execute("EXPLAIN QUERY PLAN " + sql)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "account_target_login_id" in plan
+
+
+def test_a_worker_takes_up_the_rotations_waiting_and_their_own_messages_leave_them_alone(
+    local_target, cabinet, django_capture_on_commit_callbacks
+):
+    """A burst of returns: each asked for its rotation in its own transaction (one message
+    each). The first message's worker rotates the others with it, in one batch."""
+    accounts = rotated_accounts(local_target, cabinet, 4, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False):
+        rotations = [
+            rotation_request(account=account, reason="forced", actor=None) for account in accounts
+        ]
+    first, *others = rotations
+
+    outcomes = rotations_perform(rotation_ids=[first.pk], coalesce=2)
+
+    # Itself and the two oldest waiting, in one batch; the last one waits for its message.
+    assert outcomes == {
+        first.pk: RotationStatus.SUCCEEDED,
+        others[0].pk: RotationStatus.SUCCEEDED,
+        others[1].pk: RotationStatus.SUCCEEDED,
+    }
+    assert Rotation.objects.get(pk=others[2].pk).status == RotationStatus.REQUESTED
+    # Their own messages find them done: nothing is pushed or rotated twice.
+    assert rotations_perform(rotation_ids=[others[0].pk]) == {
+        others[0].pk: RotationStatus.SUCCEEDED
+    }
+    assert SecretVersion.objects.filter(account=accounts[1]).count() == 2
+
+
+def test_a_rotation_in_another_workers_hands_is_left_to_it(
+    local_target, cabinet, django_capture_on_commit_callbacks
+):
+    accounts = rotated_accounts(local_target, cabinet, 2, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False):
+        first = rotation_request(account=accounts[0], reason="forced", actor=None)
+        taken = rotation_request(account=accounts[1], reason="forced", actor=None)
+    # Another worker took `taken` up and is pushing it: its own message comes meanwhile.
+    from credentials.rotation import _prepare_pending
+
+    pushes = _prepare_pending([first.pk], coalesce=1)
+    assert [p.rotation.pk for p in pushes] == [first.pk, taken.pk]
+    claimed = Rotation.objects.get(pk=taken.pk)
+    assert claimed.claimed_until is not None and claimed.dispatched_at is not None
+
+    assert rotations_perform(rotation_ids=[taken.pk]) == {taken.pk: RotationStatus.REQUESTED}
+    assert (
+        SecretVersion.objects.filter(account=accounts[1], status=SecretStatus.PENDING).count() == 1
+    )
