@@ -24,8 +24,6 @@ import os
 import platform
 import pstats
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -39,80 +37,18 @@ sys.path.insert(0, str(REPO))
 from bench.support import (  # noqa: E402  (after the path is set)
     BenchError,
     PostgresCluster,
+    RedisServer,
+    Worker,
     free_port,
     migrate_bench_database,
     run_in_own_folder,
-    stop_process,
     tail,
-    wait_until,
 )
 
 DATABASE_NAME = "nwterm_bench_rotation"  # --database postgresql: a throwaway cluster's database
 REQUEST_BATCH = 100  # rotations requested per transaction, as a bulk forced rotation would
 POLL_SECONDS = 0.1
 STALL_SECONDS = 60  # no rotation finished for this long: the worker is stuck, give up
-
-
-class RedisServer:
-    def __init__(self, folder: Path, port: int):
-        self.folder, self.port = folder, port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> "RedisServer":
-        if shutil.which("redis-server") is None:
-            raise BenchError("redis-server is needed: apt-get install redis-server")
-        self.process = subprocess.Popen(  # noqa: S603
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",  # noqa: S607
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_until(self._answers, what="redis-server")
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        stop_process(self.process)
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-
-class Worker:
-    """`celery worker` as deployed (prefork pool, log level info), with the bench's environment;
-    with a connector delay, the same app started through the tests' slow target."""
-
-    def __init__(self, name: str, concurrency: int, log: Path, connector_delay: float):
-        self.name, self.concurrency, self.log = name, concurrency, log
-        self.connector_delay = connector_delay
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> "Worker":
-        from tests.support import slow_target
-
-        app, env = "config", dict(os.environ)
-        if self.connector_delay:
-            app = slow_target.APP
-            env[slow_target.SECONDS_VARIABLE] = str(self.connector_delay)
-        args = [sys.executable, "-m", "celery", "-A", app, "worker", "-l", "info",
-                "--concurrency", str(self.concurrency), "-n", f"{self.name}@%h"]  # fmt: skip
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603
-                args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-        wait_until(
-            lambda: self.process.poll() is None and b" ready." in self.log.read_bytes(),
-            what=f"worker {self.name}",
-            log=self.log,
-        )
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        stop_process(self.process)
 
 
 # Environment ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """What the benchmarks share: their error, ports, waiting for a process, a throwaway
-PostgreSQL cluster, and running in a folder of their own."""
+PostgreSQL cluster, Redis and a Celery worker, CPU time of a process tree, and running in a
+folder of their own."""
 
 import contextlib
 import os
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 START_TIMEOUT = 60
 
@@ -106,6 +108,100 @@ class PostgresCluster:
             with contextlib.suppress(subprocess.CalledProcessError):
                 self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
             self.started = False
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """utime + stime of one process (fields 14 and 15 of /proc/PID/stat), in seconds; with
+    `reaped`, also cutime + cstime (16 and 17): the time of its children that have exited."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0  # it exited
+    fields = stat.rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (gunicorn's workers, PostgreSQL's backends), as
+    /proc counts it: the live children's own, and the exited ones' as their parent reaped them
+    (Django closes a connection after CONN_MAX_AGE; its backend exits)."""
+    return _cpu_seconds(pid, reaped=True) + sum(_cpu_seconds(child) for child in _children(pid))
+
+
+class RedisServer:
+    def __init__(self, folder: Path, port: int):
+        self.folder, self.port = folder, port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "RedisServer":
+        if shutil.which("redis-server") is None:
+            raise BenchError("redis-server is needed: apt-get install redis-server")
+        self.process = subprocess.Popen(  # noqa: S603
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",  # noqa: S607
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_until(self._answers, what="redis-server")
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        stop_process(self.process)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+class Worker:
+    """`celery worker` as deployed (prefork pool, log level info), with the bench's environment;
+    with a connector delay, the same app started through the tests' slow target."""
+
+    def __init__(self, name: str, concurrency: int, log: Path, connector_delay: float = 0.0):
+        self.name, self.concurrency, self.log = name, concurrency, log
+        self.connector_delay = connector_delay
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Worker":
+        from tests.support import slow_target
+
+        app, env = "config", dict(os.environ)
+        if self.connector_delay:
+            app = slow_target.APP
+            env[slow_target.SECONDS_VARIABLE] = str(self.connector_delay)
+        args = [sys.executable, "-m", "celery", "-A", app, "worker", "-l", "info",
+                "--concurrency", str(self.concurrency), "-n", f"{self.name}@%h"]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603
+                args, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_until(
+            lambda: self.process.poll() is None and b" ready." in self.log.read_bytes(),
+            what=f"worker {self.name}",
+            log=self.log,
+        )
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        stop_process(self.process)
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the worker's processes so far (its pool included)."""
+        return process_tree_cpu_seconds(self.process.pid) if self.process else float("nan")
 
 
 def migrate_bench_database(stack, *, external: bool) -> None:

@@ -197,10 +197,14 @@ def rotations_dispatch(*, rotation_ids: Sequence[int]) -> None:
     is only logged: the sweeper re-sends every rotation that has waited too long."""
     for start in range(0, len(rotation_ids), BATCH_SIZE):
         chunk = list(rotation_ids[start : start + BATCH_SIZE])
+        # Marked before it is sent: once sent, a worker may already hold these rows locked.
+        sending = Rotation.objects.filter(pk__in=chunk)
+        sending.update(dispatched_at=timezone.now())
         sent = (
             enqueue(ONE_ROTATION_TASK, chunk[0]) if len(chunk) == 1 else enqueue(BATCH_TASK, chunk)
         )
         if not sent:
+            sending.update(dispatched_at=None)
             if len(chunk) == 1:
                 logger.warning("rotation %s was not sent; the sweeper will resend it", chunk[0])
             else:
@@ -208,8 +212,6 @@ def rotations_dispatch(*, rotation_ids: Sequence[int]) -> None:
                     "rotations %s were not sent; the sweeper will resend them",
                     ", ".join(map(str, chunk)),
                 )
-            continue
-        Rotation.objects.filter(pk__in=chunk).update(dispatched_at=timezone.now())
 
 
 def rotation_resend_stale(*, older_than_seconds: int | None = None) -> int:
