@@ -18,6 +18,7 @@ class ComplianceConfig(AppConfig):
         # A close refused for a card still out links to the finding that settles it.
         hooks.register_card_resolver(selectors.card_finding_url)
         _register_audit_words()
+        _register_access_log_words()
 
 
 def _register_audit_words() -> None:
@@ -48,6 +49,19 @@ def _register_audit_words() -> None:
             "discrepancy.assigned": _("Discrepancy assigned"),
             "discrepancy.resolved": _("Discrepancy resolved"),
             "discrepancy.evidence_added": _("Evidence added to a discrepancy"),
+            "access_log.analysed": _("Access logs analysed"),
+            "audit_report.requested": _("Internal audit report requested"),
+            "audit_report.produced": _("Internal audit report produced"),
+            "audit_report.failed": _("Internal audit report failed"),
+        }
+    )
+    register_detail_labels(
+        {
+            "period_start": _("from"),
+            "period_end": _("to"),
+            "digest": _("digest"),
+            "sections": _("sections (SHA-256)"),
+            "requested_by": _("requested by"),
         }
     )
     register_detail_labels(
@@ -79,3 +93,44 @@ def _register_audit_words() -> None:
     register_detail_values("reason", StockTakeReason.choices, family="stocktake")
     register_detail_values("result", ScanResult.choices, family="stocktake")
     register_detail_values("discrepancies", DiscrepancyKind.choices, family="stocktake")
+    # An access-log analysis: the sign-ins it judged and its findings per kind.
+    register_detail_labels(
+        {
+            "first_event": _("first sign-in judged"),
+            "last_event": _("last sign-in judged"),
+            "events": _("sign-ins judged"),
+            "sign_in": _("sign-in"),
+        }
+    )
+    register_detail_values("discrepancies", DiscrepancyKind.choices, family="access_log")
+
+
+def _register_access_log_words() -> None:
+    """The access-log ingestions' actions and details (compliance.access_logs)."""
+    from compliance.models import AccessLogFormat, IngestionSource
+    from core.audit import register_action_labels, register_detail_labels, register_detail_values
+
+    register_action_labels(
+        {
+            "access_log.ingestion_queued": _("Access log received"),
+            "access_log.ingestion_started": _("Access log being read"),
+            "access_log.ingestion_done": _("Access log read"),
+            "access_log.ingestion_failed": _("Access log could not be read"),
+            "access_log.mapping_updated": _("Access log mapping changed"),
+        }
+    )
+    register_detail_labels(
+        {
+            "format": _("format"),
+            "file_name": _("file name"),
+            "file_sha256": _("file SHA-256"),
+            "lines_read": _("lines read"),
+            "accepted": _("accepted"),
+            "malformed": _("malformed"),
+            "duplicates": _("duplicates"),
+            "again": _("read again after a stop"),
+            "changes": _("changes"),
+        }
+    )
+    register_detail_values("format", AccessLogFormat.choices, family="access_log")
+    register_detail_values("source", IngestionSource.choices, family="access_log")

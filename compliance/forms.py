@@ -10,6 +10,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import (
+    SIGN_IN_KINDS,
     Discrepancy,
     DiscrepancyKind,
     DiscrepancyOutcome,
@@ -127,6 +128,14 @@ class DiscrepancyFilter(django_filters.FilterSet):
     age = django_filters.ChoiceFilter(
         choices=AGES, label=_("Age"), empty_label=_("Any"), method="filter_age"
     )
+    FOUND_BY = [
+        ("stocktake", _("Stock-take")),
+        ("policy", _("Policy check")),
+        ("access_log", _("Access log")),
+    ]
+    found_by = django_filters.ChoiceFilter(
+        choices=FOUND_BY, label=_("Found by"), empty_label=_("All"), method="filter_found_by"
+    )
     assignee = django_filters.ChoiceFilter(
         label=capfirst(_("assignee")), empty_label=_("Anyone"), method="filter_assignee"
     )
@@ -145,7 +154,7 @@ class DiscrepancyFilter(django_filters.FilterSet):
 
     class Meta:
         model = Discrepancy
-        fields = ["status", "kind", "site", "stocktake", "age", "assignee"]
+        fields = ["status", "kind", "found_by", "site", "stocktake", "age", "assignee"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -162,6 +171,15 @@ class DiscrepancyFilter(django_filters.FilterSet):
             | Q(location__path__startswith=site.path)
             | Q(terminal__location__path__startswith=site.path)
         )
+
+    def filter_found_by(self, queryset, _name, value):
+        # A policy finding is every one that neither a stock-take nor an access log found.
+        access_log = Q(kind__in=SIGN_IN_KINDS)
+        if value == "stocktake":
+            return queryset.filter(stocktake__isnull=False)
+        if value == "access_log":
+            return queryset.filter(access_log)
+        return queryset.filter(stocktake__isnull=True).exclude(access_log)
 
     def filter_age(self, queryset, _name, days):
         return queryset.filter(opened_at__lt=timezone.now() - timezone.timedelta(days=int(days)))

@@ -22,6 +22,7 @@ from credentials.models import (
     TargetSystem,
 )
 from credentials.targets import connector_for
+from lending.arrangements import terminals_out_after_end
 from lending.models import Loan, LoanStatus
 from terminals.models import Location, Terminal
 from terminals.selectors import custody_rule_breaches, storage_rule_breaches
@@ -135,6 +136,29 @@ def _findings_stocktakes(now):
             )
 
 
+def _findings_arrangements(now):
+    """A terminal still out after its time-boxed arrangement ended: one finding per terminal and
+    day (the day is in the subject), so each daily run opens a new one until it is back."""
+    day = timezone.localdate(now).isoformat()
+    for loan in terminals_out_after_end():
+        arrangement = loan.request.declaration.arrangement
+        yield (
+            Kind.ARRANGEMENT_TERMINAL_OUT,
+            f"arrangement:{arrangement.pk}:{loan.terminal.asset_tag}:{day}",
+            {
+                "terminal": loan.terminal,
+                "details": {
+                    "arrangement": arrangement.pk,
+                    "title": arrangement.title,
+                    "loan": loan.pk,
+                    "contractor": loan.request.contractor.code,
+                    "ends_at": arrangement.ends_at.isoformat(),
+                    "day": day,
+                },
+            },
+        )
+
+
 # Any constant key: two runs (the scheduler's and a person's button) record one after the other.
 _RUN_LOCK_KEY = 0x6E77_706F_6C63
 
@@ -153,6 +177,7 @@ def run_policy_checks(*, now=None) -> dict[str, int]:
         _findings_accounts(now),
         _findings_directories(),
         _findings_stocktakes(now),
+        _findings_arrangements(now),
     )
     for finder in finders:
         for kind, subject, fields in finder:

@@ -32,7 +32,9 @@ def discrepancy_queryset(*, user: User) -> QuerySet[Discrepancy]:
         "terminal__location__site",
         "access_card",
         "account__target_system",
-        "loan",
+        "loan__request__contractor",
+        "sign_in__target_system",
+        "sign_in__ingestion",
         "assignee",
         "resolved_by",
     )

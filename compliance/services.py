@@ -624,8 +624,16 @@ _OUTCOMES_BY_KIND: dict[str, set[DiscrepancyOutcome]] = {
         DiscrepancyOutcome.LOST_OR_STOLEN,
         DiscrepancyOutcome.WRITTEN_OFF,
     },
+    # A login ID this service never issued, seen in an access log: delete it on its target, or
+    # record why it may stay (fixed, or found legitimate).
+    DiscrepancyKind.SIGN_IN_UNKNOWN_LOGIN_ID: {
+        DiscrepancyOutcome.ORPHAN_DELETED,
+        DiscrepancyOutcome.FIXED,
+        DiscrepancyOutcome.FOUND,
+    },
 }
-# Policy findings not listed above are fixed at their cause, then resolved as such.
+# Policy findings not listed above are fixed at their cause, then resolved as such; so are the
+# other sign-in findings (found legitimate on checking, or their cause fixed).
 _DEFAULT_OUTCOMES = {DiscrepancyOutcome.FIXED, DiscrepancyOutcome.FOUND}
 
 

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from compliance import policy_checks
+from compliance import access_log_rules, policy_checks
 from compliance import services as stocktakes
 
 
@@ -17,3 +17,36 @@ def run_policy_checks() -> dict:
 @shared_task(ignore_result=True)
 def send_stocktake_reminders() -> int:
     return stocktakes.stocktake_reminders()
+
+
+@shared_task(ignore_result=True)
+def analyse_access_logs() -> int:
+    return access_log_rules.access_log_analyse().findings
+
+
+@shared_task(ignore_result=True)
+def ingest_access_log(ingestion_id: int) -> None:
+    from compliance.access_logs import access_log_ingestion_run
+
+    access_log_ingestion_run(ingestion_id)
+
+
+@shared_task(ignore_result=True)
+def resend_stale_access_log_ingestions() -> int:
+    from compliance.access_logs import access_log_ingestions_resend
+
+    return access_log_ingestions_resend()
+
+
+@shared_task(ignore_result=True)
+def produce_audit_report(report_id: int) -> None:
+    from compliance.audit_report import audit_report_produce
+
+    audit_report_produce(report_id=report_id)
+
+
+@shared_task(ignore_result=True)
+def resend_stale_audit_reports() -> int:
+    from compliance.audit_report import audit_reports_resend_stale
+
+    return audit_reports_resend_stale()

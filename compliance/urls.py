@@ -1,6 +1,6 @@
 from django.urls import path
 
-from compliance import views
+from compliance import access_log_views, audit_report_views, views
 
 app_name = "compliance"
 
@@ -22,4 +22,28 @@ urlpatterns = [
     path("discrepancies/<int:pk>/resolve/", views.discrepancy_resolve, name="discrepancy_resolve"),
     path("discrepancies/<int:pk>/evidence/", views.evidence_upload, name="evidence_upload"),
     path("evidence/<int:pk>/", views.evidence_download, name="evidence_download"),
+    path("access-logs/", access_log_views.access_log_list, name="access_log_list"),
+    path("access-logs/<int:pk>/", access_log_views.access_log_detail, name="access_log_detail"),
+    path(
+        "access-logs/mappings/<slug:code>/",
+        access_log_views.access_log_mapping,
+        name="access_log_mapping",
+    ),
+    path("sign-ins/", access_log_views.sign_in_list_page, name="sign_in_list"),
+    path("audit-reports/", audit_report_views.audit_report_list, name="audit_report_list"),
+    path(
+        "audit-reports/<int:pk>/",
+        audit_report_views.audit_report_detail,
+        name="audit_report_detail",
+    ),
+    path(
+        "audit-reports/<int:pk>/print/",
+        audit_report_views.audit_report_print,
+        name="audit_report_print",
+    ),
+    path(
+        "audit-reports/<int:pk>/csv/<slug:section>/",
+        audit_report_views.audit_report_csv,
+        name="audit_report_csv",
+    ),
 ]

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from compliance import policy_checks, selectors
+from compliance import access_log_rules, policy_checks, selectors
 from compliance import services as stocktakes
 from compliance.forms import (
     AssignForm,
@@ -43,6 +43,7 @@ from compliance.models import (
     StockTakeStatus,
 )
 from compliance.reports import StockTakeReportRowSerializer, stocktake_report_rows
+from core.audit import format_iso_datetime
 from core.errors import ApplicationError
 from core.filters import sort_columns
 from core.spreadsheets import csv_download
@@ -83,6 +84,15 @@ DETAIL_LABELS = {
     "contractor": gettext_lazy("contractor"),
     "kind": gettext_lazy("kind"),
     "subject": gettext_lazy("subject"),
+    # sign-in findings (compliance.access_log_rules)
+    "terminal_status": gettext_lazy("terminal's status at that moment"),
+    "due_at": gettext_lazy("loan due"),
+    "lifted_at": gettext_lazy("declaration lifted at"),
+    "valid_until": gettext_lazy("login ID valid until"),
+    "first_failure_at": gettext_lazy("first failure at"),
+    "failures": gettext_lazy("failed sign-ins in the window"),
+    "window_seconds": gettext_lazy("window (seconds)"),
+    "trigger_sign_in": gettext_lazy("sign-in that reached the threshold"),
 }
 
 
@@ -469,7 +479,13 @@ def _detail_rows(discrepancy: Discrepancy) -> list[tuple[str, str]]:
     for key, value in discrepancy.details.items():
         if value in (None, "", []):
             continue
-        if key in ("recorded_location", "locations"):
+        if discrepancy.sign_in_id and key in access_log_rules.SHOWN_WITH_THE_SIGN_IN:
+            continue  # in the sign-in's own section
+        if key in access_log_rules.MOMENTS:
+            value = format_iso_datetime(value)
+        elif key == "terminal_status" and value in TerminalStatus.values:
+            value = TerminalStatus(value).label
+        elif key in ("recorded_location", "locations"):
             names = names or _location_names()
             pks = value if isinstance(value, list) else [value]
             found = Location.objects.filter(pk__in=pks).order_by("path")
@@ -499,6 +515,7 @@ def _discrepancy_page(
     context = {
         "discrepancy": discrepancy,
         "detail_rows": _detail_rows(discrepancy),
+        "expected_instead": access_log_rules.expected_instead(discrepancy),
         "location_label": _path(discrepancy.location, _location_names()),
         "may_change": may_change,
         "may_read_evidence": user.has_perm("compliance.view_discrepancyevidence"),

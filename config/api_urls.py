@@ -1,9 +1,17 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from compliance.api.access_logs import AccessLogIngestionViewSet, SignInViewSet
+from compliance.api.audit_reports import AuditReportViewSet
 from compliance.api.views import DiscrepancyViewSet, StockTakeViewSet
 from core.api.views import AuditEventViewSet, ObtainTokenView, OrganizationViewSet
 from credentials.api.views import AccountViewSet, RotationViewSet, TargetSystemViewSet
+from lending.api.arrangements import ArrangementViewSet
+from lending.api.supervision import (
+    ContractorReportViewSet,
+    OperatorTrainingViewSet,
+    SupervisionExceptionViewSet,
+)
 from lending.api.views import AccessRequestViewSet, DeclarationViewSet, LoanViewSet
 from terminals.api.views import AccessCardViewSet, LocationViewSet, TerminalViewSet
 
@@ -19,8 +27,17 @@ router.register("rotations", RotationViewSet, basename="rotation")
 router.register("declarations", DeclarationViewSet, basename="declaration")
 router.register("access-requests", AccessRequestViewSet, basename="accessrequest")
 router.register("loans", LoanViewSet, basename="loan")
+router.register("arrangements", ArrangementViewSet, basename="arrangement")
+router.register("contractor-reports", ContractorReportViewSet, basename="contractorreport")
+router.register("operator-trainings", OperatorTrainingViewSet, basename="operatortraining")
+router.register(
+    "supervision-exceptions", SupervisionExceptionViewSet, basename="supervisionexception"
+)
 router.register("stocktakes", StockTakeViewSet, basename="stocktake")
 router.register("discrepancies", DiscrepancyViewSet, basename="discrepancy")
+router.register("access-logs", AccessLogIngestionViewSet, basename="accesslogingestion")
+router.register("sign-ins", SignInViewSet, basename="signin")
+router.register("audit-reports", AuditReportViewSet, basename="auditreport")
 
 urlpatterns = [
     path("auth/token/", ObtainTokenView.as_view(), name="api-token"),

@@ -192,6 +192,11 @@ SPECTACULAR_SETTINGS = {
         "DiscrepancyKindEnum": "compliance.models.DiscrepancyKind",
         "DiscrepancyStatusEnum": "compliance.models.DiscrepancyStatus",
         "DiscrepancyOutcomeEnum": "compliance.models.DiscrepancyOutcome",
+        "AuditReportStatusEnum": "compliance.models.AuditReportStatus",
+        "SignInResultEnum": "compliance.models.SignInResult",
+        "IngestionStatusEnum": "compliance.models.IngestionStatus",
+        "AccessLogFormatEnum": "compliance.models.AccessLogFormat",
+        "IngestionSourceEnum": "compliance.models.IngestionSource",
     },
 }
 

@@ -93,6 +93,12 @@ _GROUPS: tuple[tuple[str, Promise, tuple[_Entry, ...]], ...] = (
                     "lending:declaration-report",
                 ),
             ),
+            _Entry(
+                "lending:arrangements",
+                _("Arrangements"),
+                "lending.view_arrangement",
+                prefix="lending:arrangement",
+            ),
             _Entry("lending:request-create", _("Request terminals"), "lending.add_accessrequest"),
             _Entry(
                 "lending:requests",
@@ -116,6 +122,13 @@ _GROUPS: tuple[tuple[str, Promise, tuple[_Entry, ...]], ...] = (
                 _("Contractors"),
                 "core.view_user",
                 also=("lending:contractor-create", "lending:contractor-user-create"),
+            ),
+            _Entry(
+                "lending:supervisions",
+                _("Contractor supervision"),
+                "lending.view_contractorreport",
+                prefix="lending:supervision",
+                contractor_label=_("Supervision records"),
             ),
         ),
     ),
@@ -148,6 +161,13 @@ _GROUPS: tuple[tuple[str, Promise, tuple[_Entry, ...]], ...] = (
                 "compliance.view_discrepancy",
                 prefix="compliance:discrepancy_",
             ),
+            _Entry(
+                "compliance:access_log_list",
+                _("Access logs"),
+                "compliance.view_accesslogingestion",
+                prefix="compliance:access_log_",
+                also=("compliance:sign_in_list",),
+            ),
         ),
     ),
     (
@@ -161,6 +181,12 @@ _GROUPS: tuple[tuple[str, Promise, tuple[_Entry, ...]], ...] = (
                 "core.view_auditevent",
                 prefix="audit",
                 alt_names=("audit_trail",),
+            ),
+            _Entry(
+                "compliance:audit_report_list",
+                _("Internal audit reports"),
+                "compliance.view_auditreport",
+                prefix="compliance:audit_report_",
             ),
         ),
     ),

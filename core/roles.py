@@ -36,9 +36,22 @@ _READ_LENDING = [
     "lending.view_loan",
     "lending.view_returnconfirmation",
     "compliance.view_discrepancy",
+    # Contractor supervision: reports, audits, trainings, exceptions.
+    "lending.view_contractorreport",
+    "lending.view_contractoraudit",
+    "lending.view_operatortraining",
+    "lending.view_supervisionexception",
 ]
 
 _READ_STOCKTAKES = ["compliance.view_stocktake", "compliance.view_scan"]
+# Access logs (compliance.access_logs): the ingestions, the sign-ins read, each target's mapping.
+_READ_ACCESS_LOGS = [
+    "compliance.view_accesslogingestion",
+    "compliance.view_signinevent",
+    "compliance.view_accesslogmapping",
+]
+# The internal audit report (compliance.audit_report): auditors and security produce and read it.
+_AUDIT_REPORTS = ["compliance.add_auditreport", "compliance.view_auditreport"]
 # Reviewers: the evidence, and what a blind count hides from the scanning staff (the expected
 # list, the others' scans).
 _REVIEW_STOCKTAKES = [
@@ -80,12 +93,29 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "lending.add_declaration",
         "lending.change_declaration",
         "lending.revoke_loan",
+        # Contractor supervision: review reports (or submit one handed over on paper), record
+        # audits and operators' trainings, grant exceptions during a disaster.
+        "lending.add_contractorreport",
+        "lending.change_contractorreport",
+        "lending.add_contractoraudit",
+        "lending.change_contractoraudit",
+        "lending.add_operatortraining",
+        "lending.change_operatortraining",
+        "lending.add_supervisionexception",
+        # Time-boxed arrangements: propose, approve another officer's, extend.
+        "lending.view_arrangement",
+        "lending.add_arrangement",
+        "lending.change_arrangement",
         *_READ_STOCKTAKES,
         *_REVIEW_STOCKTAKES,
         "compliance.add_stocktake",  # open by hand
         "compliance.change_stocktake",  # close
         "compliance.change_discrepancy",  # assign, resolve, run the policy checks
         "compliance.add_discrepancyevidence",
+        *_READ_ACCESS_LOGS,
+        "compliance.add_accesslogingestion",  # upload a log
+        "compliance.change_accesslogmapping",  # how a target's exported log reads
+        *_AUDIT_REPORTS,
     ],
     Role.AUDITOR: [
         *_READ_INVENTORY,
@@ -93,7 +123,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_LENDING,
         *_READ_STOCKTAKES,
         *_REVIEW_STOCKTAKES,
+        *_READ_ACCESS_LOGS,
         "core.view_auditevent",
+        *_AUDIT_REPORTS,
+        "lending.view_arrangement",
     ],
     # What a contractor sees of these is limited to their own organization in lending.selectors.
     Role.CONTRACTOR: [
@@ -102,6 +135,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "lending.view_accessrequest",
         "lending.view_loan",
         "lending.reveal_own_loan",
+        # Their own organization's supervision: they submit the yearly report and read the rest.
+        "lending.view_contractorreport",
+        "lending.add_contractorreport",
+        "lending.view_contractoraudit",
+        "lending.view_operatortraining",
+        "lending.view_supervisionexception",
     ],
 }
 

@@ -4,7 +4,16 @@ change only through the services (pages, API), which check the rules and write a
 from django.contrib import admin
 
 from core.admin import ReadOnlyAdmin
-from lending.models import AccessRequest, Declaration, Loan, ReturnConfirmation
+from lending.models import (
+    AccessRequest,
+    ContractorAudit,
+    ContractorReport,
+    Declaration,
+    Loan,
+    OperatorTraining,
+    ReturnConfirmation,
+    SupervisionException,
+)
 
 
 @admin.register(Declaration)
@@ -34,3 +43,32 @@ class ReturnConfirmationAdmin(ReadOnlyAdmin):
     list_display = ("loan", "returned_at", "condition", "received_by", "settled_at")
     list_filter = ("condition",)
     list_select_related = ("loan__terminal", "received_by")
+
+
+# Contractor supervision: written through lending.supervision (pages, API) only.
+
+
+@admin.register(ContractorReport)
+class ContractorReportAdmin(ReadOnlyAdmin):
+    list_display = ("contractor", "period_start", "period_end", "outcome", "reviewed_at")
+    list_filter = ("outcome",)
+    list_select_related = ("contractor",)
+
+
+@admin.register(ContractorAudit)
+class ContractorAuditAdmin(ReadOnlyAdmin):
+    list_display = ("contractor", "audited_on", "follow_up_due", "follow_up_done_at")
+    list_select_related = ("contractor",)
+
+
+@admin.register(OperatorTraining)
+class OperatorTrainingAdmin(ReadOnlyAdmin):
+    list_display = ("operator_name", "contractor", "course", "expires_on", "undertaking_signed_on")
+    list_select_related = ("contractor",)
+    search_fields = ("operator_name",)
+
+
+@admin.register(SupervisionException)
+class SupervisionExceptionAdmin(ReadOnlyAdmin):
+    list_display = ("contractor", "operator_name", "declaration", "granted_at", "expires_at")
+    list_select_related = ("contractor", "declaration")

@@ -19,6 +19,12 @@ class LendingConfig(AppConfig):
         import lending.phrases  # noqa: F401
 
         _register_audit_words()
+        from lending.arrangements import register_audit_words as arrangement_audit_words
+
+        arrangement_audit_words()
+        from lending.supervision import register_audit_words as supervision_audit_words
+
+        supervision_audit_words()
 
 
 def _register_audit_words() -> None:

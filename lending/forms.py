@@ -5,7 +5,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from core.identifiers import ORGANIZATION_CODE_RULE
-from lending.models import Loan, ReturnCondition
+from lending.models import DataDisposition, Loan, ReturnCondition
 from lending.selectors import active_declarations
 from terminals.forms import LocationChoiceField
 from terminals.models import Location
@@ -141,6 +141,15 @@ class ReturnForm(forms.Form):
     )
     operator_signature = forms.CharField(
         label=_("Operator's signature (typed full name)"), max_length=150, required=False
+    )
+    # Required by the service (its message shows on the field): the plans require it after
+    # disaster work.
+    data_disposition = forms.ChoiceField(
+        label=_("Data and printouts obtained for the work"),
+        choices=DataDisposition.choices,
+        widget=forms.RadioSelect,
+        required=False,
+        help_text=_("The operator confirms what became of them."),
     )
     notes = forms.CharField(
         label=capfirst(_("notes")), widget=forms.Textarea(attrs={"rows": 2}), required=False

@@ -55,5 +55,14 @@ class CloseReportRowSerializer(serializers.Serializer):
     received_by = serializers.CharField(
         source="confirmation.received_by.username", allow_null=True, label=_("received by")
     )
+    # What became of the data and printouts obtained for the work (contractor supervision).
+    data_disposition = serializers.CharField(
+        source="confirmation.get_data_disposition_display",
+        allow_null=True,
+        label=_("data and printouts"),
+    )
+    supervision_exception = serializers.IntegerField(
+        source="loan.supervision_exception_id", allow_null=True, label=_("supervision exception")
+    )
     rotated_at = serializers.DateTimeField(allow_null=True, label=_("rotated at"))
     rotations = serializers.IntegerField(label=_("rotations"))

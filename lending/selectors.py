@@ -20,10 +20,12 @@ from credentials.models import (
     RotationStatus,
 )
 from credentials.selectors import credential_blockers, terminal_accounts
-from lending import hooks
+from lending import hooks, supervision
 from lending.models import (
     AccessRequest,
+    Arrangement,
     Declaration,
+    DeclarationKind,
     DeclarationStatus,
     Loan,
     LoanStatus,
@@ -134,9 +136,16 @@ def loans_out_count(request: AccessRequest) -> int:
 
 
 def checkout_refusals(
-    *, request: AccessRequest, terminal: Terminal, actor: User, accounts: list | None = None
+    *,
+    request: AccessRequest,
+    terminal: Terminal,
+    actor: User,
+    accounts: list | None = None,
+    operator_name: str | None = None,
+    supervision_check: supervision.SupervisionCheck | None = None,
 ) -> list[str]:
-    """Every reason this terminal may not be handed out against this request by this person."""
+    """Every reason this terminal may not be handed out against this request by this person
+    (to `operator_name`, whose training is then checked too)."""
     reasons = []
     declaration = request.declaration
     if terminal.status != Terminal.Status.IN_STORAGE:
@@ -176,6 +185,44 @@ def checkout_refusals(
         )
     if settings.LENDING_SEPARATION_OF_DUTIES and request.decided_by_id == actor.pk:
         reasons.append(_("You approved this request, so someone else must hand out its terminals."))
+    # Contractor supervision: the yearly report and the receiving operator's training.
+    if supervision_check is None:
+        supervision_check = supervision.checkout_check(
+            declaration=declaration, contractor=request.contractor, operator_name=operator_name
+        )
+    reasons += supervision_check.reasons
+    if declaration.kind == DeclarationKind.ARRANGEMENT:
+        reasons += _arrangement_refusals(declaration, request, terminal)
+    return reasons
+
+
+def _arrangement_refusals(
+    declaration: Declaration, request: AccessRequest, terminal: Terminal
+) -> list[str]:
+    """Under a time-boxed arrangement only its own terminals go out, to its parties, from its
+    start (lending/arrangements.py)."""
+    arrangement = Arrangement.objects.filter(declaration=declaration).first()
+    if arrangement is None:
+        return [_("The arrangement of “%(title)s” is missing.") % {"title": declaration.title}]
+    reasons = []
+    if not arrangement.terminals.filter(pk=terminal.pk).exists():
+        reasons.append(
+            _("Terminal %(tag)s is not covered by the arrangement “%(title)s”.")
+            % {"tag": terminal.asset_tag, "title": arrangement.title}
+        )
+    if not arrangement.parties.filter(pk=request.contractor_id).exists():
+        reasons.append(
+            _("%(contractor)s is not a party to the arrangement “%(title)s”.")
+            % {"contractor": request.contractor.name, "title": arrangement.title}
+        )
+    if arrangement.starts_at > timezone.now():
+        reasons.append(
+            _("The arrangement “%(title)s” starts only at %(start)s.")
+            % {
+                "title": arrangement.title,
+                "start": timezone.localtime(arrangement.starts_at).strftime("%Y-%m-%d %H:%M"),
+            }
+        )
     return reasons
 
 

@@ -22,10 +22,12 @@ from credentials.models import Account, AccountState, RotationReason
 from credentials.reveal import secret_approve_extra_reveal, secret_reveal
 from credentials.rotation import rotations_request
 from credentials.selectors import credential_blockers, terminal_accounts
-from lending import hooks, notifications, phrases
+from lending import hooks, notifications, phrases, supervision
 from lending.models import (
     AccessRequest,
+    DataDisposition,
     Declaration,
+    DeclarationKind,
     DeclarationStatus,
     Loan,
     LoanStatus,
@@ -63,6 +65,7 @@ def declaration_declare(
     sites: Iterable[Location],
     declared_at=None,
     lending_limit=None,
+    kind: str = DeclarationKind.DISASTER,
 ) -> Declaration:
     sites = list(sites)
     errors: dict[str, list[str]] = {}
@@ -78,7 +81,11 @@ def declaration_declare(
     if errors:
         raise InvalidInput(_("The declaration was not saved."), field_errors=errors)
     declaration = Declaration.objects.create(
-        title=title.strip(), declared_at=declared_at, declared_by=actor, lending_limit=lending_limit
+        title=title.strip(),
+        declared_at=declared_at,
+        declared_by=actor,
+        lending_limit=lending_limit,
+        kind=kind,
     )
     declaration.sites.set(sites)
     record_event(
@@ -96,7 +103,7 @@ def declaration_declare(
 
 @transaction.atomic
 def declaration_lift(
-    *, declaration: Declaration, actor: User, grace_hours: int | None = None
+    *, declaration: Declaration, actor: User | None, grace_hours: int | None = None
 ) -> Declaration:
     """Lifting makes every open loan under the declaration due after the grace period."""
     declaration = Declaration.objects.select_for_update(of=("self",)).get(pk=declaration.pk)
@@ -192,6 +199,12 @@ def access_request_errors(
         ]
     if not [name for name in operators if name.strip()]:
         errors["operators"] = [_("Name at least one operator who will use the terminals.")]
+    else:  # contractor supervision: only operators whose training is current
+        untrained = supervision.operator_errors(
+            declaration=declaration, contractor=organization, operators=operators
+        )
+        if untrained:
+            errors["operators"] = untrained
     if not work_site.strip():
         errors["work_site"] = [_("Say where the terminals will be used.")]
     if not purpose.strip():
@@ -438,6 +451,8 @@ def _reserve(
     locked_request = (
         requests.select_for_update(of=("self",))
         .select_related("declaration", "contractor")
+        # Contractor supervision, read in the same statement (lending.supervision).
+        .annotate(**supervision.checkout_annotations(operator_name=operator_name))
         .filter(pk=request_pk)
         .first()
     )
@@ -464,7 +479,20 @@ def _reserve(
     acknowledged_name = acknowledged_name.strip()
     # Read once: checked here, unlocked on their targets after this transaction.
     accounts = list(terminal_accounts(terminal=terminal))
-    reasons = checkout_refusals(request=request, terminal=terminal, actor=actor, accounts=accounts)
+    supervision_check = supervision.checkout_check(
+        declaration=request.declaration,
+        contractor=request.contractor,
+        operator_name=operator_name,
+        report_current=getattr(request, "supervision_report_current", None),
+        training_current=getattr(request, "supervision_training_current", None),
+    )
+    reasons = checkout_refusals(
+        request=request,
+        terminal=terminal,
+        actor=actor,
+        accounts=accounts,
+        supervision_check=supervision_check,
+    )
     # Cards go out with the terminal only from storage; read them under their locks.
     cards = inventory.access_cards_lock(
         terminal.access_cards.filter(status=AccessCard.Status.IN_STORAGE)
@@ -510,6 +538,8 @@ def _reserve(
             acknowledgement_text=ACKNOWLEDGEMENT,
             acknowledged_name=acknowledged_name,
             acknowledged_at=now,
+            # A supervision rule refused it; a security officer's exception let it through.
+            supervision_exception=next(iter(supervision_check.exceptions), None),
         )
     except IntegrityError as exc:
         raise RuleViolation(
@@ -584,6 +614,12 @@ def _confirm_lent(
             "acknowledged_by": loan.acknowledged_name,
             "cards": [card.card_number for card in cards],
             "due_at": loan.due_at.isoformat(),
+            # Only when a security officer's exception let it through (contractor supervision).
+            **(
+                {"supervision_exception": loan.supervision_exception_id}
+                if loan.supervision_exception_id
+                else {}
+            ),
         },
     )
     return loan
@@ -617,6 +653,7 @@ def loan_return(
     return_location: Location,
     handed_back_by: str,
     operator_signature: str,
+    data_disposition: str,
     notes: str = "",
 ) -> ReturnConfirmation:
     """Record the check-in confirmed by both sides, and request the rotation of every account
@@ -628,6 +665,10 @@ def loan_return(
         errors["handed_back_by"] = [_("Name the operator who hands the terminal back.")]
     if not operator_signature.strip():
         errors["operator_signature"] = [_("The operator signs the return.")]
+    if data_disposition not in DataDisposition.values:
+        errors["data_disposition"] = [
+            _("Say what became of the data and printouts obtained for the work.")
+        ]
     if errors:
         raise InvalidInput(_("The return was not recorded."), field_errors=errors)
     loan = (
@@ -657,6 +698,7 @@ def loan_return(
         operator_signature=operator_signature.strip(),
         received_by=actor,
         notes=notes,
+        data_disposition=data_disposition,
     )
     if returned:
         ReturnConfirmation.cards_returned.through.objects.bulk_create(
@@ -700,6 +742,7 @@ def loan_return(
             "return_location": return_location.code,
             "handed_back_by": confirmation.handed_back_by,
             "received_by": actor.get_username(),
+            "data_disposition": data_disposition,
         },
     )
     # What the caller shows of the loan, as written: no need to read it back.

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from lending import notifications, services
+from lending import arrangements, notifications, services, supervision
 
 
 @shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
@@ -21,3 +21,14 @@ def notify_overdue_loans() -> int:
 @shared_task(ignore_result=True)
 def notify_loans_due_soon() -> int:
     return services.due_soon_notify()
+
+
+@shared_task(ignore_result=True)
+def end_due_arrangements() -> dict:
+    result = arrangements.arrangements_sweep()
+    return {"ended": result.ended, "locked": result.locked, "deleted": result.deleted}
+
+
+@shared_task(ignore_result=True)
+def send_supervision_reminders() -> int:
+    return supervision.supervision_reminders()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lending import views
+from lending import arrangement_views, supervision_views, views
 
 app_name = "lending"
 urlpatterns = [
@@ -14,6 +14,34 @@ urlpatterns = [
         "declarations/<int:pk>/report.csv",
         views.declaration_report_csv,
         name="declaration-report-csv",
+    ),
+    path("arrangements/", arrangement_views.arrangement_list, name="arrangements"),
+    path("arrangements/new/", arrangement_views.arrangement_create, name="arrangement-create"),
+    path("arrangements/<int:pk>/", arrangement_views.arrangement_detail, name="arrangement"),
+    path(
+        "arrangements/<int:pk>/approve/",
+        arrangement_views.arrangement_approve,
+        name="arrangement-approve",
+    ),
+    path(
+        "arrangements/<int:pk>/reject/",
+        arrangement_views.arrangement_reject,
+        name="arrangement-reject",
+    ),
+    path(
+        "arrangements/<int:pk>/extend/",
+        arrangement_views.arrangement_extend,
+        name="arrangement-extend",
+    ),
+    path(
+        "arrangements/<int:pk>/extensions/<int:extension_pk>/approve/",
+        arrangement_views.extension_approve,
+        name="arrangement-extension-approve",
+    ),
+    path(
+        "arrangements/<int:pk>/extensions/<int:extension_pk>/reject/",
+        arrangement_views.extension_reject,
+        name="arrangement-extension-reject",
     ),
     path("requests/", views.request_list, name="requests"),
     path("requests/new/", views.request_create, name="request-create"),
@@ -37,5 +65,48 @@ urlpatterns = [
         "contractors/<slug:code>/users/new/",
         views.contractor_user_create,
         name="contractor-user-create",
+    ),
+    # Contractor supervision (委託先の監督).
+    path("supervision/", supervision_views.supervision_list, name="supervisions"),
+    path("supervision/<slug:code>/", supervision_views.supervision_detail, name="supervision"),
+    path(
+        "supervision/<slug:code>/reports/new/",
+        supervision_views.report_create,
+        name="supervision-report-create",
+    ),
+    path(
+        "supervision/<slug:code>/audits/new/",
+        supervision_views.audit_create,
+        name="supervision-audit-create",
+    ),
+    path(
+        "supervision/<slug:code>/trainings/new/",
+        supervision_views.training_create,
+        name="supervision-training-create",
+    ),
+    path(
+        "supervision/<slug:code>/exceptions/new/",
+        supervision_views.exception_create,
+        name="supervision-exception-create",
+    ),
+    path(
+        "supervision/reports/<int:pk>/review/",
+        supervision_views.report_review,
+        name="supervision-report-review",
+    ),
+    path(
+        "supervision/reports/<int:pk>/file/",
+        supervision_views.report_file,
+        name="supervision-report-file",
+    ),
+    path(
+        "supervision/audits/<int:pk>/follow-up/",
+        supervision_views.audit_follow_up,
+        name="supervision-audit-follow-up",
+    ),
+    path(
+        "supervision/trainings/<int:pk>/undertaking/",
+        supervision_views.training_undertaking,
+        name="supervision-training-undertaking",
     ),
 ]

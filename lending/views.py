@@ -32,7 +32,7 @@ from core.web import apply_service_error, confirmation, confirmed, requires
 from credentials.models import AccountState
 from credentials.permissions import DECIDES_ROTATIONS
 from credentials.reveal import RevealRefused
-from lending import selectors, services
+from lending import selectors, services, supervision
 from lending.filters import ALL as LOAN_LIST_ALL
 from lending.filters import LISTED_STATUSES, LoanListFilter
 from lending.forms import (
@@ -725,6 +725,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "results": results,
             "handed_out": selectors.loans_out_count(chosen),
             "acknowledgement": acknowledgement_parts(services.ACKNOWLEDGEMENT),
+            # Contractor supervision: what will refuse a hand-out, before the first scan.
+            "supervision_refusals": supervision.request_refusals(request=chosen),
         },
     )
 
@@ -770,6 +772,7 @@ def loan_return(request: HttpRequest, pk: int) -> HttpResponse:
                 return_location=data["return_location"],
                 handed_back_by=data["handed_back_by"],
                 operator_signature=data["operator_signature"],
+                data_disposition=data["data_disposition"],
                 notes=data["notes"],
             )
         except ApplicationError as exc:

@@ -20,6 +20,7 @@ from compliance import selectors as compliance
 from compliance.models import Discrepancy, StockTakeStatus
 from core.audit import unsealed_backlog
 from core.models import User
+from lending import arrangements
 from lending import selectors as lending
 from lending.models import DeclarationStatus, RequestStatus
 from portal import selectors as waiting
@@ -106,6 +107,27 @@ def _staff_panels(user: User, now: datetime) -> list[Panel]:
                 _("Return"),
                 _overdue_notes(due),
                 urgent=bool(due.overdue),
+            )
+        )
+    if user.has_perm("lending.change_arrangement"):
+        awaiting = arrangements.arrangements_awaiting_approval(user=user)
+        panels.append(
+            Panel(
+                "arrangements",
+                _("Arrangements to approve"),
+                awaiting["arrangements"] + awaiting["extensions"],
+                reverse("lending:arrangements"),
+                _("Arrangements"),
+                [
+                    ngettext(
+                        "%(count)s extension waits for approval.",
+                        "%(count)s extensions wait for approval.",
+                        awaiting["extensions"],
+                    )
+                    % {"count": awaiting["extensions"]}
+                ]
+                if awaiting["extensions"]
+                else [],
             )
         )
     if user.has_perm("credentials.view_rotation") and user.has_perm("credentials.add_rotation"):
@@ -257,6 +279,11 @@ def _lending(user: User) -> dict:
             status=DeclarationStatus.ACTIVE
         ),
     }
+    if user.has_perm("lending.view_arrangement"):
+        context["arrangements_ending"] = [
+            (arrangement, arrangements.days_left(arrangement, now))
+            for arrangement in arrangements.arrangements_ending_soon(user=user, now=now)
+        ]
     if lending.sees_only_own_organization(user):
         context["my_requests"] = lending.access_request_queryset(user=user).filter(
             status__in=[RequestStatus.SUBMITTED, RequestStatus.APPROVED]

@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from core.admin import ReadOnlyAdmin
 from terminals import services
-from terminals.models import AccessCard, Location, Movement, Terminal
+from terminals.models import AccessCard, Location, Movement, Terminal, TerminalAddress
 
 
 class LocationAdminForm(forms.ModelForm):
@@ -187,3 +187,11 @@ class AccessCardAdmin(admin.ModelAdmin):
             notes=obj.notes,
         )
         obj.pk = created.pk
+
+
+# Addresses are set on the terminal's page and API (terminals.services checks and audits them).
+@admin.register(TerminalAddress)
+class TerminalAddressAdmin(ReadOnlyAdmin):
+    list_display = ("address", "terminal")
+    list_select_related = ("terminal",)
+    search_fields = ("address", "terminal__asset_tag")

@@ -42,6 +42,7 @@ class TerminalsConfig(AppConfig):
                 "asset_tag": _("asset tag"),
                 "serial_number": _("serial number"),
                 "hostname": _("hostname"),
+                "addresses": _("addresses"),
                 "model_name": _("model"),
                 "card_number": _("card number"),
                 "terminal": _("terminal"),

@@ -70,6 +70,15 @@ class TerminalDescriptionForm(forms.Form):
     custodian = forms.ModelChoiceField(
         label=capfirst(_("custodian")), queryset=Organization.objects.order_by("name")
     )
+    addresses = forms.CharField(
+        label=capfirst(_("addresses")),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text=_(
+            "The IP addresses it signs in from, one per line or separated by commas (for the "
+            "access-log checks); an address belongs to one terminal."
+        ),
+    )
     notes = forms.CharField(
         label=capfirst(_("notes")), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )

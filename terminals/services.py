@@ -1,7 +1,8 @@
 """Every write to the inventory: one function per transition, each writing its audit event."""
 
 import functools
-from collections.abc import Callable
+import ipaddress
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from core.models import Organization, User
 from core.phrases import Reason
 from core.transitions import check_transition
 from terminals import hooks
-from terminals.models import AccessCard, Location, Movement, Terminal
+from terminals.models import AccessCard, Location, Movement, Terminal, TerminalAddress
 from terminals.validators import normalise_hostname, validate_hostname
 
 Status = Terminal.Status
@@ -141,6 +142,7 @@ def terminal_create(
     hostname: str = "",
     model_name: str = "",
     notes: str = "",
+    addresses: str | Iterable[str] = (),
 ) -> Terminal:
     asset_tag = normalise_identifier(asset_tag)
     if not asset_tag:
@@ -149,6 +151,7 @@ def terminal_create(
             field_errors={"asset_tag": [_("An asset tag is required.")]},
         )
     hostname = _checked_hostname(hostname)
+    address_list = _checked_addresses(addresses, terminal=None)
     duplicate = {
         "asset_tag": [_("A terminal with asset tag %(tag)s already exists.") % {"tag": asset_tag}]
     }
@@ -169,6 +172,7 @@ def terminal_create(
             )
     except IntegrityError as exc:
         raise InvalidInput(_("The terminal was not saved."), field_errors=duplicate) from exc
+    _save_addresses(terminal, address_list)
     Movement.objects.create(
         terminal=terminal,
         actor=actor,
@@ -184,9 +188,60 @@ def terminal_create(
             "location": location.code,
             "custodian": custodian.code,
             "status": Status.IN_STORAGE,
+            **({"addresses": address_list} if address_list else {}),
         },
     )
     return terminal
+
+
+def _checked_addresses(addresses: str | Iterable[str], *, terminal: Terminal | None) -> list[str]:
+    """The addresses as stored (one per line or comma-separated in a form; each a valid IP
+    address, written in its canonical form, once), or InvalidInput on the `addresses` field:
+    an address belongs to one terminal at a time (the access-log checks tell terminals apart by
+    it)."""
+    if isinstance(addresses, str):
+        addresses = addresses.replace(",", "\n").split()
+    found: list[str] = []
+    errors: list[str] = []
+    for value in addresses:
+        value = value.strip()
+        if not value:
+            continue
+        try:
+            address = str(ipaddress.ip_address(value))
+        except ValueError:
+            errors.append(_("%(value)s is not an IP address.") % {"value": value[:60]})
+            continue
+        if address not in found:
+            found.append(address)
+    taken = TerminalAddress.objects.filter(address__in=found).select_related("terminal")
+    if terminal is not None:
+        taken = taken.exclude(terminal=terminal)
+    for row in taken:
+        errors.append(
+            _("%(address)s is already the address of terminal %(tag)s.")
+            % {"address": row.address, "tag": row.terminal.asset_tag}
+        )
+    if errors:
+        raise InvalidInput(_("The terminal was not saved."), field_errors={"addresses": errors})
+    return found
+
+
+def _save_addresses(terminal: Terminal, addresses: list[str]) -> None:
+    TerminalAddress.objects.filter(terminal=terminal).exclude(address__in=addresses).delete()
+    kept = set(TerminalAddress.objects.filter(terminal=terminal).values_list("address", flat=True))
+    try:
+        with transaction.atomic():  # a race for an address: the unique constraint decides
+            TerminalAddress.objects.bulk_create(
+                [TerminalAddress(terminal=terminal, address=a) for a in addresses if a not in kept]
+            )
+    except IntegrityError as exc:
+        raise InvalidInput(
+            _("The terminal was not saved."),
+            field_errors={
+                "addresses": [_("One of these addresses was just given to another terminal.")]
+            },
+        ) from exc
 
 
 def _checked_hostname(hostname: str) -> str:
@@ -214,6 +269,7 @@ def terminal_update(
     model_name: str,
     custodian: Organization,
     notes: str,
+    addresses: str | Iterable[str] | None = None,
 ) -> Terminal:
     """Change what describes a terminal; its location and status change only by transitions.
     The audit event's details map each changed field to [old, new] (the custodian by its
@@ -224,6 +280,13 @@ def terminal_update(
         .select_related("custodian")
         .get(pk=terminal.pk)
     )
+    # None leaves the addresses as they are (an API PATCH without them).
+    old_addresses = sorted(terminal.addresses.values_list("address", flat=True))
+    new_addresses = (
+        old_addresses
+        if addresses is None
+        else sorted(_checked_addresses(addresses, terminal=terminal))
+    )
     new = dict(
         zip(
             _DESCRIPTIVE_FIELDS,
@@ -232,12 +295,15 @@ def terminal_update(
         )
     )
     changes = {k: [getattr(terminal, k), v] for k, v in new.items() if getattr(terminal, k) != v}
-    if not changes:
+    if not changes and new_addresses == old_addresses:
         return terminal
     details = dict(changes)
     if "custodian_id" in details:
         del details["custodian_id"]
         details["custodian"] = [terminal.custodian.code, custodian.code]
+    if new_addresses != old_addresses:
+        _save_addresses(terminal, new_addresses)
+        details["addresses"] = [old_addresses, new_addresses]
     for field, (_old, value) in changes.items():
         setattr(terminal, field, value)
     terminal.save(update_fields=[*changes, "updated_at"])

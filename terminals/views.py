@@ -140,6 +140,7 @@ def terminal_create(request: HttpRequest) -> HttpResponse:
                 hostname=data["hostname"],
                 model_name=data["model_name"],
                 notes=data["notes"],
+                addresses=data["addresses"],
             )
         except ApplicationError as exc:
             apply_service_error(form, exc)
@@ -161,6 +162,7 @@ def terminal_edit(request: HttpRequest, asset_tag: str) -> HttpResponse:
         "model_name": terminal.model_name,
         "custodian": terminal.custodian,
         "notes": terminal.notes,
+        "addresses": "\n".join(terminal.addresses.values_list("address", flat=True)),
     }
     form = TerminalDescriptionForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

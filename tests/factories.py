@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from core.models import Organization, User
 from core.roles import Role
@@ -13,10 +16,74 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Organization
         django_get_or_create = ("code",)
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"org{n}")
     name = factory.Sequence(lambda n: f"Organization {n}")
     kind = Organization.Kind.NETWORK_OPERATOR
+
+    @factory.post_generation
+    def supervised(organization, create, extracted, **kwargs):
+        """A contractor comes under supervision (issue #12) with a current accepted report and
+        trainings for the operators the tests name; `supervised=False` for one without."""
+        if create and extracted is not False and organization.kind == Organization.Kind.CONTRACTOR:
+            make_supervised(organization)
+
+
+# The operators the tests name in their requests: each has a current training by default.
+TRAINED_OPERATORS = ("山田 太郎", "佐藤 花子", "鈴木 一郎")
+
+
+def _records_clerk() -> User:
+    """Who recorded the supervision records the factories make (inactive: never emailed)."""
+    clerk, _created = User.objects.get_or_create(
+        username="supervision-records", defaults={"is_active": False}
+    )
+    return clerk
+
+
+def make_supervised(contractor: Organization, operators=TRAINED_OPERATORS) -> None:
+    """A current accepted yearly report and a current training with the undertaking signed for
+    each operator, unless the contractor already has them."""
+    from lending.models import ContractorReport, ReportOutcome
+
+    today = timezone.localdate()
+    clerk = _records_clerk()
+    if not ContractorReport.objects.filter(contractor=contractor).exists():
+        ContractorReport.objects.create(
+            contractor=contractor,
+            period_start=today - timedelta(days=30),
+            period_end=today + timedelta(days=335),
+            answers={},
+            submitted_by=clerk,
+            outcome=ReportOutcome.ACCEPTED,
+            reviewed_by=clerk,
+            reviewed_at=timezone.now(),
+        )
+    for name in operators:
+        make_training(contractor, name, clerk=clerk)
+
+
+def make_training(contractor: Organization, operator_name: str, *, clerk=None, **fields):
+    """A training of the named operator, current for a year with the undertaking signed."""
+    from lending.models import OperatorTraining
+
+    today = timezone.localdate()
+    found = OperatorTraining.objects.filter(
+        contractor=contractor, operator_name=operator_name
+    ).first()
+    if found is not None and not fields:
+        return found
+    return OperatorTraining.objects.create(
+        contractor=contractor,
+        operator_name=operator_name,
+        course=fields.pop("course", "情報セキュリティ研修"),
+        completed_on=fields.pop("completed_on", today - timedelta(days=10)),
+        expires_on=fields.pop("expires_on", today + timedelta(days=355)),
+        undertaking_signed_on=fields.pop("undertaking_signed_on", today - timedelta(days=10)),
+        recorded_by=clerk or _records_clerk(),
+        **fields,
+    )
 
 
 def make_user(username: str, role: str | None, organization: Organization | None = None) -> User:

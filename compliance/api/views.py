@@ -36,6 +36,7 @@ from compliance.models import (
     DiscrepancyOutcome,
     DiscrepancyStatus,
     Scan,
+    SignInEvent,
     StockTake,
     StockTakeExpectation,
     StockTakeReason,
@@ -227,6 +228,28 @@ class EvidenceSerializer(serializers.ModelSerializer):
         return os.path.basename(evidence.file.name)
 
 
+class DiscrepancySignInSerializer(serializers.ModelSerializer):
+    """The sign-in an access-log finding judged (for a burst, its first failure)."""
+
+    target_system = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    source_address = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = SignInEvent
+        fields = [
+            "id",
+            "occurred_at",
+            "login_id",
+            "result",
+            "source_host",
+            "source_address",
+            "target_system",
+            "line_number",
+            "raw_line",
+        ]
+        read_only_fields = fields
+
+
 class DiscrepancySerializer(serializers.ModelSerializer):
     kind_label = serializers.CharField(source="get_kind_display", read_only=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
@@ -245,6 +268,7 @@ class DiscrepancySerializer(serializers.ModelSerializer):
         slug_field="username", read_only=True, allow_null=True
     )
     evidence = EvidenceSerializer(many=True, read_only=True)
+    sign_in = DiscrepancySignInSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Discrepancy
@@ -262,6 +286,7 @@ class DiscrepancySerializer(serializers.ModelSerializer):
             "access_card",
             "account",
             "loan",
+            "sign_in",
             "details",
             "opened_at",
             "assignee",

@@ -9,7 +9,14 @@ from rest_framework import serializers
 from core.api.serializers import IdentifierSlugField
 from core.identifiers import normalise_identifier
 from credentials.models import AccountState
-from lending.models import AccessRequest, Declaration, Loan, ReturnCondition, ReturnConfirmation
+from lending.models import (
+    AccessRequest,
+    DataDisposition,
+    Declaration,
+    Loan,
+    ReturnCondition,
+    ReturnConfirmation,
+)
 from terminals.api.serializers import LocationCodeField
 from terminals.models import AccessCard
 
@@ -174,6 +181,7 @@ class ReturnConfirmationSerializer(serializers.ModelSerializer):
             "operator_signature",
             "received_by",
             "notes",
+            "data_disposition",
             "settled_at",
         ]
         read_only_fields = fields
@@ -244,6 +252,7 @@ class _ReturnAnswerSerializer(serializers.Serializer):
     operator_signature = serializers.CharField()
     received_by = serializers.CharField(source="received_by.username")
     notes = serializers.CharField()
+    data_disposition = serializers.CharField()
     settled_at = serializers.DateTimeField()
 
     def get_cards_returned(self, confirmation: ReturnConfirmation) -> list[str]:
@@ -342,6 +351,10 @@ class ReturnInputSerializer(serializers.Serializer):
     return_location = LocationCodeField()
     handed_back_by = serializers.CharField(max_length=150, allow_blank=True)
     operator_signature = serializers.CharField(max_length=150, allow_blank=True)
+    data_disposition = serializers.ChoiceField(
+        choices=DataDisposition.choices,
+        help_text=_("What became of the data and printouts obtained for the work."),
+    )
     notes = serializers.CharField(required=False, allow_blank=True, default="")
 
 

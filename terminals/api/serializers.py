@@ -10,6 +10,10 @@ from terminals.models import AccessCard, Location, Movement, Terminal
 from terminals.validators import validate_hostname
 
 HOSTNAME_HELP = _("An RFC 1123 host name (e.g. nwpc-0001); stored trimmed and in lower case.")
+ADDRESSES_HELP = _(
+    "The IP addresses it signs in from (for the access-log checks); an address belongs to one "
+    "terminal. On an update, the list replaces the old one; leave it out to keep it."
+)
 
 # References by code ---------------------------------------------------------------------------
 
@@ -108,6 +112,12 @@ class TerminalSerializer(serializers.ModelSerializer):
     site = serializers.SlugRelatedField(source="location.site", slug_field="code", read_only=True)
     custodian = serializers.SlugRelatedField(slug_field="code", read_only=True)
     storage_warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
+    addresses = serializers.SlugRelatedField(
+        slug_field="address",
+        many=True,
+        read_only=True,
+        help_text=_("The IP addresses it signs in from."),
+    )
 
     class Meta:
         model = Terminal
@@ -115,6 +125,7 @@ class TerminalSerializer(serializers.ModelSerializer):
             "asset_tag",
             "serial_number",
             "hostname",
+            "addresses",
             "model_name",
             "status",
             "status_label",
@@ -147,6 +158,13 @@ class TerminalCreateSerializer(serializers.Serializer):
     location = LocationCodeField()
     custodian = OrganizationCodeField()
     notes = serializers.CharField(required=False, allow_blank=True, default="")
+    addresses = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        default=list,
+        max_length=64,
+        help_text=ADDRESSES_HELP,
+    )
 
 
 class TerminalUpdateSerializer(serializers.Serializer):
@@ -163,6 +181,12 @@ class TerminalUpdateSerializer(serializers.Serializer):
     model_name = serializers.CharField(max_length=128, required=False, allow_blank=True)
     custodian = OrganizationCodeField(required=False)
     notes = serializers.CharField(required=False, allow_blank=True)
+    addresses = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=64,
+        help_text=ADDRESSES_HELP,
+    )
 
 
 class TerminalMoveSerializer(serializers.Serializer):

@@ -136,7 +136,11 @@ class TerminalViewSet(
     filterset_class = TerminalApiFilter
 
     def get_queryset(self):
-        return terminal_queryset(user=self.request.user).select_related("location__site")
+        return (
+            terminal_queryset(user=self.request.user)
+            .select_related("location__site")
+            .prefetch_related("addresses")
+        )
 
     @extend_schema(request=TerminalCreateSerializer, responses={201: TerminalSerializer})
     def create(self, request):
@@ -156,6 +160,7 @@ class TerminalViewSet(
                 field: data.get(field, getattr(terminal, field))
                 for field in ("serial_number", "hostname", "model_name", "custodian", "notes")
             },
+            addresses=data.get("addresses"),
         )
         return Response(TerminalSerializer(terminal).data)
 

@@ -289,6 +289,7 @@ def test_a_terminal_is_declared_requested_lent_revealed_returned_rotated_and_rep
         page.locator("[name=tag]").fill(tag)
         page.locator("[name=tag]").press("Enter")
         page.locator("[name=operator_signature]").fill("山田太郎")
+        page.locator('[name=data_disposition][value="destroyed"]').check()
         page.get_by_role("button", name=t["confirm_return"]).click()
         expect(message(page)).to_contain_text(t["received"].format(tag=tag))
     log_out(page, t)

@@ -239,6 +239,7 @@ def test_facilities_hand_out_an_approved_request_and_receive_another_loan_back(
     for card in cards.all():
         card.check()
     page.locator("[name=operator_signature]").fill("鈴木一郎")
+    page.locator('[name=data_disposition][value="none_obtained"]').check()
     page.get_by_role("button", name=t["confirm_return"]).click()
     expect(messages(page)).to_contain_text(t["received"].format(tag="NW-0002"))
 
@@ -256,6 +257,7 @@ def test_facilities_hand_out_an_approved_request_and_receive_another_loan_back(
     assert confirmation.received_by == demo.facilities
     assert confirmation.condition == "ok"
     assert confirmation.operator_signature == "鈴木一郎"
+    assert confirmation.data_disposition == "none_obtained"
     assert set(confirmation.cards_returned.values_list("card_number", flat=True)) == out_cards
     assert not AccessCard.objects.filter(
         card_number__in=out_cards, status=AccessCard.Status.LENT

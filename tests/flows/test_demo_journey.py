@@ -63,6 +63,7 @@ def test_the_demo_users_finish_a_disaster_from_declaration_to_close(
             return_location=terminal.location,
             handed_back_by="山田 太郎",
             operator_signature="山田 太郎",
+            data_disposition="destroyed",
         )
     # The return's rotations are sent once it commits (here, the eager worker runs them).
     with django_capture_on_commit_callbacks(execute=True):

@@ -11,6 +11,7 @@ from credentials.models import Account, AccountState, SecretVersion
 from credentials.secrets import secret_plaintext
 from lending import services
 from terminals.models import AccessCard, Terminal
+from tests.factories import make_training
 from tests.support.db import nothing_written
 
 
@@ -113,6 +114,7 @@ def test_a_disaster_from_declaration_to_close_report(
                     "return_location": "hq-cab-1",
                     "handed_back_by": "山田 太郎",
                     "operator_signature": "山田 太郎",
+                    "data_disposition": "destroyed",
                 },
                 format="json",
             )
@@ -181,6 +183,7 @@ def test_a_contractor_may_not_read_the_close_report_of_every_contractor(
 def test_a_name_that_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(
     client_for, security, facilities, approved, terminals
 ):
+    make_training(approved.contractor, '=HYPERLINK("http://example.com","山田")')
     services.loan_checkout(
         request=approved,
         terminal=terminals[0],

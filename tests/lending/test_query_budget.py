@@ -128,6 +128,7 @@ def test_a_check_out_and_its_return_stay_within_their_statement_budgets(
                 "return_location": cabinet.code,
                 "handed_back_by": "山田 太郎",
                 "operator_signature": "山田 太郎",
+                "data_disposition": "destroyed",
             },
             format="json",
         )
@@ -183,6 +184,7 @@ def test_the_answers_with_a_card_are_the_loan_as_the_api_shows_it(counter, lent,
             "return_location": cabinet.code,
             "handed_back_by": "山田 太郎",
             "operator_signature": "山田 太郎",
+            "data_disposition": "destroyed",
         },
         format="json",
     )

@@ -149,6 +149,7 @@ def test_a_return_rotates_every_account_then_settles_the_terminal_into_storage(
             return_location=cabinet,
             handed_back_by="山田 太郎",
             operator_signature="山田 太郎",
+            data_disposition="destroyed",
         )
     terminal = Terminal.objects.get(pk=loan.terminal_id)
     assert terminal.status == Terminal.Status.RETURNED
@@ -180,6 +181,7 @@ def test_a_damaged_return_with_a_missing_card_goes_to_maintenance_and_opens_a_di
             return_location=cabinet,
             handed_back_by="山田 太郎",
             operator_signature="山田",
+            data_disposition="destroyed",
         )
     discrepancy = Discrepancy.objects.get()
     assert (discrepancy.kind, discrepancy.access_card) == ("card_not_returned", world["card"])
@@ -198,6 +200,7 @@ def _returned_without_its_card(world, approved, facilities, cabinet, capture):
             return_location=cabinet,
             handed_back_by="山田 太郎",
             operator_signature="山田",
+            data_disposition="destroyed",
         )
     services.returned_terminals_settle()
     return loan, Discrepancy.objects.get(kind="card_not_returned")
@@ -259,6 +262,7 @@ def test_closing_is_refused_until_everything_is_back_and_rotated(
         services.loan_return(
             loan=loan, actor=facilities, condition="ok", cards_returned=[world["card"]],
             return_location=cabinet, handed_back_by="山田", operator_signature="山田",
+            data_disposition="destroyed",
         )  # fmt: skip
     with nothing_written(declaration), pytest.raises(RuleViolation) as refused:
         services.declaration_close(declaration=declaration, actor=security)

@@ -174,6 +174,7 @@ def test_closing_asks_first_naming_the_loans_and_sites_then_opens_the_stocktake(
             return_location=cabinet,
             handed_back_by="山田 太郎",
             operator_signature="山田太郎",
+            data_disposition="destroyed",
         )
     services.returned_terminals_settle()
     declaration = loan.request.declaration

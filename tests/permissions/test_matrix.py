@@ -11,6 +11,7 @@ anchors dropped and each named group written `{name}` (`api/v1/terminals/{asset_
 import datetime
 import functools
 import importlib
+import io
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from core.models import AuditEvent, Organization
 from core.roles import Role
 from credentials.accounts import account_create
 from credentials.targets import target_system_create
+from lending import arrangements, supervision
 from lending import services as lending
 from tests.factories import OrganizationFactory, make_card, make_location, make_terminal, make_user
 
@@ -261,7 +263,95 @@ def _build_world() -> World:
         file=SimpleUploadedFile("photo.png", PNG, content_type="image/png"),
     )
 
+    # An internal audit report of yesterday, produced as its worker would.
+    from compliance.audit_report import audit_report_produce, audit_report_request
+
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    audit_report = audit_report_request(
+        actor=security, period_start=yesterday, period_end=yesterday
+    )
+    audit_report_produce(report_id=audit_report.pk)
+
+    # A time-boxed arrangement over NW-00002 that a second officer approved, and an extension
+    # sam asked for: sam decides neither (separation of duties), so his decisions are refused.
+    arrangement = arrangements.arrangement_propose(
+        actor=make_user("shin", Role.SECURITY, operator),
+        title="暫定運用",
+        reason="移行まで",
+        parties=[contractor_org],
+        terminals=[stored],
+        starts_at=_in_days(-1),
+        ends_at=_in_days(30),
+    )
+    arrangement = arrangements.arrangement_approve(arrangement=arrangement, actor=security)
+    extension = arrangements.arrangement_extension_propose(
+        arrangement=arrangement, actor=security, new_ends_at=_in_days(60), reason="延長"
+    )
+
+    # An access log read for the callcenter target: one ingestion and its one sign-in.
+    from compliance.access_logs import access_log_ingestion_create, access_log_ingestion_run
+    from compliance.models import SignInEvent
+
+    ingestion = access_log_ingestion_create(
+        actor=security,
+        target_system=target,
+        format="csv",
+        file=io.BytesIO(b"time,login_id,result,host,address\n2026-11-20T10:00:00,nwx,ok,,\n"),
+        source="upload",
+        send=False,
+    )
+    access_log_ingestion_run(ingestion.pk)
+
+    # Contractor supervision (issue #12): a report awaiting review, with its file; an audit to
+    # follow up; a training waiting for its undertaking; an exception during the declaration.
+    today = timezone.localdate()
+    report = supervision.contractor_report_submit(
+        actor=users["contractor"],
+        contractor=contractor_org,
+        period_start=today,
+        period_end=today + datetime.timedelta(days=365),
+        answers={code: "yes" for code, _question in supervision.CHECKLIST},
+        file=SimpleUploadedFile("report.pdf", b"%PDF-1.4\n", content_type="application/pdf"),
+    )
+    audit = supervision.contractor_audit_record(
+        actor=security,
+        contractor=contractor_org,
+        audited_on=today,
+        finding="誓約書の保管が不十分",
+        follow_up="保管庫の施錠",
+    )
+    training = supervision.operator_training_record(
+        actor=security,
+        contractor=contractor_org,
+        operator_name="高橋 次郎",
+        course="情報セキュリティ研修",
+        completed_on=today,
+        expires_on=today + datetime.timedelta(days=365),
+    )
+    exception = supervision.supervision_exception_grant(
+        actor=security,
+        declaration=declaration,
+        contractor=contractor_org,
+        operator_name="高橋 次郎",
+        reason="誓約書は本日中に提出",
+        hours=24,
+    )
+
     values = {
+        ("supervision", "code"): contractor_org.code,
+        ("reports", "pk"): str(report.pk),
+        ("contractor-reports", "pk"): str(report.pk),
+        ("audits", "pk"): str(audit.pk),
+        ("trainings", "pk"): str(training.pk),
+        ("operator-trainings", "pk"): str(training.pk),
+        ("supervision-exceptions", "pk"): str(exception.pk),
+        ("access-logs", "pk"): str(ingestion.pk),
+        ("sign-ins", "pk"): str(SignInEvent.objects.get().pk),
+        ("mappings", "code"): target.code,
+        ("arrangements", "pk"): str(arrangement.pk),
+        ("", "extension_pk"): str(extension.pk),
+        ("audit-reports", "pk"): str(audit_report.pk),
+        ("csv", "section"): "loans",
         ("", "asset_tag"): stored.asset_tag,
         ("", "card_number"): card.card_number,
         ("", "evidence_id"): str(evidence.pk),

@@ -40,6 +40,7 @@ def test_facilities_staff_see_their_four_groups_and_the_links_of_their_work(menu
         "Return",
         "Loans",
         "Contractors",
+        "Contractor supervision",
     ]
     assert menu.in_group(CREDENTIALS) == ["Rotations", "Target systems"]
     assert menu.in_group(STOCKTAKES) == ["Stock-takes", "Discrepancies"]
@@ -54,15 +55,17 @@ def test_security_and_auditors_get_the_audit_trail_and_facilities_do_not(
     for reader in (security, auditor):
         menu = menu_of(reader)
         assert menu.link("Audit trail").href == "/audit-page/"
-        assert menu.link("Audit trail").group is None  # a group of one link is that link
-        assert "Audit" not in menu.groups
+        # With the internal audit reports (compliance.audit_report) beside it, in one group.
+        assert menu.link("Audit trail").group == "Audit"
+        assert menu.link("Internal audit reports").group == "Audit"
     assert "/audit-page/" not in menu_of(facilities).hrefs()
+    assert reverse("compliance:audit_report_list") not in menu_of(facilities).hrefs()
 
 
 def test_auditors_read_every_list_but_see_no_link_to_a_change(menu_of, auditor):
     menu = menu_of(auditor)
 
-    assert menu.groups == [INVENTORY, LENDING, CREDENTIALS, STOCKTAKES]
+    assert menu.groups == [INVENTORY, LENDING, CREDENTIALS, STOCKTAKES, "Audit"]
     for page in (
         "terminals:import",
         "lending:request-queue",
@@ -83,6 +86,7 @@ def test_a_contractor_gets_their_own_lending_links_in_the_bar_itself(menu_of, co
         "Request terminals",
         "My requests",
         "My loans",
+        "Supervision records",
         "API docs",
     ]
     for page in ("terminals:list", "lending:request-queue", "lending:checkout"):

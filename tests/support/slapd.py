@@ -77,7 +77,10 @@ class Slapd:
     base_dn = PEOPLE_DN
     bind_dn = ADMIN_DN
 
-    def __init__(self) -> None:
+    def __init__(self, *, stats_log: bool = False) -> None:
+        # stats_log: slapd writes its stats lines (connections, binds, results: `-d stats`,
+        # what `loglevel stats` logs) to `log_path`, for the access-log tests to ingest.
+        self.stats_log = stats_log
         self.bind_password = secrets.token_urlsafe(16)
         self.folder: Path | None = None
         self.process: subprocess.Popen | None = None
@@ -125,7 +128,7 @@ class Slapd:
         log = (self.folder / "slapd.log").open("wb")
         # "-d none" keeps slapd in the foreground (our child, stopped by us) and logs only errors.
         self.process = subprocess.Popen(
-            [SLAPD, "-d", "none", "-h", self.url, "-f", conf],
+            [SLAPD, "-d", "stats" if self.stats_log else "none", "-h", self.url, "-f", conf],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -148,7 +151,13 @@ class Slapd:
         wait_for(answers, timeout=START_TIMEOUT, what="slapd to answer", interval=0.1)
 
     def _log(self) -> str:
-        return (self.folder / "slapd.log").read_text(errors="replace").strip()
+        return self.log_path.read_text(errors="replace").strip()
+
+    @property
+    def log_path(self) -> Path:
+        """Where slapd writes: errors, and with stats_log every connection, bind and result."""
+        assert self.folder is not None, "slapd is not running"
+        return self.folder / "slapd.log"
 
     def stop(self) -> None:
         if self.process is not None:

@@ -4,8 +4,11 @@ Every object is looked up by its natural key first and created only when missing
 changes nothing, and a run that stopped half way finishes the rest.
 """
 
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from core.models import Organization, User
 from core.roles import Role
@@ -13,6 +16,8 @@ from core.services import organization_create, user_create
 from credentials.accounts import account_create
 from credentials.models import Account, TargetSystem
 from credentials.targets import target_system_create
+from lending import supervision
+from lending.models import ContractorReport, OperatorTraining
 from terminals import services as inventory
 from terminals.models import AccessCard, Location, Terminal
 
@@ -60,6 +65,16 @@ TARGET_SYSTEMS = [
     ("nol", "ネットワークオンラインシステム"),
 ]
 
+# The demo contractor's operators: name, days since their training, days until it expires, and
+# whether they signed the undertaking. The first three may receive terminals.
+SUPERVISION_TRAININGS = [
+    ("山田 太郎", 30, 335, True),
+    ("佐藤 花子", 30, 335, True),
+    ("鈴木 一郎", 30, 335, True),
+    ("高橋 次郎", 340, 25, True),  # expiring: the reminder lists it
+    ("田中 三郎", 5, 360, False),  # no undertaking yet: refused until it is signed
+]
+
 # username, password, role, organization code. Fixed on purpose: this is demo data, and the
 # command prints them.
 USERS = [
@@ -91,6 +106,7 @@ class Command(BaseCommand):
             terminals = self._terminals(actor, locations)
             self._cards(actor, locations["honten-cab-a"], terminals)
             self._accounts(User.objects.get(username="security"), terminals)
+            self._supervision(organizations)
 
         if self.created:
             self.stdout.write(self.style.SUCCESS(f"Demo data: {self.created} objects created."))
@@ -188,6 +204,38 @@ class Command(BaseCommand):
                 location=cabinet,
                 # Each sign-in card belongs with one terminal in the same cabinet.
                 terminal=terminals[f"NW-{n - ENTRY_CARDS:04d}"] if sign_in else None,
+            )
+
+    def _supervision(self, organizations: dict[str, Organization]) -> None:
+        """Contractor supervision (issue #12): the demo contractor's yearly report, accepted,
+        and its operators' trainings (one expiring soon, one without the undertaking); the
+        other contractor has no report yet, so its page shows what is missing."""
+        contractor = organizations["kanto-densetsu"]
+        security = User.objects.get(username="security")
+        today = timezone.localdate()
+        if not ContractorReport.objects.filter(contractor=contractor).exists():
+            self.created += 1
+            report = supervision.contractor_report_submit(
+                actor=User.objects.get(username="contractor"),
+                contractor=contractor,
+                period_start=today - timedelta(days=60),
+                period_end=today + timedelta(days=305),
+                answers={code: "yes" for code, _question in supervision.CHECKLIST},
+            )
+            supervision.contractor_report_accept(report=report, actor=security)
+        # name, days since the training, days until it expires, undertaking signed
+        for name, done, left, signed in SUPERVISION_TRAININGS:
+            if OperatorTraining.objects.filter(contractor=contractor, operator_name=name).exists():
+                continue
+            self.created += 1
+            supervision.operator_training_record(
+                actor=security,
+                contractor=contractor,
+                operator_name=name,
+                course="情報セキュリティ・個人情報保護研修",
+                completed_on=today - timedelta(days=done),
+                expires_on=today + timedelta(days=left),
+                undertaking_signed_on=today - timedelta(days=done) if signed else None,
             )
 
     def _accounts(self, actor: User, terminals: dict[str, Terminal]) -> None:

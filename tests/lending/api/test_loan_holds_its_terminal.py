@@ -17,6 +17,7 @@ RETURN = {
     "return_location": "hq-cab-1",
     "handed_back_by": "山田 太郎",
     "operator_signature": "山田 太郎",
+    "data_disposition": "destroyed",
 }
 
 

@@ -18,6 +18,7 @@ _return = {
     "return_location": "hq-cab-1",
     "handed_back_by": "山田 太郎",
     "operator_signature": "山田 太郎",
+    "data_disposition": "destroyed",
 }
 
 # endpoint: (read path, write path or None, write body); ids come from the world below.

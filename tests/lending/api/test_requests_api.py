@@ -246,6 +246,7 @@ def test_a_declaration_closes_once_a_failed_rotation_was_retried_successfully(
         return_location=terminals[0].location,
         handed_back_by="山田 太郎",
         operator_signature="山田 太郎",
+        data_disposition="destroyed",
     )
     accounts = list(terminals[0].accounts.all())
     for rotation in Rotation.objects.filter(account__in=accounts, status="requested"):

@@ -9,6 +9,7 @@ from django.urls import reverse
 from lending import services
 from lending.models import Declaration, DeclarationStatus
 from lending.reports import CloseReportRowSerializer
+from tests.factories import make_training
 from tests.support.db import nothing_written
 
 CONFIRM = {"confirm": "1"}  # the confirmation page's button: these tests mean to act
@@ -79,6 +80,7 @@ def _returned_and_rotated(loan, facilities, cabinet, django_capture_on_commit_ca
             return_location=cabinet,
             handed_back_by="山田 太郎",
             operator_signature="山田太郎",
+            data_disposition="destroyed",
         )
     services.returned_terminals_settle()
 
@@ -146,6 +148,7 @@ def test_a_contractor_sees_only_active_declarations(as_user, contractor, securit
 def test_a_typed_name_that_looks_like_a_formula_stays_text_in_the_csv(
     as_user, auditor, approved, terminals, facilities
 ):
+    make_training(approved.contractor, '=HYPERLINK("http://example.com")')
     services.loan_checkout(
         request=approved,
         terminal=terminals[0],
@@ -215,6 +218,7 @@ def test_every_blocker_of_a_refused_close_links_to_where_it_is_resolved(
             return_location=cabinet,
             handed_back_by="山田 太郎",
             operator_signature="山田",
+            data_disposition="destroyed",
         )
     services.returned_terminals_settle()
     finding = Discrepancy.objects.get(kind="card_not_returned")

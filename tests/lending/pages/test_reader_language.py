@@ -65,6 +65,7 @@ def test_a_return_condition_reads_in_the_readers_language(
             return_location=cabinet,
             handed_back_by="山田 太郎",
             operator_signature="山田太郎",
+            data_disposition="destroyed",
         )
     english = history(as_user(facilities), lent_in_japanese.terminal, "en")
     assert "異常なし" not in english

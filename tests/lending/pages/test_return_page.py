@@ -43,6 +43,7 @@ def test_a_return_is_recorded_and_the_rotation_asked_for(
                 "return_location": cabinet.pk,
                 "handed_back_by": "山田 太郎",
                 "operator_signature": "山田太郎",
+                "data_disposition": "destroyed",
                 "notes": "外観異常なし",
             },
         )
@@ -69,6 +70,7 @@ def test_a_missing_signature_is_shown_and_the_rest_is_kept(
                 "return_location": cabinet.pk,
                 "handed_back_by": "佐藤 花子",
                 "operator_signature": "",
+                "data_disposition": "destroyed",
                 "notes": "画面に傷",
             },
         )
@@ -90,6 +92,7 @@ def test_a_card_not_handed_back_becomes_a_discrepancy(
                 "return_location": cabinet.pk,
                 "handed_back_by": "山田 太郎",
                 "operator_signature": "山田太郎",
+                "data_disposition": "destroyed",
             },
         )
     assert Discrepancy.objects.filter(access_card=card).exists()
