@@ -10,13 +10,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from compliance.access_logs import (
+from compliance.access_logs.exports import MAX_CSV_ROWS, SignInRowSerializer
+from compliance.access_logs.forms import AccessLogMappingForm, AccessLogUploadForm
+from compliance.access_logs.ingestion import (
     access_log_ingestion_create,
     access_log_mapping_update,
     mapping_of,
 )
-from compliance.access_logs.exports import MAX_CSV_ROWS, SignInRowSerializer
-from compliance.access_logs.forms import AccessLogMappingForm, AccessLogUploadForm
 from compliance.access_logs.selectors import (
     SignInFilter,
     ingestion_list,

@@ -11,9 +11,15 @@ from django.utils.translation import gettext_lazy as _
 
 from compliance import services
 from compliance.models import (
+    AccessLogAnalysis,
+    AccessLogIngestion,
+    AccessLogMapping,
+    AuditReport,
+    AuditReportSection,
     Discrepancy,
     DiscrepancyEvidence,
     Scan,
+    SignInEvent,
     StockTake,
     StockTakeExpectation,
 )
@@ -137,3 +143,51 @@ class DiscrepancyEvidenceAdmin(ReadOnlyAdmin):
     @admin.display(description=_("file"))
     def download(self, evidence: DiscrepancyEvidence) -> str:
         return _evidence_link(evidence)
+
+
+# Access logs and internal audit reports: read in, analysed and produced by their services
+# (pages, API, the command, the worker); looked at here.
+
+
+@admin.register(AccessLogMapping)
+class AccessLogMappingAdmin(ReadOnlyAdmin):
+    list_display = ("target_system", "time_column", "login_id_column", "time_zone", "updated_at")
+    list_select_related = ("target_system",)
+
+
+@admin.register(AccessLogIngestion)
+class AccessLogIngestionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at", "target_system", "format", "source", "status", "lines_read", "accepted",
+        "malformed", "duplicates",
+    )  # fmt: skip
+    list_filter = ("status", "format", "source")
+    list_select_related = ("target_system",)
+    exclude = ("file",)
+
+
+@admin.register(SignInEvent)
+class SignInEventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "target_system", "login_id", "result", "source_host")
+    list_filter = ("result",)
+    list_select_related = ("target_system",)
+    search_fields = ("login_id", "source_host")
+
+
+@admin.register(AccessLogAnalysis)
+class AccessLogAnalysisAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "finished_at", "first_event_id", "last_event_id", "findings")
+
+
+@admin.register(AuditReport)
+class AuditReportAdmin(ReadOnlyAdmin):
+    list_display = ("period_start", "period_end", "status", "produced_by", "produced_at")
+    list_filter = ("status",)
+    list_select_related = ("produced_by",)
+
+
+@admin.register(AuditReportSection)
+class AuditReportSectionAdmin(ReadOnlyAdmin):
+    list_display = ("report", "name", "rows", "sha256")
+    list_select_related = ("report",)
+    exclude = ("csv",)

@@ -103,6 +103,12 @@ def _register_audit_words() -> None:
         }
     )
     register_detail_values("discrepancies", DiscrepancyKind.choices, family="access_log")
+    # A report's sections by their titles, each with its SHA-256.
+    from compliance.audit_report import SECTIONS
+
+    register_detail_values(
+        "sections", [(spec.name, spec.title) for spec in SECTIONS], family="audit_report"
+    )
 
 
 def _register_access_log_words() -> None:
@@ -130,6 +136,7 @@ def _register_access_log_words() -> None:
             "duplicates": _("duplicates"),
             "again": _("read again after a stop"),
             "changes": _("changes"),
+            "source": _("source"),
         }
     )
     register_detail_values("format", AccessLogFormat.choices, family="access_log")

@@ -74,7 +74,16 @@ from credentials.models import (
     RotationStatus,
     SecretVersion,
 )
-from lending.models import Loan, LoanStatus, ReturnCondition
+from lending.models import (
+    Arrangement,
+    ArrangementExtension,
+    ArrangementStatus,
+    ExtensionStatus,
+    Loan,
+    LoanStatus,
+    ReturnCondition,
+)
+from lending.supervision import exceptions_between
 from terminals.models import Location, Movement, Terminal, TerminalStatus
 
 logger = logging.getLogger(__name__)
@@ -908,6 +917,87 @@ def account_rows(period: Period) -> list[dict[str, Any]]:
     return rows
 
 
+def arrangement_rows(period: Period) -> list[dict[str, Any]]:
+    """Every time-boxed arrangement in force at some moment of the period (approved, and not
+    ended before it began), with what it covered, its extensions and how it ended."""
+    arrangements = list(
+        Arrangement.objects.filter(decided_at__isnull=False, starts_at__lt=period.end)
+        .exclude(status__in=[ArrangementStatus.PROPOSED, ArrangementStatus.REJECTED])
+        .exclude(ended_at__lt=period.start)
+        .select_related("proposed_by", "decided_by", "declaration")
+        .prefetch_related("parties", "terminals", "accounts__target_system")
+        .order_by("starts_at", "pk")
+    )
+    extensions: dict[int, list[ArrangementExtension]] = defaultdict(list)
+    for extension in ArrangementExtension.objects.filter(
+        arrangement__in=arrangements, status=ExtensionStatus.APPROVED
+    ).order_by("decided_at", "pk"):
+        extensions[extension.arrangement_id].append(extension)
+    loans = _counts(
+        Loan.objects.filter(request__declaration__arrangement__in=arrangements).values(
+            "request__declaration__arrangement"
+        ),
+        "request__declaration__arrangement",
+    )
+    still_out = _counts(
+        Loan.objects.filter(
+            request__declaration__arrangement__in=arrangements, status__in=Loan.OUT
+        ).values("request__declaration__arrangement"),
+        "request__declaration__arrangement",
+    )
+    return [
+        {
+            "arrangement": arrangement.pk,
+            "title": arrangement.title,
+            "reason": arrangement.reason,
+            "parties": sorted(party.code for party in arrangement.parties.all()),
+            "terminals": sorted(terminal.asset_tag for terminal in arrangement.terminals.all()),
+            "accounts": sorted(
+                f"{account.login_id}@{account.target_system.code}"
+                for account in arrangement.accounts.all()
+            ),
+            "proposed_by": arrangement.proposed_by.username,
+            "approved_by": arrangement.decided_by.username if arrangement.decided_by else "",
+            "starts_at": arrangement.starts_at,
+            "ends_at": arrangement.ends_at,
+            "extensions": [
+                f"{e.previous_ends_at.astimezone(REPORT_ZONE):%Y-%m-%d} → "
+                f"{e.new_ends_at.astimezone(REPORT_ZONE):%Y-%m-%d}"
+                for e in extensions[arrangement.pk]
+            ],
+            "status": arrangement.status,
+            "ended_at": arrangement.ended_at,
+            "loans": loans.get(arrangement.pk, 0),
+            "loans_still_out": still_out.get(arrangement.pk, 0),
+        }
+        for arrangement in arrangements
+    ]
+
+
+def supervision_exception_rows(period: Period) -> list[dict[str, Any]]:
+    """Every exception to the contractor supervision rules granted in the period, and the
+    check-outs that used it."""
+    granted = list(exceptions_between(start=period.start, end=period.end).order_by("granted_at"))
+    used = _counts(
+        Loan.objects.filter(supervision_exception__in=granted).values("supervision_exception"),
+        "supervision_exception",
+    )
+    return [
+        {
+            "exception": exception.pk,
+            "contractor": exception.contractor.code,
+            "operator": exception.operator_name,
+            "declaration": exception.declaration_id,
+            "reason": exception.reason,
+            "granted_by": exception.granted_by.username,
+            "granted_at": exception.granted_at,
+            "expires_at": exception.expires_at,
+            "check_outs": used.get(exception.pk, 0),
+        }
+        for exception in granted
+    ]
+
+
 CHAIN_RESULTS = {
     "verified": _("Verified: every event of the period is sealed and the chain is intact"),
     "not_verified": _("Not verified: see the break or the events not sealed"),
@@ -944,6 +1034,16 @@ def chain_verification(period: Period) -> dict[str, Any]:
 # The sections, in the report's order -----------------------------------------------------------
 
 _TERMINAL_STATUS = _choices(TerminalStatus.choices)
+
+# How a finding was reviewed: the same columns for stock-take and access-log findings.
+_FINDING_REVIEW = (
+    Column("status", _("status"), choices=_choices(DiscrepancyStatus.choices)),
+    Column("opened_at", _("opened at"), kind="datetime"),
+    Column("outcome", _("outcome"), choices=_choices(DiscrepancyOutcome.choices)),
+    Column("note", _("note")),
+    Column("resolved_by", _("resolved by")),
+    Column("resolved_at", _("resolved at"), kind="datetime"),
+)
 
 SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec(
@@ -1091,12 +1191,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
             Column("subject", _("subject")),
             Column("asset_tag", _("asset tag")),
             Column("location", _("location")),
-            Column("status", _("status"), choices=_choices(DiscrepancyStatus.choices)),
-            Column("opened_at", _("opened at"), kind="datetime"),
-            Column("outcome", _("outcome"), choices=_choices(DiscrepancyOutcome.choices)),
-            Column("note", _("note")),
-            Column("resolved_by", _("resolved by")),
-            Column("resolved_at", _("resolved at"), kind="datetime"),
+            *_FINDING_REVIEW,
         ),
         stocktake_finding_rows,
     ),
@@ -1121,12 +1216,7 @@ SECTIONS: tuple[SectionSpec, ...] = (
             Column("expected", _("expected instead"), phrase_key="expected_phrase"),
             Column("expected_phrase", _("expected instead (system)")),
             Column("subject", _("subject")),
-            Column("status", _("status"), choices=_choices(DiscrepancyStatus.choices)),
-            Column("opened_at", _("opened at"), kind="datetime"),
-            Column("outcome", _("outcome"), choices=_choices(DiscrepancyOutcome.choices)),
-            Column("note", _("note")),
-            Column("resolved_by", _("resolved by")),
-            Column("resolved_at", _("resolved at"), kind="datetime"),
+            *_FINDING_REVIEW,
         ),
         sign_in_finding_rows,
     ),
@@ -1144,6 +1234,52 @@ SECTIONS: tuple[SectionSpec, ...] = (
             Column("login_id", _("login ID")),
         ),
         account_rows,
+    ),
+    SectionSpec(
+        "arrangements",
+        _("Time-boxed arrangements"),
+        _(
+            "Every arrangement in force during the period: what it covered, its extensions, "
+            "and how it ended."
+        ),
+        (
+            Column("arrangement", _("arrangement"), kind="number"),
+            Column("title", _("title")),
+            Column("reason", _("reason")),
+            Column("parties", _("parties")),
+            Column("terminals", _("terminals")),
+            Column("accounts", _("accounts")),
+            Column("proposed_by", _("proposed by")),
+            Column("approved_by", _("approved by")),
+            Column("starts_at", _("starts"), kind="datetime"),
+            Column("ends_at", _("hard end"), kind="datetime"),
+            Column("extensions", _("extensions")),
+            Column("status", _("status"), choices=_choices(ArrangementStatus.choices)),
+            Column("ended_at", _("ended at"), kind="datetime"),
+            Column("loans", _("loans"), kind="number"),
+            Column("loans_still_out", _("loans still out"), kind="number"),
+        ),
+        arrangement_rows,
+    ),
+    SectionSpec(
+        "supervision_exceptions",
+        _("Exceptions to contractor supervision"),
+        _(
+            "Every exception a security officer granted in the period, and the check-outs "
+            "that used it."
+        ),
+        (
+            Column("exception", _("exception"), kind="number"),
+            Column("contractor", _("contractor")),
+            Column("operator", _("operator")),
+            Column("declaration", _("declaration"), kind="number"),
+            Column("reason", _("reason")),
+            Column("granted_by", _("granted by")),
+            Column("granted_at", _("granted at"), kind="datetime"),
+            Column("expires_at", _("expires at"), kind="datetime"),
+            Column("check_outs", _("check-outs"), kind="number"),
+        ),
+        supervision_exception_rows,
     ),
     SectionSpec(
         "audit_chain",

@@ -26,14 +26,14 @@ def analyse_access_logs() -> int:
 
 @shared_task(ignore_result=True)
 def ingest_access_log(ingestion_id: int) -> None:
-    from compliance.access_logs import access_log_ingestion_run
+    from compliance.access_logs.ingestion import access_log_ingestion_run
 
     access_log_ingestion_run(ingestion_id)
 
 
 @shared_task(ignore_result=True)
 def resend_stale_access_log_ingestions() -> int:
-    from compliance.access_logs import access_log_ingestions_resend
+    from compliance.access_logs.ingestion import access_log_ingestions_resend
 
     return access_log_ingestions_resend()
 

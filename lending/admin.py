@@ -6,6 +6,8 @@ from django.contrib import admin
 from core.admin import ReadOnlyAdmin
 from lending.models import (
     AccessRequest,
+    Arrangement,
+    ArrangementExtension,
     ContractorAudit,
     ContractorReport,
     Declaration,
@@ -72,3 +74,21 @@ class OperatorTrainingAdmin(ReadOnlyAdmin):
 class SupervisionExceptionAdmin(ReadOnlyAdmin):
     list_display = ("contractor", "operator_name", "declaration", "granted_at", "expires_at")
     list_select_related = ("contractor", "declaration")
+
+
+# Time-boxed arrangements: proposed, approved, extended and ended through lending.arrangements.
+
+
+@admin.register(Arrangement)
+class ArrangementAdmin(ReadOnlyAdmin):
+    list_display = ("title", "status", "starts_at", "ends_at", "decided_by", "ended_at")
+    list_filter = ("status",)
+    list_select_related = ("decided_by",)
+    search_fields = ("title",)
+
+
+@admin.register(ArrangementExtension)
+class ArrangementExtensionAdmin(ReadOnlyAdmin):
+    list_display = ("arrangement", "previous_ends_at", "new_ends_at", "status", "decided_at")
+    list_filter = ("status",)
+    list_select_related = ("arrangement",)

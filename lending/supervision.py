@@ -27,7 +27,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from core.audit import (
     format_iso_datetime,
@@ -88,10 +88,10 @@ REPORT_MAX_DAYS = 400
 # What the supervision page shows of each record (status badges).
 CURRENT, EXPIRING, EXPIRED, MISSING = "current", "expiring", "expired", "missing"
 STATE_LABELS = {
-    CURRENT: gettext_lazy("Current"),
-    EXPIRING: gettext_lazy("Expiring soon"),
-    EXPIRED: gettext_lazy("Expired"),
-    MISSING: gettext_lazy("Missing"),
+    CURRENT: pgettext_lazy("supervision status", "Current"),
+    EXPIRING: pgettext_lazy("supervision status", "Expiring soon"),
+    EXPIRED: pgettext_lazy("supervision status", "Expired"),
+    MISSING: pgettext_lazy("supervision status", "Missing"),
 }
 
 # Who reviews reports and grants exceptions: security officers.
@@ -385,6 +385,18 @@ def _state(valid_until: date | None, on: date) -> str:
     return CURRENT
 
 
+def _report_state(reports, on: date) -> str:
+    """Current (or expiring) while an accepted report covers the day; expired when the last
+    accepted one ended; missing when none was ever accepted."""
+    accepted = [r for r in reports if r.outcome == ReportOutcome.ACCEPTED]
+    covering = [r for r in accepted if r.period_start <= on <= r.period_end]
+    if covering:
+        return _state(max(r.period_end for r in covering), on)
+    if any(r.period_end < on for r in accepted):
+        return EXPIRED
+    return MISSING
+
+
 def supervision_status(*, contractor: Organization, on: date | None = None) -> dict:
     """What the contractor's supervision page shows: the report's state and every report, the
     audits, each operator's newest training with its state, and the exceptions."""
@@ -396,13 +408,7 @@ def supervision_status(*, contractor: Organization, on: date | None = None) -> d
         )
     )
     current = current_report(contractor=contractor, on=on)
-    accepted = [r for r in reports if r.outcome == ReportOutcome.ACCEPTED]
-    if current is not None:
-        report_state = _state(current.period_end, on)
-    elif any(r.period_end < on for r in accepted):
-        report_state = EXPIRED
-    else:
-        report_state = MISSING
+    report_state = _report_state(reports, on)
     # Each operator once, by their newest training (the one that counts).
     operators: dict[str, dict] = {}
     trainings = list(
@@ -448,10 +454,12 @@ def supervision_status(*, contractor: Organization, on: date | None = None) -> d
 def contractor_states(*, contractors) -> dict[int, str]:
     """Each contractor's report state, for the list of contractors."""
     on = _today()
-    return {
-        contractor.pk: supervision_status(contractor=contractor, on=on)["report_state"]
-        for contractor in contractors
-    }
+    reports: dict[int, list[ContractorReport]] = defaultdict(list)
+    for report in ContractorReport.objects.filter(
+        contractor__in=contractors, outcome=ReportOutcome.ACCEPTED
+    ):
+        reports[report.contractor_id].append(report)
+    return {contractor.pk: _report_state(reports[contractor.pk], on) for contractor in contractors}
 
 
 def exceptions_between(*, start: datetime, end: datetime) -> QuerySet[SupervisionException]:

@@ -293,6 +293,39 @@ def _csv_fields(text: str) -> list[str]:
     return next(csv.reader([text]), [])
 
 
+def csv_header(text: str, spec: MappingSpec) -> list[str]:
+    """The header line's column names; the file is refused when a mapped column is missing."""
+    header = [name.strip() for name in _csv_fields(text)]
+    missing = [name for name in spec.required_columns() if name not in header]
+    if missing:
+        raise FileRefused(
+            _(
+                "The file's header does not match the target's mapping: no column "
+                "%(missing)s (the header has %(header)s). Nothing was read."
+            )
+            % {
+                "missing": ", ".join(missing),
+                "header": ", ".join(header[:20])[:300],
+            }
+        )
+    return header
+
+
+def csv_item(
+    number: int, text: str, header: list[str], spec: MappingSpec, zone: ZoneInfo, code: str
+) -> Item | None:
+    """One record line after the header; None for a blank line (not a record)."""
+    if not text.strip():
+        return None
+    fields = _csv_fields(text)
+    if len(fields) != len(header):
+        return Malformed(
+            number,
+            _("%(n)d fields where the header has %(m)d") % {"n": len(fields), "m": len(header)},
+        )
+    return _event(number, text, dict(zip(header, fields, strict=True)), spec, zone, code)
+
+
 def parse_csv(
     file: BinaryIO, *, spec: MappingSpec, target_code: str, count: LineCount | None = None
 ) -> Iterator[Item]:
@@ -308,32 +341,87 @@ def parse_csv(
             yield Malformed(number, reason)
             continue
         if header is None:
-            if not text.strip():
-                continue
-            header = [name.strip() for name in _csv_fields(text)]
-            missing = [name for name in spec.required_columns() if name not in header]
-            if missing:
-                raise FileRefused(
-                    _(
-                        "The file's header does not match the target's mapping: no column "
-                        "%(missing)s (the header has %(header)s). Nothing was read."
-                    )
-                    % {
-                        "missing": ", ".join(missing),
-                        "header": ", ".join(header[:20])[:300],
-                    }
-                )
+            if text.strip():
+                header = csv_header(text, spec)
             continue
-        if not text.strip():
-            continue
-        fields = _csv_fields(text)
-        if len(fields) != len(header):
-            yield Malformed(
-                number,
-                _("%(n)d fields where the header has %(m)d") % {"n": len(fields), "m": len(header)},
-            )
-            continue
-        yield _event(number, text, dict(zip(header, fields, strict=True)), spec, zone, target_code)
+        item = csv_item(number, text, header, spec, zone, target_code)
+        if item is not None:
+            yield item
+
+
+# CSV in SQL -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CsvColumns:
+    """What set-based SQL needs to read a CSV record the way `csv_item` does, for the records
+    it can read exactly the same (plain fields, ISO 8601 times, ASCII values); the others it
+    leaves to `csv_item`. Positions are 1-based (0: no such column); the last of two columns of
+    one name wins, as in `csv_item`'s dict."""
+
+    fields: int
+    time: int
+    login_id: int
+    result: int
+    host: int
+    address: int
+    login_id_prefix: str
+    success_values: tuple[str, ...]
+    failure_values: tuple[str, ...]
+    # The mapping's zone as a fixed offset (seconds east of UTC) over FIXED_YEARS, or None when
+    # it changes (summer time): then times without an offset are left to `csv_item`.
+    fixed_offset: int | None
+
+
+# Years where a time without an offset may be read in SQL with the zone's fixed offset, and
+# years where any time may (outside them, `csv_item` reads the record).
+FIXED_YEARS = (1970, 2099)
+SQL_YEARS = (1900, 2999)
+
+
+def _ascii_printable(value: str) -> bool:
+    return value.isascii() and value.isprintable() and " " not in value
+
+
+def fixed_offset(zone: ZoneInfo) -> int | None:
+    """The zone's offset in seconds if it is the same on the 1st and 15th of every month of
+    FIXED_YEARS (a zone with summer time, or one that moved, is not fixed)."""
+    offsets = set()
+    for year in range(FIXED_YEARS[0], FIXED_YEARS[1] + 1):
+        for month in range(1, 13):
+            for day in (1, 15):
+                offset = datetime(year, month, day, 12, tzinfo=zone).utcoffset()
+                offsets.add(offset)
+                if len(offsets) > 1:
+                    return None
+    (offset,) = offsets
+    return int(offset.total_seconds()) if offset is not None else None
+
+
+def csv_columns(spec: MappingSpec, header: list[str], zone: ZoneInfo) -> CsvColumns | None:
+    """The SQL reading of this mapping and header, or None when the mapping is one only
+    `csv_item` reads (a strftime time format, values or a prefix that are not plain ASCII)."""
+    values = (*spec.success_values, *spec.failure_values, spec.login_id_prefix)
+    if spec.time_format or not all(_ascii_printable(v) for v in values if v):
+        return None
+
+    def position(name: str) -> int:
+        if not name:
+            return 0
+        return max(i for i, column in enumerate(header, 1) if column == name)
+
+    return CsvColumns(
+        fields=len(header),
+        time=position(spec.time_column),
+        login_id=position(spec.login_id_column),
+        result=position(spec.result_column),
+        host=position(spec.source_host_column),
+        address=position(spec.source_address_column),
+        login_id_prefix=spec.login_id_prefix,
+        success_values=tuple(sorted(spec.success_values)),
+        failure_values=tuple(sorted(spec.failure_values)),
+        fixed_offset=fixed_offset(zone),
+    )
 
 
 # JSON lines -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from compliance.access_logs import access_log_ingestion_create
+from compliance.access_logs.ingestion import access_log_ingestion_create
 from compliance.access_logs.parsers import MAX_LINE_BYTES
 from compliance.access_logs.selectors import (
     SignInFilter,

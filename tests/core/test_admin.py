@@ -11,7 +11,7 @@ from terminals.services import access_card_lend
 from tests.factories import PASSWORD, make_card, make_terminal
 from tests.support.db import nothing_written
 
-OUR_APPS = {"core", "terminals", "credentials", "lending"}
+OUR_APPS = {"core", "terminals", "credentials", "lending", "compliance"}
 
 
 @pytest.fixture

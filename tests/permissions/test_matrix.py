@@ -276,7 +276,7 @@ def _build_world() -> World:
     # sam asked for: sam decides neither (separation of duties), so his decisions are refused.
     arrangement = arrangements.arrangement_propose(
         actor=make_user("shin", Role.SECURITY, operator),
-        title="暫定運用",
+        title="小売向け暫定運用（移行期間）",
         reason="移行まで",
         parties=[contractor_org],
         terminals=[stored],
@@ -285,11 +285,17 @@ def _build_world() -> World:
     )
     arrangement = arrangements.arrangement_approve(arrangement=arrangement, actor=security)
     extension = arrangements.arrangement_extension_propose(
-        arrangement=arrangement, actor=security, new_ends_at=_in_days(60), reason="延長"
+        arrangement=arrangement,
+        actor=security,
+        new_ends_at=_in_days(60),
+        reason="移行の遅延による延長",
     )
 
     # An access log read for the callcenter target: one ingestion and its one sign-in.
-    from compliance.access_logs import access_log_ingestion_create, access_log_ingestion_run
+    from compliance.access_logs.ingestion import (
+        access_log_ingestion_create,
+        access_log_ingestion_run,
+    )
     from compliance.models import SignInEvent
 
     ingestion = access_log_ingestion_create(

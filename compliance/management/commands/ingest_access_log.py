@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from compliance.access_logs import access_log_ingestion_create, access_log_ingestion_run
+from compliance.access_logs.ingestion import access_log_ingestion_create, access_log_ingestion_run
 from compliance.models import AccessLogFormat, IngestionSource, IngestionStatus
 from core.errors import ApplicationError
 from credentials.models import TargetSystem

@@ -2,7 +2,7 @@ import io
 
 import pytest
 
-from compliance.access_logs import access_log_ingestion_create, access_log_ingestion_run
+from compliance.access_logs.ingestion import access_log_ingestion_create, access_log_ingestion_run
 from compliance.models import AccessLogIngestion
 from credentials.targets import target_system_create
 

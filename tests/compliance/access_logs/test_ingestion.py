@@ -7,7 +7,7 @@ import json
 import pytest
 import time_machine
 
-from compliance.access_logs import (
+from compliance.access_logs.ingestion import (
     FileRefused,
     access_log_ingestion_create,
     access_log_ingestion_run,

@@ -153,6 +153,6 @@ def test_an_empty_period_has_every_section_with_its_header(
         django_capture_on_commit_callbacks,
         period=(datetime.date(2026, 11, 1), datetime.date(2026, 11, 8)),
     )
-    assert report.sections.count() == 10
+    assert report.sections.count() == 12
     assert section_rows(report, "loans") == []
     assert report.sections.get(name="loans").csv.startswith("\ufeffloan,asset_tag,")

@@ -43,16 +43,13 @@ def test_the_detail_page_shows_what_it_covers_and_its_extensions(
     assert response.status_code == 200
     assert "NW-00001" in body and "NW-00002" in body
     assert "移行が遅延" in body
-    assert reverse("lending:arrangement-extension-approve", args=[active.pk, 1]) in body or (
-        "extensions/" in body
-    )
 
 
 def test_the_proposer_is_refused_on_the_page_and_a_second_officer_approves_after_confirming(
     as_user, security, second_security, proposed
 ):
     url = reverse("lending:arrangement-approve", args=[proposed.pk])
-    response = as_user(security).post(url, follow=True)
+    response = as_user(security).post(url, follow=True, HTTP_ACCEPT_LANGUAGE="en")
     assert "second security officer" in response.content.decode()
     client = as_user(second_security)
     asked = client.post(url)

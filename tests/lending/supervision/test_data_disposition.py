@@ -120,3 +120,22 @@ def test_the_close_report_csv_has_the_column(
     )
     header, row = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert row[header.index("data and printouts")] == "None were obtained"
+
+
+def test_the_loan_page_shows_the_exception_and_the_data_disposition(
+    client, approved, terminal, facilities, firm, security, declaration, cabinet
+):
+    from lending.models import ContractorReport
+    from lending.supervision import supervision_exception_grant
+
+    ContractorReport.objects.filter(contractor=firm).delete()
+    supervision_exception_grant(
+        actor=security, declaration=declaration, contractor=firm, reason="報告書は郵送中", hours=4
+    )
+    loan = hand_out(approved, terminal, facilities)
+    _return(loan, facilities, cabinet, DataDisposition.RETURNED)
+    client.force_login(security)
+    html = client.get(reverse("lending:loan", args=[loan.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    html = html.content.decode()
+    assert "Lent under a supervision exception: 報告書は郵送中" in html
+    assert "Returned to the operator" in html

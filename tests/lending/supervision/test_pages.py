@@ -7,7 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from core.models import AuditEvent
 from lending import supervision
@@ -44,7 +44,7 @@ def test_security_sees_every_contractor_with_the_state_of_its_report(
     }
     assert _badge(rows["港工事"], "missing") and _badge(rows["関東電工"], "current")
     with translation.override(lang):
-        assert gettext("Missing") in rows["港工事"]
+        assert pgettext("supervision status", "Missing") in rows["港工事"]
         assert gettext("Contractor supervision") in html
 
 

@@ -84,6 +84,8 @@ def test_the_window_follows_the_setting(firm, firm_user, officer, settings):
 def test_the_reminder_runs_every_day_from_beat():
     from django.conf import settings
 
+    from lending import tasks
+
     entry = settings.CELERY_BEAT_SCHEDULE["send-supervision-reminders"]
-    assert entry["task"] == "lending.tasks.send_supervision_reminders"
+    assert entry["task"] == tasks.send_supervision_reminders.name
     assert entry["schedule"].hour == {8} and entry["schedule"].day_of_week == set(range(7))
