@@ -554,7 +554,6 @@ class Arrangement(models.Model):
         verbose_name=_("declaration"),
     )
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
-    last_overdue_finding_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["ends_at", "-id"]

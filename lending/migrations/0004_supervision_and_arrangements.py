@@ -28,7 +28,6 @@ class Migration(migrations.Migration):
                 ('proposed_at', models.DateTimeField(auto_now_add=True, verbose_name='proposed at')),
                 ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
                 ('ended_at', models.DateTimeField(blank=True, null=True, verbose_name='ended at')),
-                ('last_overdue_finding_on', models.DateField(blank=True, null=True)),
             ],
             options={
                 'verbose_name': 'arrangement',

@@ -10,14 +10,16 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.access_logs.ingestion import access_log_mapping_update
+from compliance.models import AccessLogMapping
 from core.models import Organization, User
 from core.roles import Role
 from core.services import organization_create, user_create
 from credentials.accounts import account_create
 from credentials.models import Account, TargetSystem
 from credentials.targets import target_system_create
-from lending import supervision
-from lending.models import ContractorReport, OperatorTraining
+from lending import arrangements, supervision
+from lending.models import Arrangement, ContractorReport, OperatorTraining
 from terminals import services as inventory
 from terminals.models import AccessCard, Location, Terminal
 
@@ -75,6 +77,27 @@ SUPERVISION_TRAININGS = [
     ("田中 三郎", 5, 360, False),  # no undertaking yet: refused until it is signed
 ]
 
+# How the call-centre system's exported sign-in log reads (compliance access logs): the sample
+# log portal/demo/callcenter-access-log.csv is written this way.
+ACCESS_LOG_TARGET = "callcenter"
+ACCESS_LOG_MAPPING = {
+    "time_column": "日時",
+    "login_id_column": "ユーザーID",
+    "result_column": "結果",
+    "source_host_column": "端末名",
+    "source_address_column": "IPアドレス",
+    "time_format": "%Y/%m/%d %H:%M:%S",
+    "time_zone": "Asia/Tokyo",
+    "success_values": "成功",
+    "failure_values": "失敗",
+}
+
+# A time-boxed arrangement proposed by `security`, awaiting a second officer's approval.
+ARRANGEMENT_TITLE = "配電自動化システム更新工事の暫定運用"
+ARRANGEMENT_REASON = "更新工事の期間中、関東電設工業が切替作業のため設定端末を使用する。"
+ARRANGEMENT_TAGS = ["NW-0024", "NW-0025"]
+ARRANGEMENT_DAYS = 21
+
 # username, password, role, organization code. Fixed on purpose: this is demo data, and the
 # command prints them.
 USERS = [
@@ -83,6 +106,8 @@ USERS = [
     # (LENDING_SEPARATION_OF_DUTIES), so the demo needs one to approve and one at the counter.
     ("approver", "amber-stamp-19", Role.FACILITIES, "mirai-pg"),
     ("security", "silver-badge-73", Role.SECURITY, "mirai-pg"),
+    # A second security officer: an arrangement one officer proposes, another approves.
+    ("security2", "violet-seal-62", Role.SECURITY, "mirai-pg"),
     ("auditor", "quiet-ledger-58", Role.AUDITOR, "mirai-pg"),
     ("contractor", "orange-helmet-26", Role.CONTRACTOR, "kanto-densetsu"),
 ]
@@ -107,6 +132,8 @@ class Command(BaseCommand):
             self._cards(actor, locations["honten-cab-a"], terminals)
             self._accounts(User.objects.get(username="security"), terminals)
             self._supervision(organizations)
+            self._access_log_mapping()
+            self._arrangement(organizations)
 
         if self.created:
             self.stdout.write(self.style.SUCCESS(f"Demo data: {self.created} objects created."))
@@ -237,6 +264,35 @@ class Command(BaseCommand):
                 expires_on=today + timedelta(days=left),
                 undertaking_signed_on=today - timedelta(days=done) if signed else None,
             )
+
+    def _access_log_mapping(self) -> None:
+        """The call-centre system's access-log mapping, so that the sample log uploads as is."""
+        target = TargetSystem.objects.get(code=ACCESS_LOG_TARGET)
+        if AccessLogMapping.objects.filter(target_system=target).exists():
+            return
+        self.created += 1
+        access_log_mapping_update(
+            target_system=target,
+            actor=User.objects.get(username="security"),
+            **ACCESS_LOG_MAPPING,
+        )
+
+    def _arrangement(self, organizations: dict[str, Organization]) -> None:
+        """A time-boxed arrangement (issue #12) that `security` proposed and `security2` may
+        approve; once approved it ends by itself after ARRANGEMENT_DAYS days."""
+        if Arrangement.objects.filter(title=ARRANGEMENT_TITLE).exists():
+            return
+        self.created += 1
+        now = timezone.now()
+        arrangements.arrangement_propose(
+            actor=User.objects.get(username="security"),
+            title=ARRANGEMENT_TITLE,
+            reason=ARRANGEMENT_REASON,
+            parties=[organizations["kanto-densetsu"]],
+            terminals=Terminal.objects.filter(asset_tag__in=ARRANGEMENT_TAGS),
+            starts_at=now,
+            ends_at=now + timedelta(days=ARRANGEMENT_DAYS),
+        )
 
     def _accounts(self, actor: User, terminals: dict[str, Terminal]) -> None:
         for code, name in TARGET_SYSTEMS:
