@@ -36,7 +36,8 @@ an attempt with an old or unknown ID is itself the finding; 5 failures):
    and its validity ended at or before it (rotated away; the edge itself is old: at valid_until
    the new ID is the valid one).
 6. Unknown login ID: no record of that login ID for that target system began at or before the
-   moment: this service never issued it (or had not yet).
+   moment: this service never issued it (or had not yet). The service's own binds to an LDAP
+   target (the RDN of the target's bind DN, which slapd logs like any other) are not judged.
 5. Failure burst: for one target system and login ID, a failure with at least
    ACCESS_LOG_FAILURE_BURST_THRESHOLD failures (itself included) in the
    ACCESS_LOG_FAILURE_BURST_SECONDS ending at it is a *trigger*; consecutive triggers (in time
@@ -72,6 +73,7 @@ from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from compliance.access_logs.parsers import normalise_login_id, rdn_value
 from compliance.models import (
     SIGN_IN_KINDS,
     AccessLogAnalysis,
@@ -83,7 +85,7 @@ from compliance.models import (
 from core.audit import format_iso_datetime, record_event, record_events
 from core.models import User
 from core.phrases import define, describe, is_stored_phrase
-from credentials.models import LoginIdRecord
+from credentials.models import LoginIdRecord, TargetSystem
 from lending.models import Loan, LoanStatus
 from terminals.models import Movement, Terminal, TerminalAddress, TerminalStatus
 
@@ -450,11 +452,23 @@ def _rule_old_login_id(after: int, upto: int) -> Iterator[dict]:
         )
 
 
+def _service_binds() -> Q:
+    """The sign-ins of the service itself: its connector binds to each LDAP target as the
+    target's bind DN."""
+    own = Q(pk__in=[])
+    for target_id, bind_dn in TargetSystem.objects.exclude(ldap_bind_dn="").values_list(
+        "pk", "ldap_bind_dn"
+    ):
+        own |= Q(target_system_id=target_id, login_id=normalise_login_id(rdn_value(bind_dn)))
+    return own
+
+
 def _rule_unknown_login_id(after: int, upto: int) -> Iterator[dict]:
     issued = _records().filter(valid_from__lte=OuterRef("occurred_at"))
     qs = (
         _new(after, upto)
         .filter(~Exists(issued))
+        .exclude(_service_binds())
         .annotate(target_code=F("target_system__code"), target_name=F("target_system__name"))
     )
     fields = ("pk", "occurred_at", "login_id", "line_number", "ingestion_id", "target_code")

@@ -393,3 +393,18 @@ def test_a_sign_in_finding_resolves_with_the_outcomes_of_its_kind(account, sign_
     discrepancy_resolve(discrepancy=finding, actor=security, outcome="fixed", note="ID変更済み")
     finding.refresh_from_db()
     assert finding.status == "resolved"
+
+
+def test_the_services_own_binds_to_its_directory_are_not_unknown_login_ids(
+    lent, account, terminal, sign_in, target
+):
+    """slapd logs the connector's own administrator binds like anyone's."""
+    type(target).objects.filter(pk=target.pk).update(ldap_bind_dn="cn=Admin,dc=nwterm,dc=test")
+    lent.checkout(terminal, at=T0)
+    own = sign_in(T0 + MINUTE, "admin", host="", address="127.0.0.1")
+    stranger = sign_in(T0 + 2 * MINUTE, "root", host="", address="127.0.0.1")
+
+    access_log_analyse()
+
+    assert [f.sign_in for f in findings(Kind.SIGN_IN_UNKNOWN_LOGIN_ID)] == [stranger]
+    assert own.discrepancies.count() == 0
