@@ -13,22 +13,20 @@ One function per transition (queued, running, done, failed), each writing its au
 import hashlib
 import logging
 import os
+import queue
+import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any, BinaryIO, cast
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from compliance.access_logs import parsers
 from compliance.access_logs.parsers import (
-    CsvColumns,
     FileRefused,
     Item,
     LineCount,
@@ -410,9 +408,6 @@ def _read(ingestion: AccessLogIngestion) -> None:
     progress = _Progress(ingestion)
     with ingestion.file.open("rb") as file:
         binary = cast(BinaryIO, file)  # a FieldFile reads as its file does
-        if ingestion.format == AccessLogFormat.CSV and connection.vendor == "postgresql":
-            _read_csv_in_sql(ingestion, binary, progress, count)
-            return
         items = _items(
             ingestion.format,
             binary,
@@ -425,7 +420,18 @@ def _read(ingestion: AccessLogIngestion) -> None:
 
 
 def _store_items(items: Iterable[Item], progress: "_Progress", count: LineCount) -> None:
-    """Store parsed items in batches of ACCESS_LOG_BATCH_LINES (or BATCH_BYTES)."""
+    """Store parsed items in batches of ACCESS_LOG_BATCH_LINES (or BATCH_BYTES). The parsing
+    runs one batch ahead in a thread of its own while the database stores the previous one
+    (psycopg lets go of the GIL while it waits): two cores instead of one, and at most three
+    batches in memory (the one stored, the one waiting, the one being parsed)."""
+    for events, malformed, lines in _ahead(_batches(items, count)):
+        progress.store(events, malformed, lines)
+
+
+Batch = tuple[list[ParsedEvent], list[Malformed], int]
+
+
+def _batches(items: Iterable[Item], count: LineCount) -> Iterator[Batch]:
     limit, events, batch_bytes = batch_lines(), [], 0
     malformed: list[Malformed] = []
     for item in items:
@@ -435,86 +441,56 @@ def _store_items(items: Iterable[Item], progress: "_Progress", count: LineCount)
             events.append(item)
             batch_bytes += len(item.raw_line)
         if len(events) + len(malformed) >= limit or batch_bytes >= BATCH_BYTES:
-            progress.store(events, malformed, count.lines)
+            yield events, malformed, count.lines
             events, malformed, batch_bytes = [], [], 0
-    progress.store(events, malformed, count.lines)
+    yield events, malformed, count.lines
 
 
-@dataclass(frozen=True)
-class _CsvReading:
-    """One CSV file's reading: its header and how SQL reads its records."""
-
-    header: list[str]
-    spec: MappingSpec
-    zone: ZoneInfo
-    columns: CsvColumns
-    target_code: str
-
-    def item(self, number: int, text: str) -> Item | None:
-        return parsers.csv_item(number, text, self.header, self.spec, self.zone, self.target_code)
+_DONE = object()
 
 
-@dataclass(frozen=True)
-class RawLines:
-    """A batch of a CSV file's lines as read, numbered from `first`; a line that could not be
-    read (too long, NUL, not UTF-8) is an empty string here and a Malformed beside it."""
+def _ahead(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """The batches, produced in a thread one ahead of their consumer. An exception of the
+    producer (a refused file) is raised here; a consumer that stops early stops the producer."""
+    language = translation.get_language()
+    ready: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
 
-    first: int
-    texts: list[str]
-    reading: _CsvReading
+    def produce() -> None:
+        with translation.override(language):
+            try:
+                for batch in batches:
+                    while not stop.is_set():
+                        try:
+                            ready.put(batch, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                result: object = _DONE
+            except BaseException as exc:  # handed to the consumer, raised there
+                result = exc
+        while not stop.is_set():
+            try:
+                ready.put(result, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
-
-def _read_csv_in_sql(
-    ingestion: AccessLogIngestion, file: BinaryIO, progress: "_Progress", count: LineCount
-) -> None:
-    """PostgreSQL: Python only cuts the file into lines (bounded, as parsers.read_lines does)
-    and COPYs each batch of them as they are into a staging table; one statement then parses,
-    checks, fingerprints and inserts the records there (`_PARSE_SQL`). The few records it does
-    not read exactly as `parsers.csv_item` would (quoted fields, other time shapes, non-ASCII
-    values, IPv6 addresses...) and the malformed ones come back and go through csv_item."""
-    spec = mapping_spec(ingestion.target_system)
-    code = ingestion.target_system.code
-    parsers.check_text(file)
-    zone = spec.zone
-    lines = parsers.read_lines(file, count)
-    header: list[str] | None = None
-    for _number, text, reason in lines:
-        if text is None:
-            raise FileRefused(_("The header line cannot be read: %(r)s.") % {"r": reason})
-        if text.strip():
-            header = parsers.csv_header(text, spec)
-            break
-    if header is None:
-        progress.store([], [], count.lines)
-        return
-    columns = parsers.csv_columns(spec, header, zone)
-    if columns is None:  # a mapping only Python reads
-        items = (
-            Malformed(number, reason)
-            if text is None
-            else parsers.csv_item(number, text, header, spec, zone, code)
-            for number, text, reason in lines
-        )
-        _store_items((item for item in items if item is not None), progress, count)
-        return
-    reading = _CsvReading(header, spec, zone, columns, code)
-    limit = batch_lines()
-    texts: list[str] = []
-    malformed: list[Malformed] = []
-    first = size = 0
-    for number, text, reason in lines:
-        if not texts:
-            first = number
-        if text is None:
-            malformed.append(Malformed(number, reason))
-            texts.append("")
-        else:
-            texts.append(text)
-            size += len(text)
-        if len(texts) >= limit or size >= BATCH_BYTES:
-            progress.store(RawLines(first, texts, reading), malformed, count.lines)
-            texts, malformed, size = [], [], 0
-    progress.store(RawLines(first, texts, reading), malformed, count.lines)
+    thread = threading.Thread(target=produce, name="access-log-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 class _Progress:
@@ -526,18 +502,11 @@ class _Progress:
         self.problems: list[dict[str, Any]] = []
         self.seen = ingestion.progressed_at
 
-    def store(
-        self, events: list[ParsedEvent] | RawLines, malformed: list[Malformed], lines: int
-    ) -> None:
+    def store(self, events: list[ParsedEvent], malformed: list[Malformed], lines: int) -> None:
         now = timezone.now()
         with transaction.atomic():
-            if isinstance(events, RawLines):
-                offered, inserted, more = store_raw_csv(self.ingestion, events)
-                if more:
-                    malformed = sorted([*malformed, *more], key=lambda bad: bad.line_number)
-            else:
-                offered = len(events)
-                inserted = store_events(self.ingestion, events) if events else 0
+            offered = len(events)
+            inserted = store_events(self.ingestion, events) if events else 0
             self.malformed += len(malformed)
             for bad in malformed[: max(0, MAX_PROBLEMS - len(self.problems))]:
                 self.problems.append({"line": bad.line_number, "reason": bad.reason})
@@ -616,170 +585,6 @@ def _store_postgresql(ingestion: AccessLogIngestion, events: list[ParsedEvent]) 
             [ingestion.target_system_id, ingestion.pk],
         )
         return cursor.rowcount
-
-
-# The records of a staging batch that SQL reads exactly as parsers.csv_item does: fields without
-# quotes; an ISO 8601 time (with Z, an offset, or none and a zone of fixed offset) of a year in
-# parsers.SQL_YEARS; login ID, result and host in printable ASCII without spaces; a canonical
-# IPv4 address, or none. Every other non-empty line comes back by number (`rejected`) for
-# csv_item to read or call malformed. The time's shape is checked with its digits translated to
-# 0 (a regular expression costs ten times as much per line), its parts read at fixed places.
-_DIGITS = "translate({}, '0123456789', '0000000000')"
-_TIME_SHAPES = ["0000-00-00T00:00:00", "0000-00-00 00:00:00"]
-_TIME_TAILS = [
-    fraction + zone
-    for fraction in ["", *("." + "0" * k for k in range(1, 7))]
-    for zone in ("", "Z", "+00:00", "-00:00")
-]
-_ZONE = (
-    "CASE WHEN right(shape, 1) = 'Z' THEN 'Z'"
-    " WHEN right(shape, 6) IN ('+00:00', '-00:00') THEN right(t, 6) END"
-)
-_YEAR, _MONTH, _DAY = "substr(t, 1, 4)::int", "substr(t, 6, 2)::int", "substr(t, 9, 2)::int"
-_HOUR, _MINUTE, _SECOND = "substr(t, 12, 2)::int", "substr(t, 15, 2)::int", "substr(t, 18, 2)::int"
-_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4_PATTERN = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
-# Only the module's own constants are formatted in; every value is a parameter.
-_PARSE_SQL = f"""
-WITH split AS MATERIALIZED (
-    SELECT n, raw, cardinality(f) = %(fields)s AS counted, f[%(time)s] AS t,
-        {_DIGITS.format("f[%(time)s]")} AS shape,
-        f[%(login_id)s] AS l, lower(f[%(result)s] COLLATE "C") AS r,
-        coalesce(f[%(host)s], '') AS h, f[%(address)s] AS a
-    FROM (
-        SELECT n, raw,
-            CASE WHEN raw <> '' AND strpos(raw, '"') = 0 THEN string_to_array(raw, ',') END AS f
-        FROM access_log_raw
-        OFFSET 0
-    ) lines
-), zoned AS MATERIALIZED (
-    SELECT n, raw, t, l, r, h, a,
-        counted AND left(shape, 19) = ANY(%(shapes)s::text[])
-        AND substr(shape, 20) = ANY(%(tails)s::text[]) AS shaped,
-        {_ZONE} AS zone
-    FROM split
-), judged AS MATERIALIZED (
-    SELECT n, raw, t, l, r, h, a, zone,
-        CASE
-            WHEN shaped IS NOT TRUE THEN false
-            WHEN {_YEAR} NOT BETWEEN %(year_from)s AND %(year_to)s THEN false
-            WHEN zone IS NULL AND (%(fixed_offset)s::int IS NULL
-                                   OR {_YEAR} NOT BETWEEN %(fixed_from)s AND %(fixed_to)s)
-                THEN false
-            WHEN {_MONTH} NOT BETWEEN 1 AND 12 OR {_DAY} < 1 OR {_HOUR} > 23 OR {_MINUTE} > 59
-                OR {_SECOND} > 59 THEN false
-            WHEN zone IS NOT NULL AND zone <> 'Z'
-                AND (substr(zone, 2, 2)::int > 23 OR substr(zone, 5, 2)::int > 59) THEN false
-            WHEN {_DAY} > extract(day FROM make_date({_YEAR}, {_MONTH}, 1)
-                                          + interval '1 month - 1 day') THEN false
-            WHEN l ~ '[^!-~]' OR l = '' OR length(l) > 64 THEN false
-            WHEN r ~ '[^!-~]' OR NOT r = ANY(%(values)s::text[]) THEN false
-            WHEN h ~ '[^!-~]' OR length(h) > 255 THEN false
-            WHEN a IS NOT NULL AND a NOT IN ('', '-') AND a !~ %(ipv4_pattern)s THEN false
-            ELSE true
-        END AS ok
-    FROM zoned
-), inserted AS (
-    INSERT INTO {{table}} (target_system_id, ingestion_id, received_at, occurred_at, login_id,
-                           result, source_host, source_address, line_number, raw_line,
-                           fingerprint)
-    SELECT %(target)s, %(ingestion)s, now(),
-        (make_timestamp({_YEAR}, {_MONTH}, {_DAY}, {_HOUR}, {_MINUTE}, {_SECOND})
-         + CASE WHEN substr(t, 20, 1) = '.'
-                THEN rpad(substr(t, 21, length(t) - 20 - coalesce(length(zone), 0)), 6, '0')::int
-                ELSE 0 END * interval '1 microsecond'
-         - CASE WHEN zone IS NULL THEN %(fixed_offset)s::int
-                WHEN zone = 'Z' THEN 0
-                ELSE (CASE left(zone, 1) WHEN '-' THEN -1 ELSE 1 END)
-                     * (substr(zone, 2, 2)::int * 3600 + substr(zone, 5, 2)::int * 60)
-           END * interval '1 second') AT TIME ZONE 'UTC',
-        CASE WHEN %(prefix)s <> ''
-                  AND lower(left(l, length(%(prefix)s)) COLLATE "C") = lower(%(prefix)s COLLATE "C")
-             THEN %(prefix)s || lower(substr(l, length(%(prefix)s) + 1) COLLATE "C")
-             ELSE lower(l COLLATE "C")
-        END,
-        CASE WHEN r = ANY(%(success)s::text[]) THEN 'success' ELSE 'failure' END,
-        CASE WHEN h = '-' THEN '' ELSE lower(h COLLATE "C") END,
-        CASE WHEN a IS NULL OR a IN ('', '-') THEN NULL ELSE a::inet END,
-        %(first)s + n - 1, raw,
-        encode(sha256(convert_to(%(code)s || chr(10) || raw, 'UTF8')), 'hex')
-    FROM judged
-    WHERE ok
-    ON CONFLICT (target_system_id, fingerprint) DO NOTHING
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM judged WHERE ok),
-    ARRAY(SELECT n FROM judged WHERE NOT ok AND raw <> '' ORDER BY n)
-"""  # noqa: S608
-
-
-def _copy_text(texts: list[str]) -> str:
-    """The lines as COPY's text format reads them: one column, one row a line."""
-    data = "\n".join(texts)
-    for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\r", "\\r")):
-        if char in data:
-            data = data.replace(char, escaped)
-    return data + "\n"
-
-
-def store_raw_csv(
-    ingestion: AccessLogIngestion, batch: RawLines
-) -> tuple[int, int, list[Malformed]]:
-    """COPY a batch of CSV lines into the staging table, parse and insert its records in one
-    statement, and read the lines it left through csv_item. Answers the records offered, those
-    inserted (the rest were duplicates) and the malformed ones."""
-    if not batch.texts:
-        return 0, 0, []
-    columns, reading = batch.reading.columns, batch.reading
-    table = connection.ops.quote_name(SignInEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        # A temporary table lives as long as the connection; emptied before each batch, its
-        # serial numbering the batch's lines from 1 in the order COPY reads them.
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS access_log_raw (n serial, raw text NOT NULL)"
-        )
-        cursor.execute("TRUNCATE access_log_raw RESTART IDENTITY")
-        with cursor.cursor.copy("COPY access_log_raw (raw) FROM STDIN") as copy:
-            copy.write(_copy_text(batch.texts))
-        cursor.execute(
-            _PARSE_SQL.replace("{table}", table),
-            {
-                "target": ingestion.target_system_id,
-                "ingestion": ingestion.pk,
-                "code": reading.target_code,
-                "first": batch.first,
-                "fields": columns.fields,
-                "time": columns.time,
-                "login_id": columns.login_id,
-                "result": columns.result,
-                "host": columns.host,
-                "address": columns.address,
-                "prefix": columns.login_id_prefix,
-                "success": list(columns.success_values),
-                "values": [*columns.success_values, *columns.failure_values],
-                "fixed_offset": columns.fixed_offset,
-                "year_from": parsers.SQL_YEARS[0],
-                "year_to": parsers.SQL_YEARS[1],
-                "fixed_from": parsers.FIXED_YEARS[0],
-                "fixed_to": parsers.FIXED_YEARS[1],
-                "shapes": _TIME_SHAPES,
-                "tails": _TIME_TAILS,
-                "ipv4_pattern": _IPV4_PATTERN,
-            },
-        )
-        inserted, offered, rejected = cursor.fetchone()
-    events: list[ParsedEvent] = []
-    malformed: list[Malformed] = []
-    for n in rejected:
-        item = reading.item(batch.first + n - 1, batch.texts[n - 1])
-        if isinstance(item, ParsedEvent):
-            events.append(item)
-        elif item is not None:
-            malformed.append(item)
-    if events:
-        inserted += _store_postgresql(ingestion, events)
-        offered += len(events)
-    return offered, inserted, malformed
 
 
 def _store_batched(ingestion: AccessLogIngestion, events: list[ParsedEvent]) -> int:
