@@ -4,8 +4,10 @@ knew at that moment (which login ID belonged to which account, terminal, loan an
 `access_log_analyse` judges the sign-ins stored since the previous analysis (ids above its
 `last_event_id`: an event that arrives late, for a time already analysed, simply has a higher
 id). Each rule is one query over those events (correlated subqueries over the login-ID validity
-periods, the loans, the movements), never a query per event; each finding is a discrepancy of
-its own kind, one per rule and subject, which the partial unique constraint
+periods, the loans, the movements), never a query per event; on PostgreSQL rules 1, 7, 4 and 3
+share one pass that looks up, once per sign-in, its login ID's record, the covering loan and the
+terminal's status then (a temporary table), and read it with plain joins. Each finding is a
+discrepancy of its own kind, one per rule and subject, which the partial unique constraint
 `discrepancy_sign_in_judged_once` keeps from ever being found twice, resolved or not.
 
 Words used below. A login ID is *valid* at moment t when a LoginIdRecord of the event's target
@@ -232,10 +234,20 @@ def _committed_high_water() -> int | None:
 
 
 def _rules(after: int, upto: int) -> Iterator[tuple[str, Iterable[dict]]]:
-    yield Kind.SIGN_IN_NOT_LENT, _rule_not_lent(after, upto)
-    yield Kind.SIGN_IN_TERMINAL_NOT_LENT, _rule_terminal_not_lent(after, upto)
-    yield Kind.SIGN_IN_AFTER_WINDOW, _rule_after_window(after, upto)
-    yield Kind.SIGN_IN_FOREIGN_HOST, _rule_foreign_host(after, upto)
+    if connection.vendor == "postgresql":
+        # Rules 1, 7, 4 and 3 read one pass over the new sign-ins (below), made when the first
+        # of them is read.
+        yield Kind.SIGN_IN_NOT_LENT, _not_lent(_judged(_NOT_LENT, pass_over=(after, upto)))
+        yield Kind.SIGN_IN_TERMINAL_NOT_LENT, _terminal_not_lent(_judged(_TERMINAL_NOT_LENT))
+        yield Kind.SIGN_IN_AFTER_WINDOW, _after_window(_judged(_AFTER_WINDOW))
+        yield Kind.SIGN_IN_FOREIGN_HOST, _foreign_host(_judged(_FOREIGN_HOST))
+        _drop_judged()
+    else:
+        # SQLite: the same rules as correlated subqueries (the ORM's), one query each.
+        yield Kind.SIGN_IN_NOT_LENT, _rule_not_lent(after, upto)
+        yield Kind.SIGN_IN_TERMINAL_NOT_LENT, _rule_terminal_not_lent(after, upto)
+        yield Kind.SIGN_IN_AFTER_WINDOW, _rule_after_window(after, upto)
+        yield Kind.SIGN_IN_FOREIGN_HOST, _rule_foreign_host(after, upto)
     yield Kind.SIGN_IN_OLD_LOGIN_ID, _rule_old_login_id(after, upto)
     yield Kind.SIGN_IN_UNKNOWN_LOGIN_ID, _rule_unknown_login_id(after, upto)
     yield Kind.SIGN_IN_FAILURE_BURST, _rule_failure_burst(after, upto)
@@ -323,7 +335,11 @@ _FIELDS = (
 
 def _rule_not_lent(after: int, upto: int) -> Iterator[dict]:
     qs = _with_names(_valid_successes(after, upto).filter(loan_ref__isnull=True))
-    for row in qs.values(*_FIELDS).order_by("pk").iterator(BATCH):
+    return _not_lent(qs.values(*_FIELDS).order_by("pk").iterator(BATCH))
+
+
+def _not_lent(rows: Iterable[dict]) -> Iterator[dict]:
+    for row in rows:
         yield _finding(row, expected=EXPECTED_LOAN(terminal=row["asset_tag"]))
 
 
@@ -334,7 +350,13 @@ def _rule_terminal_not_lent(after: int, upto: int) -> Iterator[dict]:
         .annotate(status_then=_status_then())
         .exclude(status_then=TerminalStatus.LENT)
     )
-    for row in _with_names(qs).values(*_FIELDS, "status_then").order_by("pk").iterator(BATCH):
+    return _terminal_not_lent(
+        _with_names(qs).values(*_FIELDS, "status_then").order_by("pk").iterator(BATCH)
+    )
+
+
+def _terminal_not_lent(rows: Iterable[dict]) -> Iterator[dict]:
+    for row in rows:
         yield _finding(
             row,
             terminal_status=row["status_then"],
@@ -352,7 +374,14 @@ def _rule_after_window(after: int, upto: int) -> Iterator[dict]:
         .annotate(due=_of_loan("due_at"), lifted=_of_loan("request__declaration__lifted_at"))
         .filter(Q(occurred_at__gte=F("due")) | Q(occurred_at__gte=F("lifted") + grace))
     )
-    for row in _with_names(qs).values(*_FIELDS, "due", "lifted").order_by("pk").iterator(BATCH):
+    return _after_window(
+        _with_names(qs).values(*_FIELDS, "due", "lifted").order_by("pk").iterator(BATCH)
+    )
+
+
+def _after_window(rows: Iterable[dict]) -> Iterator[dict]:
+    grace = timedelta(hours=settings.LENDING_GRACE_HOURS)
+    for row in rows:
         until = row["due"] if row["lifted"] is None else min(row["due"], row["lifted"] + grace)
         yield _finding(
             row,
@@ -389,12 +418,16 @@ def _rule_foreign_host(after: int, upto: int) -> Iterator[dict]:
         .filter(address_matches=False)
         .exclude(~Q(source_host="") & ~Q(hostname="") & Q(host_label=F("terminal_label")))
     )
-    rows = list(
+    return _foreign_host(
         _with_names(qs)
         .values(*_FIELDS, "source_host", "source_address", "hostname")
         .order_by("pk")
         .iterator(BATCH)
     )
+
+
+def _foreign_host(found: Iterable[dict]) -> Iterator[dict]:
+    rows = list(found)
     known = _addresses_of({row["terminal_ref"] for row in rows})
     for row in rows:
         listed = ", ".join(known.get(row["terminal_ref"], []))
@@ -575,6 +608,146 @@ def _finding(row: dict, *, expected, **extra) -> dict:
         "loan_id": row["loan_ref"],
         "details": {key: value for key, value in details.items() if value is not None},
     }
+
+
+# The rules on PostgreSQL: one set-based pass ------------------------------------------------------
+
+# One row per new successful sign-in with a login ID valid at its moment: the record's account and
+# terminal, the loan covering the moment (if any) and the terminal's status then ('' with no
+# movement yet), each looked up once, for rules 1, 7, 4 and 3 to read with plain joins. The
+# look-ups read compact copies of the records, the loans and the movements, each indexed in the
+# order of its look-up (latest first), so that each is one short index scan with no sort.
+# Temporary tables, dropped at the end of the analysis (or of its transaction).
+_JUDGED = "access_log_judged"
+_COPIES = {
+    "access_log_ids": (
+        "SELECT r.id, r.login_id, a.target_system_id, r.valid_from, r.valid_until, r.account_id,"
+        " a.terminal_id FROM credentials_loginidrecord r"
+        " JOIN credentials_account a ON a.id = r.account_id",
+        "(login_id, target_system_id, valid_from DESC, id DESC)",
+    ),
+    "access_log_loans": (
+        "SELECT l.id, l.terminal_id, l.checked_out_at, rc.returned_at FROM lending_loan l"
+        " LEFT JOIN lending_returnconfirmation rc ON rc.loan_id = l.id"
+        " WHERE l.status <> %(abandoned)s",
+        "(terminal_id, checked_out_at DESC, id DESC)",
+    ),
+    "access_log_moves": (
+        "SELECT m.id, m.terminal_id, m.occurred_at, m.to_status FROM terminals_movement m",
+        "(terminal_id, occurred_at DESC, id DESC)",
+    ),
+}
+_JUDGE_SQL = f"""
+CREATE TEMPORARY TABLE {_JUDGED} ON COMMIT DROP AS
+SELECT e.id AS sign_in_id, rec.account_id, rec.terminal_id, loan.id AS loan_id,
+       COALESCE(move.to_status, '') AS status_then
+FROM compliance_signinevent e
+CROSS JOIN LATERAL (
+    SELECT r.account_id, r.terminal_id
+    FROM access_log_ids r
+    WHERE r.login_id = e.login_id AND r.target_system_id = e.target_system_id
+      AND r.valid_from <= e.occurred_at
+      AND (r.valid_until IS NULL OR r.valid_until > e.occurred_at)
+    ORDER BY r.valid_from DESC, r.id DESC
+    LIMIT 1
+) rec
+LEFT JOIN LATERAL (
+    SELECT l.id
+    FROM access_log_loans l
+    WHERE l.terminal_id = rec.terminal_id AND l.checked_out_at <= e.occurred_at
+      AND (l.returned_at IS NULL OR l.returned_at > e.occurred_at)
+    ORDER BY l.checked_out_at DESC, l.id DESC
+    LIMIT 1
+) loan ON TRUE
+LEFT JOIN LATERAL (
+    SELECT m.to_status
+    FROM access_log_moves m
+    WHERE m.terminal_id = rec.terminal_id AND m.occurred_at <= e.occurred_at
+    ORDER BY m.occurred_at DESC, m.id DESC
+    LIMIT 1
+) move ON TRUE
+WHERE e.id > %(after)s AND e.id <= %(upto)s AND e.result = %(success)s
+"""  # noqa: S608
+
+# What every finding of rules 1, 7, 4 and 3 reads, as _FIELDS and the rule's own columns.
+_JUDGED_ROWS = f"""
+SELECT e.id AS pk, e.occurred_at, e.login_id, e.line_number, e.ingestion_id,
+       target.code AS target_code, j.account_id AS account_ref, j.terminal_id AS terminal_ref,
+       t.asset_tag, j.loan_id AS loan_ref, contractor.code AS contractor,
+       j.status_then, l.due_at AS due, declaration.lifted_at AS lifted,
+       e.source_host, e.source_address, COALESCE(t.hostname, '') AS hostname
+FROM {_JUDGED} j
+JOIN compliance_signinevent e ON e.id = j.sign_in_id
+JOIN credentials_targetsystem target ON target.id = e.target_system_id
+JOIN terminals_terminal t ON t.id = j.terminal_id
+LEFT JOIN lending_loan l ON l.id = j.loan_id
+LEFT JOIN lending_accessrequest request ON request.id = l.request_id
+LEFT JOIN core_organization contractor ON contractor.id = request.contractor_id
+LEFT JOIN lending_declaration declaration ON declaration.id = request.declaration_id
+WHERE {{condition}}
+ORDER BY e.id
+"""  # noqa: S608
+
+_NOT_LENT = "j.loan_id IS NULL"
+_TERMINAL_NOT_LENT = "j.loan_id IS NOT NULL AND j.status_then <> %(lent)s"
+_AFTER_WINDOW = (
+    "j.loan_id IS NOT NULL AND j.status_then = %(lent)s"
+    " AND (e.occurred_at >= l.due_at OR e.occurred_at >= declaration.lifted_at + %(grace)s)"
+)
+# The first label of a host name, lower case: split_part(lower(...), '.', 1).
+_FOREIGN_HOST = """
+(e.source_host <> '' OR e.source_address IS NOT NULL)
+AND (COALESCE(t.hostname, '') <> ''
+     OR EXISTS (SELECT 1 FROM terminals_terminaladdress a WHERE a.terminal_id = j.terminal_id))
+AND NOT EXISTS (
+    SELECT 1 FROM terminals_terminaladdress a
+    WHERE a.terminal_id = j.terminal_id AND a.address = e.source_address
+)
+AND NOT (
+    e.source_host <> '' AND COALESCE(t.hostname, '') <> ''
+    AND split_part(lower(e.source_host), '.', 1) = split_part(lower(t.hostname), '.', 1)
+)
+"""
+
+
+def _judge_valid_successes(after: int, upto: int) -> None:
+    abandoned = LoanStatus.ABANDONED.value
+    with connection.cursor() as cursor:
+        _drop_judged()
+        for table, (query, order) in _COPIES.items():
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {table} ON COMMIT DROP AS {query}",
+                {"abandoned": abandoned},
+            )
+            cursor.execute(f"CREATE INDEX ON {table} {order}")
+            cursor.execute(f"ANALYZE {table}")
+        cursor.execute(
+            _JUDGE_SQL,
+            {"after": after, "upto": upto, "success": SignInResult.SUCCESS.value},
+        )
+        cursor.execute(f"ANALYZE {_JUDGED}")
+
+
+def _drop_judged() -> None:
+    with connection.cursor() as cursor:
+        for table in (_JUDGED, *_COPIES):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _judged(condition: str, *, pass_over: tuple[int, int] | None = None) -> Iterator[dict]:
+    """The rows of the pass meeting `condition`, in sign-in order, read in batches; the pass is
+    made first over the sign-ins of `pass_over` (after, upto) if given."""
+    if pass_over is not None:
+        _judge_valid_successes(*pass_over)
+    params: dict[str, Any] = {
+        "lent": TerminalStatus.LENT.value,
+        "grace": timedelta(hours=settings.LENDING_GRACE_HOURS),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_JUDGED_ROWS.format(condition=condition), params)
+        columns = [column.name for column in cursor.description]
+        while chunk := cursor.fetchmany(BATCH):
+            yield from (dict(zip(columns, values, strict=True)) for values in chunk)
 
 
 # Recording ------------------------------------------------------------------------------------
