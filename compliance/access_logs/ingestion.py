@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import IO, Any, BinaryIO, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.files import File
@@ -113,7 +114,6 @@ def access_log_mapping_update(
     *, target_system: TargetSystem, actor: User | None, **values: str
 ) -> AccessLogMapping:
     """Security sets how the target's exported logs read; the event records what changed."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     unknown = set(values) - set(_MAPPING_FIELDS)
     if unknown:

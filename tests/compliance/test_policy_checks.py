@@ -6,14 +6,14 @@ from django.utils import timezone
 from compliance import services as stocktakes
 from compliance.models import Discrepancy
 from compliance.policy_checks import run_policy_checks
-from core.models import AuditEvent
+from core.models import AuditEvent, Organization
 from credentials.accounts import account_unlock
 from credentials.models import Rotation, SecretVersion
 from credentials.rotation import rotation_fail, rotation_request
 from credentials.targets import target_system_create
 from terminals import services
 from tests.credentials.helpers import rotated_account
-from tests.factories import make_terminal
+from tests.factories import OrganizationFactory, make_terminal
 
 
 @pytest.fixture
@@ -69,9 +69,6 @@ def _hand_to(terminal, custodian):
 
 def test_a_terminal_kept_by_a_retail_company_in_the_operators_own_store_is_found(clean):
     """The first incident: the location is the operator's and secured, the terminal is not."""
-    from core.models import Organization
-    from tests.factories import OrganizationFactory
-
     retail = OrganizationFactory(kind=Organization.Kind.RETAIL)
     assert clean.location.secured
     assert clean.location.custodian.kind == Organization.Kind.NETWORK_OPERATOR
@@ -87,9 +84,6 @@ def test_a_terminal_kept_by_a_retail_company_in_the_operators_own_store_is_found
 
 
 def test_a_lent_terminal_of_another_custodian_is_not_found(clean):
-    from core.models import Organization
-    from tests.factories import OrganizationFactory
-
     retail = OrganizationFactory(kind=Organization.Kind.RETAIL)
     _hand_to(clean, retail)
     Terminal = type(clean)

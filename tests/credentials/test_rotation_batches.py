@@ -21,6 +21,7 @@ from credentials.rotation import (
     BATCH_SIZE,
     BATCH_TASK,
     ONE_ROTATION_TASK,
+    _prepare_pending,
     rotation_force,
     rotation_request,
     rotation_resend_stale,
@@ -371,8 +372,6 @@ def test_a_rotation_in_another_workers_hands_is_left_to_it(
         first = rotation_request(account=accounts[0], reason="forced", actor=None)
         taken = rotation_request(account=accounts[1], reason="forced", actor=None)
     # Another worker took `taken` up and is pushing it: its own message comes meanwhile.
-    from credentials.rotation import _prepare_pending
-
     pushes = _prepare_pending([first.pk], coalesce=1)
     assert [p.rotation.pk for p in pushes] == [first.pk, taken.pk]
     claimed = Rotation.objects.get(pk=taken.pk)
