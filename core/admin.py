@@ -13,7 +13,7 @@ from core.models import (
     ApiToken,
     AuditCheckpoint,
     AuditEvent,
-    AuditSealerLease,
+    Lease,
     Organization,
     User,
 )
@@ -123,8 +123,8 @@ class AuditCheckpointAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
 
-@admin.register(AuditSealerLease)
-class AuditSealerLeaseAdmin(ReadOnlyAdmin):
+@admin.register(Lease)
+class LeaseAdmin(ReadOnlyAdmin):
     list_display = ("name", "holder", "expires_at")
     fields = ("name", "holder", "expires_at")
     readonly_fields = fields

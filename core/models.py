@@ -58,8 +58,15 @@ class ApiToken(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
     prefix = models.CharField(max_length=8, db_index=True)
     digest = models.CharField(max_length=64, unique=True)
+    # What the owner calls it ("scanner at the north depot"), to tell tokens apart when revoking.
+    name = models.CharField(_("name"), max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("API token")
@@ -219,17 +226,18 @@ class AuditCheckpoint(models.Model):
         return f"checkpoint #{self.seq} {self.head_hash[:12]}"
 
 
-class AuditSealerLease(models.Model):
-    """Who may seal: one row, taken with an UPDATE that succeeds only once it expired (or by its
-    holder, to renew it). A sealer that dies leaves it to expire."""
+class Lease(models.Model):
+    """Who may run a job that must run once at a time (the audit sealer, the scheduler): one row
+    per job, taken with an UPDATE that succeeds only once it expired (or by its holder, to renew
+    it). A holder that dies leaves it to expire (core.leases)."""
 
     name = models.CharField(max_length=32, primary_key=True)
     holder = models.CharField(max_length=200, blank=True)
     expires_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = _("audit sealer lease")
-        verbose_name_plural = _("audit sealer leases")
+        verbose_name = _("lease")
+        verbose_name_plural = _("leases")
 
     def __str__(self) -> str:
         return f"{self.name}: {self.holder} until {self.expires_at:%Y-%m-%d %H:%M:%S}"

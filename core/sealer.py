@@ -5,7 +5,7 @@ sequencer and signed tree heads).
 no read of the chain: its `seq`, `prev_hash` and `hash` stay empty. The sealer gives the
 committed events their place in the chain, in id order, a batch per short transaction:
 
-- One sealer at a time: a lease row (`AuditSealerLease`) taken with an UPDATE that only succeeds
+- One sealer at a time: a lease row (`Lease`, core.leases) taken with an UPDATE that only succeeds
   once it expired (or for its holder); on PostgreSQL each batch also takes a transaction-level
   advisory lock with pg_try_advisory_xact_lock, so two sealers can never interleave even if a
   lease expired under a slow one. A sealer that dies leaves the lease to expire.
@@ -43,7 +43,6 @@ import json
 import logging
 import os
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -57,10 +56,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min
 from django.utils import timezone
 
-from core.models import AuditCheckpoint, AuditEvent, AuditSealerLease, event_hash
+from core.leases import default_holder, lease_release, lease_take
+from core.models import AuditCheckpoint, AuditEvent, event_hash
 
 logger = logging.getLogger("core.audit")
 
@@ -165,34 +165,14 @@ def _signature_valid(
 # The lease ------------------------------------------------------------------------------------
 
 
-def default_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
 def take_lease(holder: str, seconds: int | None = None) -> bool:
     """Take (or renew) the sealer's lease; False while another holder's has not expired."""
     seconds = settings.AUDIT_SEAL_LEASE_SECONDS if seconds is None else seconds
-    now = timezone.now()
-    for _ in range(2):
-        taken = (
-            AuditSealerLease.objects.filter(name=LEASE_NAME)
-            .filter(Q(expires_at__lt=now) | Q(holder=holder))
-            .update(holder=holder, expires_at=now + timedelta(seconds=seconds))
-        )
-        if taken:
-            return True
-        _, created = AuditSealerLease.objects.get_or_create(
-            name=LEASE_NAME, defaults={"holder": "", "expires_at": now - timedelta(seconds=1)}
-        )
-        if not created:
-            return False
-    return False
+    return lease_take(LEASE_NAME, holder, seconds)
 
 
 def release_lease(holder: str) -> None:
-    AuditSealerLease.objects.filter(name=LEASE_NAME, holder=holder).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
+    lease_release(LEASE_NAME, holder)
 
 
 # Sealing --------------------------------------------------------------------------------------
