@@ -138,6 +138,28 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return _cpu_seconds(pid, reaped=True) + sum(_cpu_seconds(child) for child in _children(pid))
 
 
+def process_tree(pid: int) -> list[tuple[int, int]]:
+    """(depth, pid) of a process and all its descendants, the process first."""
+    tree, level = [], [pid]
+    depth = 0
+    while level:
+        tree += [(depth, p) for p in level]
+        level = [child for p in level for child in _children(p)]
+        depth += 1
+    return tree
+
+
+def process_rss_kib(pid: int) -> int | None:
+    """Resident set size of a process (VmRSS, KiB); None once it has exited."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 class RedisServer:
     def __init__(self, folder: Path, port: int):
         self.folder, self.port = folder, port
@@ -202,6 +224,32 @@ class Worker:
     def cpu_seconds(self) -> float:
         """User plus system CPU time of the worker's processes so far (its pool included)."""
         return process_tree_cpu_seconds(self.process.pid) if self.process else float("nan")
+
+
+class Beat:
+    """`celery beat` as deployed beside the workers: the audit sealer every second, the sweeps
+    and the settle step on their schedules."""
+
+    def __init__(self, folder: Path, log: Path):
+        self.folder, self.log = folder, log
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Beat":
+        args = [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "info",
+                "--schedule", str(self.folder / "beat-schedule")]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(  # noqa: S603
+                args, cwd=REPO_ROOT, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT
+            )
+        wait_until(
+            lambda: self.process.poll() is None and b"beat: Starting" in self.log.read_bytes(),
+            what="celery beat",
+            log=self.log,
+        )
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        stop_process(self.process)
 
 
 def migrate_bench_database(stack, *, external: bool) -> None:

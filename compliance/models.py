@@ -170,6 +170,8 @@ class DiscrepancyKind(models.TextChoices):
         _("Unlocked on its target, locked in the service"),
     )
     ORPHAN_ACCOUNT = "orphan_account", _("Orphan account")
+    # The directory did not answer the policy check: the two findings above were not checked.
+    DIRECTORY_UNCHECKED = "directory_unchecked", _("Directory could not be checked")
     RETIRED_TERMINAL_ACCOUNT = "retired_terminal_account", _("Account of a retired terminal")
     SECRET_TOO_OLD = "secret_too_old", _("Password older than its maximum age")
     ROTATION_FAILED_LONG = "rotation_failed_long", _("Rotation failed for more than a day")

@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -81,16 +82,33 @@ def _account_fields(account) -> dict:
     }
 
 
-def _findings_directories():
+def _findings_directories(now):
     """What each directory says against what the database says: login IDs no account here owns
-    (orphans), and accounts the database holds locked that the directory lets sign in."""
-    for target in TargetSystem.objects.filter(connector=ConnectorKind.LDAP):
-        connector = connector_for(target)
+    (orphans), and accounts the database holds locked that the directory lets sign in. A
+    directory that cannot be read is a finding of its own, and the other targets are still
+    checked: the policy checks never fail for one target's sake."""
+    # A terminal being handed out is unlocked on its target a moment before the database says
+    # so: not a finding while its check-out is young. One older than that was cut off after the
+    # unlock (its process died): the account may stay unlocked on the directory while the
+    # database says locked, which is exactly what this check is for.
+    young = now - timedelta(seconds=getattr(settings, "CHECKOUT_STUCK_SECONDS", 120))
+    handing_out = Loan.objects.filter(
+        status=LoanStatus.CHECKING_OUT, checked_out_at__gt=young
+    ).values("terminal_id")
+    for target in TargetSystem.objects.filter(connector=ConnectorKind.LDAP).order_by("code"):
         try:
+            connector = connector_for(target)
             on_target = set(connector.list_login_ids())
             unlocked_on_target = set(connector.unlocked_login_ids())
-        except ConnectorError as exc:
-            logger.warning("policy check: cannot list accounts of %s: %s", target.code, exc)
+        except Exception as exc:  # a ConnectorError, or anything else the target caused
+            # A ConnectorError's words never hold a password; any other error's might.
+            error = str(exc) if isinstance(exc, ConnectorError) else type(exc).__name__
+            logger.warning("policy check: cannot read the directory of %s: %s", target.code, error)
+            yield (
+                Kind.DIRECTORY_UNCHECKED,
+                f"directory:{target.code}",
+                {"details": {"target_system": target.code, "error": error[:500]}},
+            )
             continue
         accounts = Account.objects.filter(target_system=target).exclude(state=AccountState.DELETED)
         known = set(accounts.values_list("login_id", flat=True))
@@ -100,11 +118,12 @@ def _findings_directories():
                 f"{target.code}:{login_id}",
                 {"details": {"target_system": target.code, "login_id": login_id}},
             )
-        # A terminal being handed out is unlocked on its target a moment before the database
-        # says so: not a finding.
-        handing_out = Loan.objects.filter(status=LoanStatus.CHECKING_OUT).values("terminal_id")
+        # Locked, or left so by a rotation that failed: neither may sign in.
         held_locked = (
-            accounts.filter(state=AccountState.LOCKED, login_id__in=unlocked_on_target)
+            accounts.filter(
+                state__in=(AccountState.LOCKED, AccountState.ROTATION_FAILED),
+                login_id__in=unlocked_on_target,
+            )
             .exclude(terminal_id__in=handing_out)
             .select_related("terminal", "target_system")
         )
@@ -175,7 +194,7 @@ def run_policy_checks(*, now=None) -> dict[str, int]:
     finders = (
         _findings_storage(),
         _findings_accounts(now),
-        _findings_directories(),
+        _findings_directories(now),
         _findings_stocktakes(now),
         _findings_arrangements(now),
     )

@@ -1,10 +1,15 @@
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
 
 from compliance.api.access_logs import AccessLogIngestionViewSet, SignInViewSet
 from compliance.api.audit_reports import AuditReportViewSet
 from compliance.api.views import DiscrepancyViewSet, StockTakeViewSet
-from core.api.views import AuditEventViewSet, ObtainTokenView, OrganizationViewSet
+from core.api.routers import ApiRouter
+from core.api.views import (
+    ApiTokenViewSet,
+    AuditEventViewSet,
+    ObtainTokenView,
+    OrganizationViewSet,
+)
 from credentials.api.views import AccountViewSet, RotationViewSet, TargetSystemViewSet
 from lending.api.arrangements import ArrangementViewSet
 from lending.api.supervision import (
@@ -15,12 +20,13 @@ from lending.api.supervision import (
 from lending.api.views import AccessRequestViewSet, DeclarationViewSet, LoanViewSet
 from terminals.api.views import AccessCardViewSet, LocationViewSet, TerminalViewSet
 
-router = DefaultRouter()
+router = ApiRouter()
 router.register("organizations", OrganizationViewSet, basename="organization")
 router.register("locations", LocationViewSet, basename="location")
 router.register("terminals", TerminalViewSet, basename="terminal")
 router.register("access-cards", AccessCardViewSet, basename="accesscard")
 router.register("events", AuditEventViewSet, basename="event")
+router.register("auth/tokens", ApiTokenViewSet, basename="apitoken")
 router.register("target-systems", TargetSystemViewSet, basename="targetsystem")
 router.register("accounts", AccountViewSet, basename="account")
 router.register("rotations", RotationViewSet, basename="rotation")

@@ -1,6 +1,6 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -20,3 +20,14 @@ def _make_filesystem_broker_folders(sender: Celery, **_: object) -> None:
     backend = sender.conf.result_backend or ""
     if backend.startswith("file://"):
         os.makedirs(backend.removeprefix("file://"), exist_ok=True)
+
+
+def _keep_django_logging(**_: object) -> None:
+    """Django's LOGGING (set up with Django) stays as it is."""
+
+
+# With LOG_FORMAT=json the worker and beat keep Django's LOGGING, one JSON object a line: a
+# receiver of setup_logging stops Celery from replacing the root handlers with its own text
+# ones. The text default keeps Celery's own format, as the embedded setup always had it.
+if os.environ.get("LOG_FORMAT") == "json":
+    signals.setup_logging.connect(_keep_django_logging, weak=False)

@@ -15,6 +15,7 @@ from core.models import (
     AuditEvent,
     Lease,
     Organization,
+    OutboxTask,
     User,
 )
 
@@ -127,4 +128,11 @@ class AuditCheckpointAdmin(ReadOnlyAdmin):
 class LeaseAdmin(ReadOnlyAdmin):
     list_display = ("name", "holder", "expires_at")
     fields = ("name", "holder", "expires_at")
+    readonly_fields = fields
+
+
+@admin.register(OutboxTask)
+class OutboxTaskAdmin(ReadOnlyAdmin):
+    list_display = ("task_name", "args", "created_at", "attempts")
+    fields = ("task_name", "args", "created_at", "attempts")
     readonly_fields = fields

@@ -12,6 +12,12 @@ class CoreConfig(AppConfig):
 
         # Permissions exist only after every app migrated, so the role groups follow them.
         post_migrate.connect(ensure_role_groups, dispatch_uid="core.ensure_role_groups")
+        from django.contrib.auth.signals import user_logged_in
+
+        from core.otp import mark_session
+
+        # Every sign-in notes whether its session needs the second factor (core.otp).
+        user_logged_in.connect(mark_session, dispatch_uid="core.otp.mark_session")
         _register_audit_words()
 
 
@@ -26,6 +32,11 @@ def _register_audit_words() -> None:
             "organization.created": _("Organization added"),
             "organization.updated": _("Organization changed"),
             "api_token.issued": _("API token issued"),
+            "api_token.revoked": _("API token revoked"),
+            "user.locked_out": _("Sign-in locked out after failed attempts"),
+            "user.second_factor_enrolled": _("Authenticator app enrolled"),
+            "user.recovery_codes_issued": _("Recovery codes issued"),
+            "user.recovery_code_used": _("Recovery code used"),
             "user.created": _("User added"),
         }
     )
@@ -45,6 +56,9 @@ def _register_audit_words() -> None:
             "email": _("email address"),
             "address": _("address"),
             "notes": _("notes"),
+            "until": _("until"),
+            "codes": _("recovery codes"),
+            "codes_left": _("recovery codes left"),
         }
     )
     register_detail_values("kind", OrganizationKind.choices, family="organization")

@@ -12,6 +12,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import StrOrPromise, known_actions, object_type_spellings
+from core.input_limits import BoundedIsoDateTimeFilter
 from core.models import AuditEvent
 
 
@@ -44,8 +45,8 @@ class AuditEventFilter(django_filters.FilterSet):
         method="filter_object_type", label=capfirst(_("object type"))
     )
     object_id = django_filters.CharFilter(field_name="object_id", label=capfirst(_("object id")))
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = BoundedIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = BoundedIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     # Whole days (Asia/Tokyo), both included: what the audit page's period asks for.
     date_from = django_filters.DateFilter(
         method="filter_date_from",

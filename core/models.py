@@ -3,6 +3,7 @@ import json
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -241,3 +242,22 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.holder} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OutboxTask(models.Model):
+    """A task to send to the workers once its transaction commits (an email about a request):
+    written in that transaction, deleted once the broker took it. A row left over (broker down,
+    process killed after the commit) is sent again by the sweeper, so the work is done at least
+    once and a request that committed never fails for it (core.queue)."""
+
+    task_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("outbox task")
+        verbose_name_plural = _("outbox tasks")
+
+    def __str__(self) -> str:
+        return f"{self.task_name}{tuple(self.args)}"

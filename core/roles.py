@@ -84,6 +84,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_INVENTORY,
         *_READ_CREDENTIALS,
         "core.view_auditevent",
+        # Every user's API tokens: list and revoke (core.tokens); each user manages their own.
+        "core.view_apitoken",
+        "core.change_apitoken",
         "credentials.add_targetsystem",
         "credentials.change_targetsystem",
         "credentials.add_account",

@@ -58,18 +58,30 @@ def organization_update(
 
 
 @transaction.atomic
-def api_token_issue(*, user: User) -> str:
-    """Issue a new API token and return it; only its prefix and digest are kept."""
+def api_token_issue(*, user: User, name: str = "") -> str:
+    """Issue a new API token and return it; only its prefix and digest are kept. It expires
+    API_TOKEN_DAYS from now (core.tokens)."""
     import secrets
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.utils import timezone
 
     from core.models import ApiToken
 
     token = secrets.token_urlsafe(32)
     api_token = ApiToken.objects.create(
-        user=user, prefix=token[:8], digest=ApiToken.digest_of(token)
+        user=user,
+        prefix=token[:8],
+        digest=ApiToken.digest_of(token),
+        name=name[:100],
+        expires_at=timezone.now() + timedelta(days=settings.API_TOKEN_DAYS),
     )
     record_event(
-        actor=user, action="api_token.issued", obj=api_token, details={"prefix": api_token.prefix}
+        actor=user,
+        action="api_token.issued",
+        obj=api_token,
+        details={"prefix": api_token.prefix, "name": api_token.name},
     )
     return token
 

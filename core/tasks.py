@@ -17,3 +17,20 @@ def seal_audit_trail():
 
     result = seal_pending()
     return {"sealed": result.sealed, "checkpoints": result.checkpoints}
+
+
+@shared_task(bind=True, ignore_result=True)
+def worker_heartbeat(self):
+    """A worker is alive and taking tasks (beat, every WORKER_HEARTBEAT_SECONDS): /health/
+    answers 503 when the last one is older than HEALTH_HEARTBEAT_MAX_AGE_SECONDS."""
+    from core.health import worker_heartbeat_write
+
+    worker_heartbeat_write(self.request.hostname or "worker")
+
+
+@shared_task(ignore_result=True)
+def resend_outbox():
+    """Send the tasks whose sending after their commit failed (beat, every OUTBOX_SWEEP_SECONDS)."""
+    from core.queue import outbox_resend
+
+    return outbox_resend()

@@ -3,12 +3,14 @@ unlocking and deleting it on its target and here, and deleting a retired termina
 Slow I/O (the target) runs between two transactions: the first refuses what the account's state
 does not allow before the target is touched, the second records what the target did."""
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import record_event, record_events
-from core.errors import InvalidInput, RuleViolation
+from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
 from core.models import User
 from core.queue import enqueue
 from core.transitions import check_transition
@@ -16,6 +18,8 @@ from credentials.models import Account, AccountState, LoginIdRecord, RotationRea
 from credentials.rotation import rotation_open
 from credentials.targets import connector_for, unused_login_id
 from terminals.models import Terminal
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -98,6 +102,21 @@ def accounts_unlock_on_targets(*, accounts: list[Account], unlocked: list[Accoun
         unlocked.append(account)
 
 
+def accounts_lock_on_targets(*, accounts: list[Account]) -> list[Account]:
+    """Best effort, outside any transaction: lock each account on its target now, recording
+    nothing (a revocation's rotations, already committed, lock them and record it). A target
+    that fails is logged and the others are still locked. Answers the accounts it locked."""
+    locked = []
+    for account in accounts:
+        try:
+            connector_for(account.target_system).lock(account.login_id)
+        except Exception:  # the committed rotation locks it all the same, retrying
+            logger.warning("account %s could not be locked at once", account.pk, exc_info=True)
+            continue
+        locked.append(account)
+    return locked
+
+
 def accounts_record_state(*, accounts: list[Account], actor: User | None, to_state: str) -> None:
     """Record in the caller's transaction that the targets locked or unlocked these accounts:
     one conditional UPDATE (the row locks, and the check that each may still make the change:
@@ -153,23 +172,45 @@ def account_delete(*, account: Account, actor: User | None) -> Account:
 
 
 def accounts_delete_after_retirement(terminal: Terminal) -> None:
-    """Retired terminals keep no accounts: after the retirement commits, a worker deletes them on
-    their targets (the policy check reports any that linger)."""
+    """Retired terminals keep no accounts. The retirement (terminal `retired`, accounts not yet
+    `deleted`) is itself the record of what remains to do: after its commit a worker is asked
+    to delete them on their targets, and `retired_accounts_delete_pending`, run by the
+    scheduler, deletes what a down broker or a dead process left. Sending never fails the
+    retirement (core.queue.enqueue only logs a broker it cannot reach)."""
     terminal_id = terminal.pk
     transaction.on_commit(
         lambda: enqueue("credentials.tasks.delete_accounts_of_terminal", terminal_id)
     )
 
 
+# States from which an account of a retired terminal is deleted. A `rotation_pending` one waits
+# for its rotation (a worker is pushing to the target now; deleting under it would race), which
+# leaves it `locked` or `rotation_failed`; the next sweep deletes it.
+_DELETABLE = (AccountState.LOCKED, AccountState.ROTATION_FAILED)
+
+
 def accounts_delete_for_terminal(*, terminal_id: int) -> int:
     """Delete every live account of a (retired) terminal on its target, then here."""
-    accounts = Account.objects.filter(terminal_id=terminal_id).exclude(state=AccountState.DELETED)
+    return _delete_each(Account.objects.filter(terminal_id=terminal_id))
+
+
+def retired_accounts_delete_pending() -> int:
+    """The sweeper of retirements: delete every account of a retired terminal not deleted
+    yet, on its target then here. Idempotent: an account already gone on its target counts
+    as deleted (the connectors' delete accepts it). Answers how many it deleted."""
+    return _delete_each(Account.objects.filter(terminal__status=Terminal.Status.RETIRED))
+
+
+def _delete_each(accounts) -> int:
     count = 0
-    for account in accounts:
-        if account.state == AccountState.ROTATION_PENDING:
-            # A rotation is pushing to the target now; deleting under it would race. The
-            # policy check reports accounts of retired terminals, so this one is not forgotten.
+    pending = accounts.filter(state__in=_DELETABLE).select_related("target_system").order_by("pk")
+    for account in pending:
+        try:
+            account_delete(account=account, actor=None)
+        except TransitionNotAllowed:
+            continue  # deleted meanwhile by another worker (the task and the sweeper at once)
+        except Exception:  # this account stays for the next sweep; the others go on
+            logger.warning("account %s could not be deleted", account.pk, exc_info=True)
             continue
-        account_delete(account=account, actor=None)
         count += 1
     return count

@@ -34,7 +34,7 @@ from core.models import User
 from core.queue import enqueue
 from core.selectors import emails_of_users_holding
 from core.transitions import check_transition
-from credentials.connectors import Connector
+from credentials.connectors import Connector, ConnectorError
 from credentials.generation import PasswordPolicy, generate_password
 from credentials.models import (
     OPEN_ROTATION_STATUSES,
@@ -187,7 +187,9 @@ def _dispatch_after_commit(rotation_ids: list[int]) -> None:
     ):
         batch = _DispatchBatch()
         connection._rotation_dispatch_batch = batch
-        transaction.on_commit(batch.callback)
+        # Robust: a database or broker gone between the commit and this callback is logged, and
+        # the sweeper sends the rotations; the request that committed them never fails here.
+        transaction.on_commit(batch.callback, robust=True)
     # An id whose savepoint was rolled back may stay in the list: the worker skips it.
     batch.rotation_ids.extend(rotation_ids)
 
@@ -294,8 +296,18 @@ def rotations_perform(*, rotation_ids: Iterable[int], coalesce: int = 0) -> dict
                 new_login_id=push.new_login_id,
                 password=push.password,
             )
-        except Exception as exc:  # this account's failure; the others go on
+        except ConnectorError as exc:  # this account's failure; the others go on
             outcomes[rotation.pk] = exc
+            continue
+        except Exception as exc:
+            # Not the connector's own words, but the target's failure all the same: counted as
+            # one, so that the rotation fails after its retries and alerts security instead of
+            # being sent again for ever.
+            # (its message is not logged: a library's message may quote the request)
+            logger.warning("rotation %s: the connector failed: %s", rotation.pk, type(exc).__name__)
+            outcomes[rotation.pk] = ConnectorError(
+                f"{push.target.code}: the connector failed ({type(exc).__name__})"
+            )
             continue
         pushed.append(rotation.pk)
     _one_at_a_time_if_needed(
@@ -564,7 +576,8 @@ def rotation_fail(*, rotation_id: int, error: str) -> None:
     )
     terminal_tag = rotation.account.terminal.asset_tag
     transaction.on_commit(
-        lambda: _alert_security(account_label=str(account), terminal_tag=terminal_tag, error=error)
+        lambda: _alert_security(account_label=str(account), terminal_tag=terminal_tag, error=error),
+        robust=True,
     )
 
 

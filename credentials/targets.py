@@ -8,7 +8,7 @@ from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation
 from core.models import User
 from credentials.connectors import Connector, LdapSettings
-from credentials.connectors.ldap import LdapConnector
+from credentials.connectors.ldap import LdapConnector, ldap_url_problem
 from credentials.connectors.local import LocalConnector
 from credentials.generation import PasswordPolicy, PolicyError, generate_login_id
 from credentials.models import Account, ConnectorKind, TargetSystem
@@ -67,6 +67,35 @@ def unused_login_ids(target: TargetSystem, count: int) -> list[str]:
     raise RuleViolation(_("No unused login ID could be generated; lengthen the random part."))
 
 
+# A directory that does not answer within this long is down for this try (connect and each answer).
+LDAP_MAX_TIMEOUT_SECONDS = 120
+
+
+def ldap_url_errors(url: str) -> list[str]:
+    """Why a directory address cannot be right (empty when it can): a mistyped one would leave
+    every rotation of the target failing. Whether the directory answers is not asked here."""
+    problem = ldap_url_problem(url)
+    if not problem:
+        return []
+    example = {"example": "ldaps://dir.example.jp:636"}
+    if problem == "scheme":
+        message = _("The directory address must start with ldap:// or ldaps://, e.g. %(example)s.")
+        return [message % example]
+    if problem == "host":
+        message = _(
+            "The directory address needs a valid host name or IP address, e.g. %(example)s."
+        )
+        return [message % example]
+    if problem == "port":
+        return [_("The directory address's port must be a number from 1 to 65535.")]
+    return [
+        _(
+            "The directory address must be only ldap:// or ldaps://, a host and an optional "
+            "port, with no spaces, user name, path or query (the base DN has its own field)."
+        )
+    ]
+
+
 @transaction.atomic
 def target_system_create(
     *,
@@ -98,6 +127,15 @@ def target_system_create(
         ):
             if not value:
                 errors[field] = [_("Required for an LDAP target.")]
+        if ldap_url and "ldap_url" not in errors:
+            url_errors = ldap_url_errors(ldap_url)
+            if url_errors:
+                errors["ldap_url"] = url_errors
+        if not 1 <= ldap_timeout_seconds <= LDAP_MAX_TIMEOUT_SECONDS:
+            errors["ldap_timeout_seconds"] = [
+                _("The time-out must be from 1 to %(max)s seconds.")
+                % {"max": LDAP_MAX_TIMEOUT_SECONDS}
+            ]
     target = TargetSystem(
         code=code,
         name=name,

@@ -6,7 +6,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from credentials.accounts import accounts_delete_for_terminal
+from credentials.accounts import accounts_delete_for_terminal, retired_accounts_delete_pending
 from credentials.connectors import ConnectorError
 from credentials.rotation import (
     retry_delay,
@@ -87,3 +87,8 @@ def rotate_aged_secrets() -> int:
 @shared_task(ignore_result=True)
 def delete_accounts_of_terminal(terminal_id: int) -> int:
     return accounts_delete_for_terminal(terminal_id=terminal_id)
+
+
+@shared_task(ignore_result=True)
+def delete_accounts_of_retired_terminals() -> int:
+    return retired_accounts_delete_pending()

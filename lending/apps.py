@@ -79,6 +79,8 @@ def _register_audit_words() -> None:
             "return_location": _("return location"),
             "handed_back_by": _("handed back by"),
             "received_by": _("received by"),
+            # a check-out a dead process left half done, abandoned by the sweeper
+            "recovered": _("recovered after an interruption"),
         }
     )
     for key in ("due_at", "needed_until", "lending_limit"):

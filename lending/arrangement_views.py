@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import ApplicationError, RuleViolation
+from core.input_limits import BoundedDateTimeField
 from core.models import Organization
 from core.web import apply_service_error, confirmation, confirmed, requires
 from lending import arrangements
@@ -50,16 +51,16 @@ class ArrangementForm(forms.Form):
         required=False,
         help_text=gettext_lazy("None chosen: every account of the chosen terminals."),
     )
-    starts_at = forms.DateTimeField(
+    starts_at = BoundedDateTimeField(
         label=capfirst(gettext_lazy("starts")), widget=DateTimeLocalInput(), required=False
     )
-    ends_at = forms.DateTimeField(
+    ends_at = BoundedDateTimeField(
         label=capfirst(gettext_lazy("hard end")), widget=DateTimeLocalInput(), required=False
     )
 
 
 class ExtensionForm(forms.Form):
-    new_ends_at = forms.DateTimeField(
+    new_ends_at = BoundedDateTimeField(
         label=capfirst(gettext_lazy("new end")), widget=DateTimeLocalInput(), required=False
     )
     reason = forms.CharField(

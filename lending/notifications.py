@@ -6,7 +6,7 @@ from django.core.mail import send_mail
 
 from core.emails import bilingual
 from core.models import User
-from core.queue import enqueue
+from core.queue import enqueue_on_commit
 from core.selectors import users_holding
 from lending.models import AccessRequest
 
@@ -23,7 +23,8 @@ def _contractor_users(organization_id: int) -> list[User]:
 
 
 def request_event(*, request_id: int, event: str) -> None:
-    enqueue("lending.tasks.send_request_notification", request_id, event)
+    """Called in the transaction that changed the request: sent once it commits (core.queue)."""
+    enqueue_on_commit("lending.tasks.send_request_notification", request_id, event)
 
 
 def send_request_email(*, request_id: int, event: str) -> int:

@@ -2,7 +2,7 @@
 changes, writes its audit event, and enqueues work (email, rotation) after the commit. Calls to
 target systems (unlocking accounts at check-out) happen between transactions, never inside one."""
 
-import contextlib
+import logging
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -16,7 +16,11 @@ from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation
 from core.models import Organization, User
 from core.transitions import check_transition
-from credentials.accounts import account_lock, accounts_record_state, accounts_unlock_on_targets
+from credentials.accounts import (
+    accounts_lock_on_targets,
+    accounts_record_state,
+    accounts_unlock_on_targets,
+)
 from credentials.connectors import ConnectorError
 from credentials.models import Account, AccountState, RotationReason
 from credentials.reveal import secret_approve_extra_reveal, secret_reveal
@@ -52,6 +56,8 @@ ACKNOWLEDGEMENT = (
     "使用せず、小売電気事業者その他の第三者に提供しないこと、返却を求められた際は速やかに返却する"
     "ことを誓約します。"
 )
+
+logger = logging.getLogger(__name__)
 
 
 # Declarations ---------------------------------------------------------------------------------
@@ -275,9 +281,7 @@ def access_request_submit(
             "needed_until": needed_until.isoformat(),
         },
     )
-    transaction.on_commit(
-        lambda: notifications.request_event(request_id=request.pk, event="submitted")
-    )
+    notifications.request_event(request_id=request.pk, event="submitted")
     return request
 
 
@@ -290,9 +294,7 @@ def _decide(
     request.decision_reason = reason
     request.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
     record_event(actor=actor, action=action, obj=request, details={"reason": reason})
-    transaction.on_commit(
-        lambda: notifications.request_event(request_id=request.pk, event=to_status)
-    )
+    notifications.request_event(request_id=request.pk, event=to_status)
     return request
 
 
@@ -554,9 +556,13 @@ def _reserve(
 
 @transaction.atomic
 def _abandon(*, loan: Loan, actor: User, unlocked: list[Account], error: str) -> None:
-    loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
-    loan.status = LoanStatus.ABANDONED
-    loan.save(update_fields=["status"])
+    # One conditional UPDATE decides between this and the sweeper of stuck check-outs: a loan
+    # the sweeper abandoned first has had every account of its terminal sent to rotation.
+    if not Loan.objects.filter(pk=loan.pk, status=LoanStatus.CHECKING_OUT).update(
+        status=LoanStatus.ABANDONED
+    ):
+        return
+    loan = Loan.objects.select_related("terminal").get(pk=loan.pk)
     # What the targets did is recorded, then undone: each account opened for this loan is
     # rotated, since it may have been seen unlocked.
     accounts_record_state(accounts=unlocked, actor=actor, to_state=AccountState.UNLOCKED)
@@ -565,6 +571,62 @@ def _abandon(*, loan: Loan, actor: User, unlocked: list[Account], error: str) ->
         terminal=loan.terminal, actor=actor, reason=phrases.HAND_OUT_FAILED()
     )
     record_event(actor=actor, action="loan.abandoned", obj=loan, details={"error": error[:500]})
+
+
+def stuck_checkouts_recover(*, older_than_seconds: int | None = None) -> int:
+    """Abandon every check-out still `checking_out` after CHECKOUT_STUCK_SECONDS: the process
+    that reserved it died before it lent or abandoned it. Which of the terminal's accounts it
+    had unlocked on their targets is unknown, so every one is rotated (a rotation locks it and
+    changes its password). Run by the scheduler and by `manage.py recover`; answers how many
+    it abandoned."""
+    wait = older_than_seconds if older_than_seconds is not None else settings.CHECKOUT_STUCK_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=wait)
+    stuck = Loan.objects.filter(status=LoanStatus.CHECKING_OUT, checked_out_at__lte=cutoff)
+    recovered = 0
+    for loan_id in stuck.order_by("pk").values_list("pk", flat=True):
+        try:
+            recovered += _stuck_checkout_abandon(loan_id=loan_id, waited=wait)
+        except Exception:  # this loan stays for the next run; the others go on
+            logger.exception("stuck check-out %s could not be recovered", loan_id)
+    return recovered
+
+
+@transaction.atomic
+def _stuck_checkout_abandon(*, loan_id: int, waited: int) -> bool:
+    # The loan's transition decides between the sweeper and a check-out finishing right now
+    # (_confirm_lent's UPDATE of the same row): whichever commits first wins, the other's
+    # conditional UPDATE then matches nothing.
+    if not Loan.objects.filter(pk=loan_id, status=LoanStatus.CHECKING_OUT).update(
+        status=LoanStatus.ABANDONED
+    ):
+        return False
+    loan = Loan.objects.select_related("terminal").get(pk=loan_id)
+    accounts = list(
+        Account.objects.filter(terminal_id=loan.terminal_id)
+        .exclude(state=AccountState.DELETED)
+        .select_related("target_system")
+        .order_by("pk")
+    )
+    # Each rotation's own audit event names its account.
+    rotations_request(accounts=accounts, reason=RotationReason.REVOKED, actor=None)
+    # The cards were only chosen: they go out (lent) with the terminal in _confirm_lent, so
+    # they are still in storage.
+    if loan.terminal.status == Terminal.Status.RESERVED:
+        inventory.terminal_return_to_storage(
+            terminal=loan.terminal, actor=None, reason=phrases.HAND_OUT_FAILED()
+        )
+    record_event(
+        actor=None,
+        action="loan.abandoned",
+        obj=loan,
+        details={
+            "error": f"recovered: the check-out was interrupted and still unfinished after "
+            f"{waited} s; every account of the terminal is rotated",
+            "recovered": True,
+            "terminal": loan.terminal.asset_tag,
+        },
+    )
+    return True
 
 
 def _to_status(model, pk: int, field: str, to_status: str) -> None:
@@ -788,16 +850,30 @@ def returned_terminals_settle() -> int:
 # Revocation and loss --------------------------------------------------------------------------
 
 
-def _lock_and_rotate_accounts(*, loan: Loan, actor: User, reason: str) -> None:
-    for account in loan.terminal.accounts.filter(state=AccountState.UNLOCKED):
-        # If the target does not answer, the rotation below locks it too, retrying until it does.
-        with contextlib.suppress(ConnectorError):
-            account_lock(account=account, actor=actor)
-    rotations_request(
-        accounts=loan.terminal.accounts.exclude(state=AccountState.DELETED),
-        reason=reason,
-        actor=actor,
+def _rotate_accounts_of_loan(*, loan: Loan, actor: User) -> list[Account]:
+    """In the revocation's (or loss's) transaction: the rotation of every account of the
+    terminal is the record that they must stop working (a rotation locks the account on its
+    target and changes its login ID and password; the sweeper resends one a crash left
+    unsent). Answers the accounts that were unlocked, for the immediate lock after the commit."""
+    accounts = list(
+        Account.objects.filter(terminal_id=loan.terminal_id)
+        .exclude(state=AccountState.DELETED)
+        .select_related("target_system")
+        .order_by("pk")
     )
+    unlocked = [account for account in accounts if account.state == AccountState.UNLOCKED]
+    rotations_request(accounts=accounts, reason=RotationReason.REVOKED, actor=actor)
+    return unlocked
+
+
+def _lock_at_once(accounts: list[Account]) -> None:
+    """After the commit, best effort: lock on their targets now the accounts the rotations
+    will lock anyway (a rotation may wait for a worker). A failure here changes nothing that
+    committed: the rotation locks the account, retrying until its target answers."""
+    try:
+        accounts_lock_on_targets(accounts=accounts)
+    except Exception:
+        logger.warning("the immediate lock of a revoked loan's accounts failed", exc_info=True)
 
 
 def loan_revoke(*, loan: Loan, actor: User, reason: str) -> Loan:
@@ -825,7 +901,8 @@ def loan_revoke(*, loan: Loan, actor: User, reason: str) -> Loan:
             obj=loan,
             details={"terminal": loan.terminal.asset_tag, "reason": reason.strip()},
         )
-    _lock_and_rotate_accounts(loan=loan, actor=actor, reason=RotationReason.REVOKED)
+        unlocked = _rotate_accounts_of_loan(loan=loan, actor=actor)
+    _lock_at_once(unlocked)
     return loan
 
 
@@ -848,7 +925,8 @@ def loan_mark_lost(*, loan: Loan, actor: User, reason: str) -> Loan:
             obj=loan,
             details={"terminal": loan.terminal.asset_tag, "reason": reason.strip()},
         )
-    _lock_and_rotate_accounts(loan=loan, actor=actor, reason=RotationReason.REVOKED)
+        unlocked = _rotate_accounts_of_loan(loan=loan, actor=actor)
+    _lock_at_once(unlocked)
     return loan
 
 

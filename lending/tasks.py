@@ -14,6 +14,11 @@ def settle_returned_terminals() -> int:
 
 
 @shared_task(ignore_result=True)
+def recover_stuck_checkouts() -> int:
+    return services.stuck_checkouts_recover()
+
+
+@shared_task(ignore_result=True)
 def notify_overdue_loans() -> int:
     return services.overdue_notify()
 

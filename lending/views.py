@@ -25,6 +25,7 @@ from core.errors import ApplicationError, InvalidInput, RuleViolation
 from core.filters import sort_columns
 from core.identifiers import normalise_identifier
 from core.models import Organization
+from core.ratelimit import rate_limited
 from core.roles import Role
 from core.spreadsheets import csv_download
 from core.transitions import check_transition
@@ -285,6 +286,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @requires("lending.view_accessrequest", "lending.add_accessrequest")
+@rate_limited("request-form", "RATE_LIMIT_REQUEST_FORM")
 def request_create(request: HttpRequest) -> HttpResponse:
     # Bound on every POST, even an empty one, so that its errors show (never an unbound form).
     form = AccessRequestForm(
@@ -611,6 +613,7 @@ def _confirm_lost(request: HttpRequest, loan: Loan) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @requires("lending.view_loan", "lending.reveal_own_loan")
+@rate_limited("reveal", "RATE_LIMIT_REVEAL")
 def loan_credentials(request: HttpRequest, pk: int) -> HttpResponse:
     """The borrower's one look at every account of the loan, after re-entering their password."""
     loan = _loan_or_404(request, pk)

@@ -22,13 +22,14 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils.translation import gettext as _
 
+from core import input_limits
 from core.errors import InvalidInput, RuleViolation
 from core.identifiers import normalise_identifier
 from core.models import Organization, User
 from core.spreadsheets import BOM, FORMULA_STARTS, safe_cell
 from terminals import services
 from terminals.models import Location, Terminal
-from terminals.validators import normalise_hostname, validate_hostname
+from terminals.validators import identifier_errors, normalise_hostname, validate_hostname
 
 TERMINAL_COLUMNS = (
     "asset_tag",
@@ -95,7 +96,7 @@ def _decode(data: bytes) -> str:
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise CsvImportError(
@@ -110,6 +111,13 @@ def _decode(data: bytes) -> str:
                 )
             ]
         ) from exc
+    # No text holds a NUL character (PostgreSQL refuses one in a text column): the file is not
+    # what it seems, so it is refused before any of its rows is read.
+    if (nul := text.find("\x00")) >= 0:
+        raise CsvImportError(
+            [RowError(text.count("\n", 0, nul) + 1, "", str(input_limits.NUL_MESSAGE))]
+        )
+    return text
 
 
 def _cell(value: str) -> str:
@@ -129,11 +137,14 @@ def _read(
     reader = csv.reader(io.StringIO(_decode(data), newline=""))
     records: list[tuple[int, list[str]]] = []
     line = 1
+    max_rows = input_limits.csv_max_rows()
     try:
         for record in reader:
             # Blank lines, and lines of empty cells that Excel leaves below a table, carry nothing.
             if any(value.strip() for value in record):
                 records.append((line, record))
+                if len(records) > max_rows + 1:  # the header is not a row
+                    raise CsvImportError([RowError(line, "", input_limits.csv_rows_message())])
             line = reader.line_num + 1
     except csv.Error as exc:
         raise CsvImportError(
@@ -383,6 +394,10 @@ def _plan_terminals(*, actor: User | None, data: bytes, lock: bool) -> TerminalI
         ]
         tag = normalise_identifier(v["asset_tag"])
         terminal = existing.get(tag) if tag else None
+        if terminal is None and tag:
+            row_errors.extend(
+                RowError(row.line, "asset_tag", message) for message in identifier_errors(tag)
+            )
         # A hostname recorded before the rule existed may stay as it is; a new one must fit.
         too_long = any(error.field == "hostname" for error in row_errors)
         if not too_long and (

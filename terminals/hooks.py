@@ -45,6 +45,8 @@ def loan_holds(terminal: "Terminal") -> list[str]:
 
 
 def terminal_retired(terminal: "Terminal") -> None:
-    """Runs in the retirement's transaction; reactions enqueue their outside work on commit."""
+    """Runs in the retirement's transaction; reactions enqueue their outside work on commit,
+    through core.queue.enqueue (a broker that is down never fails the retirement), and keep
+    in the database what a sweeper needs to finish it if the message is lost."""
     for reaction in _terminal_retired:
         reaction(terminal)

@@ -19,7 +19,7 @@ from core.phrases import Reason
 from core.transitions import check_transition
 from terminals import hooks
 from terminals.models import AccessCard, Location, Movement, Terminal, TerminalAddress
-from terminals.validators import normalise_hostname, validate_hostname
+from terminals.validators import identifier_errors, normalise_hostname, validate_hostname
 
 Status = Terminal.Status
 T = TypeVar("T")
@@ -150,6 +150,8 @@ def terminal_create(
             _("The terminal was not saved."),
             field_errors={"asset_tag": [_("An asset tag is required.")]},
         )
+    if tag_errors := identifier_errors(asset_tag):
+        raise InvalidInput(_("The terminal was not saved."), field_errors={"asset_tag": tag_errors})
     hostname = _checked_hostname(hostname)
     address_list = _checked_addresses(addresses, terminal=None)
     duplicate = {
@@ -555,7 +557,9 @@ def terminal_mark_lost(*, terminal: Terminal, actor: User | None, reason: Reason
 @transaction.atomic
 def terminal_retire(*, terminal: Terminal, actor: User | None, reason: Reason) -> Terminal:
     """Retired terminals keep no accounts: after the commit, a worker deletes them on their
-    target systems (the policy check reports any that linger)."""
+    target systems. The retired terminal's accounts not yet deleted are the record of that work:
+    a sweeper deletes what a down broker or a dead process left (credentials registers both on
+    hooks.on_terminal_retired), and the policy check reports any that still linger."""
     terminal = _transition(
         terminal, to_status=Status.RETIRED, actor=actor, reason=reason, guard=_not_held_by_a_loan
     )
@@ -596,6 +600,8 @@ def access_card_create(
     card_number = normalise_identifier(card_number)
     if not card_number:
         errors["card_number"] = [_("A card number is required.")]
+    elif number_errors := identifier_errors(card_number):
+        errors["card_number"] = number_errors
     elif AccessCard.objects.filter(card_number=card_number).exists():
         errors["card_number"] = [
             _("An access card with number %(number)s already exists.") % {"number": card_number}

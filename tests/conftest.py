@@ -1,8 +1,10 @@
 """Personas (one per role, plus a contractor of another company) and a small inventory."""
 
 import os
+import uuid
 
 import pytest
+from django.test import Client
 from django.utils import translation
 from rest_framework.test import APIClient
 
@@ -58,6 +60,40 @@ def _audit_witness_of_this_test(settings, tmp_path):
     """The audit checkpoints of each test go to its own witness file: a witness that outlived
     its database would report the next test database as history rewritten."""
     settings.AUDIT_WITNESS_FILE = str(tmp_path / "audit_witness.jsonl")
+
+
+@pytest.fixture(autouse=True)
+def _a_cache_of_this_test(settings):
+    """Sign-in failures, lockouts and rate limits count in the cache: each test starts with
+    its own, empty (the settings' shared cache would carry counts from test to test, and from
+    other runs on this machine)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4().hex}",
+        }
+    }
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch):
+    """Tests sign in with `force_login` (as_user, api_as, the permission matrix): for security
+    officers and facilities staff it also passes the second factor, as the person does after
+    the password (their authenticator's id in the session, as django-otp's `login` puts it).
+    `client.login(...)` does not: a test of the second factor itself starts from there."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from core.otp import REQUIRED_KEY
+    from tests.support.otp import verify_session
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if self.session.get(REQUIRED_KEY) and not self.session.get(DEVICE_ID_SESSION_KEY):
+            verify_session(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from compliance.models import AccessLogFormat, AccessLogMapping
+from core.input_limits import MaxUploadSize
 from credentials.models import TargetSystem
 
 
@@ -17,6 +18,7 @@ class AccessLogUploadForm(forms.Form):
     format = forms.ChoiceField(label=capfirst(_("format")), choices=AccessLogFormat.choices)
     file = forms.FileField(
         label=capfirst(_("log file")),
+        validators=[MaxUploadSize("ACCESS_LOG_UPLOAD_MAX_BYTES")],
         help_text=_(
             "UTF-8 text. CSV and JSON lines are read through the target's mapping; slapd's stats "
             "lines as OpenLDAP writes them."

@@ -8,7 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from compliance.access_logs.ingestion import access_log_ingestion_create
@@ -21,6 +21,7 @@ from compliance.access_logs.selectors import (
 )
 from compliance.models import AccessLogFormat, AccessLogIngestion, IngestionSource, SignInEvent
 from core.api.serializers import validated
+from core.input_limits import LimitedJSONParser, MaxUploadSize
 from credentials.models import TargetSystem
 
 MAX_LINES = 100_000
@@ -85,7 +86,11 @@ class TargetCodeField(serializers.SlugRelatedField):
 class AccessLogInputSerializer(serializers.Serializer):
     target = TargetCodeField()
     format = serializers.ChoiceField(choices=AccessLogFormat.choices)
-    file = serializers.FileField(required=False, help_text=_("The log file (multipart)."))
+    file = serializers.FileField(
+        required=False,
+        validators=[MaxUploadSize("ACCESS_LOG_UPLOAD_MAX_BYTES")],
+        help_text=_("The log file (multipart)."),
+    )
     lines = serializers.ListField(
         child=serializers.CharField(
             allow_blank=True, trim_whitespace=False, max_length=MAX_LINE_BYTES
@@ -123,7 +128,7 @@ class AccessLogIngestionViewSet(
     the queued ingestion (202); its counts grow as the worker reads."""
 
     serializer_class = AccessLogIngestionSerializer
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [LimitedJSONParser, MultiPartParser, FormParser]
     filterset_fields = ["status", "format", "source"]
 
     def get_queryset(self):

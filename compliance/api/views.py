@@ -48,6 +48,7 @@ from core.api.permissions import ChangeActionPermission, model_permission
 from core.api.reports import report_action, report_response
 from core.api.serializers import REFUSED, validated
 from core.errors import RuleViolation
+from core.input_limits import TEXT_MAX_LENGTH, BoundedIsoDateTimeFilter
 from core.models import User
 from terminals.api.serializers import LocationCodeField
 from terminals.models import Location
@@ -262,6 +263,11 @@ class DiscrepancySerializer(serializers.ModelSerializer):
     account = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     loan = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    # Declared, so that the schema says an open discrepancy's outcome is blank (a read-only
+    # model field loses its allow_blank).
+    outcome = serializers.ChoiceField(
+        choices=DiscrepancyOutcome.choices, allow_blank=True, read_only=True
+    )
     outcome_label = serializers.CharField(source="get_outcome_display", read_only=True)
     allowed_outcomes = serializers.SerializerMethodField()
     resolved_by = serializers.SlugRelatedField(
@@ -336,7 +342,9 @@ class DiscrepancyAssignSerializer(serializers.Serializer):
 class DiscrepancyResolveSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=DiscrepancyOutcome.choices)
     # Blank passes here so that the service answers for the note and the outcome together.
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
 
 
 class EvidenceInputSerializer(serializers.Serializer):
@@ -563,10 +571,10 @@ class DiscrepancyFilter(django_filters.FilterSet):
     terminal = django_filters.CharFilter(
         field_name="terminal__asset_tag", label=_("Terminal (asset tag)")
     )
-    opened_before = django_filters.IsoDateTimeFilter(
+    opened_before = BoundedIsoDateTimeFilter(
         field_name="opened_at", lookup_expr="lt", label=_("Opened before (ISO 8601)")
     )
-    opened_after = django_filters.IsoDateTimeFilter(
+    opened_after = BoundedIsoDateTimeFilter(
         field_name="opened_at", lookup_expr="gte", label=_("Opened at or after (ISO 8601)")
     )
 

@@ -2,11 +2,12 @@ import hmac
 from datetime import timedelta
 
 from django.db import models
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
 from core.models import ApiToken
+from core.tokens import token_expiry
 
 # A token's last use is kept to the minute: writing it on every request would add an UPDATE (and
 # a row lock every request of that token queues on) to each call.
@@ -34,6 +35,18 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
                 if not candidate.user.is_active:
                     raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
                 now = timezone.now()
+                # Read from the row already loaded: refusing costs no query.
+                if candidate.revoked_at is not None:
+                    raise exceptions.AuthenticationFailed(_("This token was revoked."))
+                if token_expiry(candidate) <= now:
+                    raise exceptions.AuthenticationFailed(
+                        _("This token expired on %(date)s. Create a new one.")
+                        % {
+                            "date": formats.date_format(
+                                timezone.localtime(token_expiry(candidate)), "DATETIME_FORMAT"
+                            )
+                        }
+                    )
                 last = candidate.last_used_at
                 if last is None or now - last >= LAST_USED_RESOLUTION:
                     # Conditional, so that concurrent requests of one token write it once.

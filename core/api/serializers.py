@@ -1,7 +1,10 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.identifiers import ORGANIZATION_CODE_RULE, normalise_identifier
 from core.models import AuditEvent, Organization
+from core.tokens import token_expiry
 
 
 class IdentifierSlugField(serializers.SlugRelatedField):
@@ -42,8 +45,37 @@ REFUSED = {409: RefusalSerializer}
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(
+        style={"input_type": "password"}, trim_whitespace=False, max_length=1024
+    )
+    # Security officers and facilities staff: the code of their authenticator app (or a
+    # recovery code), as on the sign-in page.
+    otp = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class ApiTokenSerializer(serializers.Serializer):
+    """A token as its owner (and security) see it: never the token itself."""
+
+    id = serializers.IntegerField()
+    user = serializers.CharField(source="user.username")
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.SerializerMethodField()
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    revoked_by = serializers.CharField(source="revoked_by.username", allow_null=True, default=None)
+
+    @extend_schema_field(OpenApiTypes.DATETIME)
+    def get_expires_at(self, token) -> str:
+        return serializers.DateTimeField().to_representation(token_expiry(token))
 
 
 class OrganizationSerializer(serializers.ModelSerializer):

@@ -1,25 +1,35 @@
+from typing import cast
+
 from django.contrib.auth import authenticate
 from django.db.models import F
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.permissions import AllowAny
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import Throttled
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from core import lockout, otp
 from core.api.serializers import (
+    ApiTokenSerializer,
     AuditEventSerializer,
     OrganizationInputSerializer,
     OrganizationSerializer,
     OrganizationUpdateSerializer,
     TokenRequestSerializer,
+    TokenResponseSerializer,
 )
 from core.errors import InvalidInput
 from core.filters import AuditEventFilter
-from core.models import AuditEvent, Organization
+from core.models import ApiToken, AuditEvent, Organization, User
+from core.ratelimit import check_api
 from core.services import api_token_issue, organization_create, organization_update
+from core.tokens import api_token_queryset, api_token_revoke
+
+REVOKE_REFUSED = {409: OpenApiResponse(description=_("Already revoked."))}
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
@@ -37,32 +47,103 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         }
 
 
-class TokenThrottle(AnonRateThrottle):
-    rate = "30/min"
-
-
 class ObtainTokenView(APIView):
-    """Exchange a username and password for a new API token (shown once)."""
+    """Exchange a username and password (and, for security officers and facilities staff, the
+    code of their authenticator app as `otp`) for a new API token, shown once; it expires
+    API_TOKEN_DAYS later. Failures count towards the sign-in lockout (core.lockout); calls are
+    rate limited per address and username (RATE_LIMIT_TOKEN). Both answer 429 with
+    Retry-After."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [TokenThrottle]
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={200: inline_serializer("TokenResponse", {"token": serializers.CharField()})},
+        responses={
+            200: TokenResponseSerializer,
+            400: OpenApiResponse(description=_("Wrong username, password or code.")),
+            429: OpenApiResponse(description=_("Locked out or rate limited: see Retry-After.")),
+        },
     )
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(
-            request,
-            username=data.validated_data["username"],
-            password=data.validated_data["password"],
-        )
+        username = data.validated_data["username"]
+        check_api(request, scope="token", setting="RATE_LIMIT_TOKEN", username=username)
+        until = lockout.locked_until(request, username)
+        if until is not None:
+            raise Throttled(wait=lockout.retry_after(until), detail=lockout.message(until))
+        user = authenticate(request, username=username, password=data.validated_data["password"])
         if user is None:
+            self._failed(request, username)
             raise InvalidInput(_("Unable to log in with the given username and password."))
-        return Response({"token": api_token_issue(user=user)})
+        if otp.needs_second_factor(user):
+            code = data.validated_data.get("otp", "")
+            if otp.confirmed_authenticator(user) is None:
+                raise InvalidInput(
+                    _("The code was not accepted."),
+                    field_errors={
+                        "otp": [
+                            _("Set up your authenticator app first: sign in once on the web pages.")
+                        ]
+                    },
+                )
+            if not code:
+                raise InvalidInput(
+                    _("The code was not accepted."),
+                    field_errors={
+                        "otp": [
+                            _(
+                                "Your role signs in with a second factor: send the code of "
+                                "your authenticator app (or a recovery code) as otp."
+                            )
+                        ]
+                    },
+                )
+            if not otp.token_second_factor_ok(user=user, code=code):
+                self._failed(request, username)
+                raise InvalidInput(
+                    _("The code was not accepted."),
+                    field_errors={"otp": [_("Wrong code. Enter the 6 digits the app shows now.")]},
+                )
+        lockout.record_success(username)
+        token = api_token_issue(user=user, name=data.validated_data.get("name", ""))
+        issued = ApiToken.objects.get(digest=ApiToken.digest_of(token))
+        return Response(
+            TokenResponseSerializer({"token": token, "expires_at": issued.expires_at}).data
+        )
+
+    @staticmethod
+    def _failed(request, username: str) -> None:
+        until = lockout.record_failure(request, username)
+        if until is not None:
+            raise Throttled(wait=lockout.retry_after(until), detail=lockout.message(until))
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Your API tokens (a security officer: every user's, `?user=<username>` to pick one);
+    never the token itself. Revoking one refuses its next request (401)."""
+
+    serializer_class = ApiTokenSerializer
+    permission_classes = [IsAuthenticated]
+    lookup_value_regex = "[0-9]+"
+    filterset_class = None
+    filterset_fields: list = []
+    search_fields = ["name", "prefix"]
+    ordering_fields = ["created_at", "last_used_at"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ApiToken.objects.none()
+        tokens = api_token_queryset(user=cast(User, self.request.user), everyone=True)
+        username = self.request.query_params.get("user")
+        return tokens.filter(user__username=username) if username else tokens
+
+    @extend_schema(request=None, responses={200: ApiTokenSerializer, **REVOKE_REFUSED})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        token = api_token_revoke(token=self.get_object(), actor=request.user)
+        return Response(ApiTokenSerializer(token).data)
 
 
 class OrganizationViewSet(

@@ -4,7 +4,7 @@ endpoint builds its one answer by hand."""
 from rest_framework import serializers
 
 from credentials.models import Account, ConnectorKind, Rotation, TargetSystem
-from credentials.targets import POLICY_FIELDS
+from credentials.targets import POLICY_FIELDS, ldap_url_errors
 from terminals.models import Terminal
 
 
@@ -33,14 +33,19 @@ class TargetSystemInputSerializer(serializers.Serializer):
     code = serializers.SlugField(max_length=32)
     name = serializers.CharField(max_length=200)
     connector = serializers.ChoiceField(choices=ConnectorKind.choices)
-    ldap_url = serializers.CharField(required=False, allow_blank=True, default="")
-    ldap_base_dn = serializers.CharField(required=False, allow_blank=True, default="")
-    ldap_bind_dn = serializers.CharField(required=False, allow_blank=True, default="")
+    ldap_url = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    ldap_base_dn = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=300
+    )
+    ldap_bind_dn = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=300
+    )
     ldap_bind_password = serializers.CharField(
         required=False,
         allow_blank=True,
         default="",
         write_only=True,
+        max_length=1000,
         style={"input_type": "password"},
     )
     ldap_timeout_seconds = serializers.IntegerField(
@@ -54,10 +59,18 @@ class TargetSystemInputSerializer(serializers.Serializer):
     symbols = serializers.CharField(required=False, max_length=64)
     excluded_characters = serializers.CharField(required=False, allow_blank=True, max_length=64)
     login_id_prefix = serializers.RegexField(
-        r"^[a-z0-9_-]{0,16}$", required=False, allow_blank=True
+        r"^[a-z0-9_-]{0,16}$", required=False, allow_blank=True, max_length=16
     )
     login_id_random_length = serializers.IntegerField(required=False, min_value=4, max_value=32)
     max_secret_age_days = serializers.IntegerField(required=False, min_value=1, max_value=3650)
+
+    def validate_ldap_url(self, value: str) -> str:
+        # Checked in the same round as the other fields (the service checks it again).
+        if value:
+            errors = ldap_url_errors(value)
+            if errors:
+                raise serializers.ValidationError(errors)
+        return value
 
 
 class AccountSerializer(serializers.ModelSerializer):

@@ -1,4 +1,5 @@
 import django_filters
+from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -8,6 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from core.api.permissions import requires
+from core.ratelimit import check_api
 from credentials import selectors
 from credentials.accounts import account_create
 from credentials.api.serializers import (
@@ -54,7 +56,12 @@ class TargetSystemViewSet(
         return Response(TargetSystemSerializer(target).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: RotationSerializer(many=True)})
-    @action(detail=True, methods=["post"], permission_classes=[requires(DECIDES_ROTATIONS)])
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[requires(DECIDES_ROTATIONS)],
+        pagination_class=None,  # a plain list, as it answers (the schema said a page)
+    )
     def rotate(self, request, code=None):
         """Force a rotation of every account on this target system (security officers)."""
         rotations = rotation_force(actor=request.user, accounts=self.get_object().accounts.all())
@@ -104,12 +111,15 @@ class AccountViewSet(
         (rotation,) = rotation_force(actor=request.user, accounts=[self.get_object()])
         return Response(RotationSerializer(rotation).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=None, responses={200: RevealSerializer, 410: None})
+    @extend_schema(request=None, responses={200: RevealSerializer, 410: None, 429: None})
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
     def reveal(self, request, pk=None):
+        check_api(request, scope="reveal", setting="RATE_LIMIT_REVEAL")
         account = self.get_object()
         if not may_reveal(request.user, account):
-            raise PermissionDenied(_("You may not reveal this account's password."))
+            # The same answer as an account that does not exist: a refusal must not tell
+            # whether an account id is real.
+            raise Http404(f"No {Account._meta.object_name} matches the given query.")
         login_id, password = secret_reveal(account=account, actor=request.user)
         response = Response(RevealSerializer({"login_id": login_id, "password": password}).data)
         response["Cache-Control"] = "no-store"
@@ -137,6 +147,8 @@ class RotationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     serializer_class = RotationSerializer
     filterset_fields = ["status", "reason"]
+    # Numbers only: the manual actions look the rotation up themselves (a word answered 500).
+    lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
         if self.action == "list":

@@ -5,13 +5,16 @@ Errors are rebuilt from result codes and exception class names, never from ldap3
 messages or exception chains: those can carry the request, and so the password.
 """
 
+import ipaddress
 import os
+import re
 import secrets
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from ldap3 import LEVEL, MODIFY_DELETE, MODIFY_REPLACE, NONE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPResponseTimeoutError
@@ -56,14 +59,30 @@ class LdapConnector:
 
     def __init__(self, settings: LdapSettings):
         self._settings = settings
-        # ldap3 refuses the "ldap://host/" form of RFC 4516 URLs, and would not check an
-        # ldaps:// certificate unless told to.
-        self._server = Server(
-            settings.url.removesuffix("/"),
-            connect_timeout=settings.timeout,
-            get_info=NONE,
-            tls=Tls(validate=ssl.CERT_REQUIRED),
-        )
+        self._server_made: Server | None = None
+
+    @property
+    def _server(self) -> Server:
+        """Made on first use, so that a target saved with a bad address (before addresses were
+        checked) fails each call with a ConnectorError, like a server that is down, instead of
+        failing whoever made the connector."""
+        if self._server_made is None:
+            url = self._settings.url
+            problem = ldap_url_problem(url)
+            if problem:
+                raise ConnectorError(f"{url}: not a directory address ({problem})", retryable=False)
+            # ldap3 refuses the "ldap://host/" form of RFC 4516 URLs, and would not check an
+            # ldaps:// certificate unless told to.
+            try:
+                self._server_made = Server(
+                    url.removesuffix("/"),
+                    connect_timeout=self._settings.timeout,
+                    get_info=NONE,
+                    tls=Tls(validate=ssl.CERT_REQUIRED),
+                )
+            except LDAPException as exc:
+                raise ConnectorError(f"{url}: {_kind(exc)}", retryable=False) from None
+        return self._server_made
 
     def apply_rotation(self, *, old_login_id: str, new_login_id: str, password: str) -> None:
         """Three operations when all is as the database says (rename, password, lock): no
@@ -209,8 +228,13 @@ class LdapConnector:
             except ConnectorError:
                 kept[key] = conn  # the server's answer: the connection is fine
                 raise
-            except BaseException:
+            except Exception as exc:
+                # ldap3 fails this way on an answer that is not LDAP (a wrong port, something
+                # else listening): the target's failure all the same, retried and then alerted.
                 _close(conn)  # in an unknown state: not kept
+                raise self._communication_error(exc) from None
+            except BaseException:
+                _close(conn)
                 raise
             kept[key] = conn
             return result
@@ -228,30 +252,40 @@ class LdapConnector:
         try:
             conn.bind()
             self._check(conn, f"bind as {settings.bind_dn}")
+        except ConnectorError:
+            _close(conn)
+            raise
         except (LDAPCommunicationError, LDAPResponseTimeoutError) as exc:
             _close(conn)
             raise self._communication_error(exc) from None
         except LDAPException as exc:
             _close(conn)
             raise ConnectorError(f"{self._settings.url}: {_kind(exc)}", retryable=False) from None
+        except Exception as exc:  # not an LDAP server's answer (see _as_admin)
+            _close(conn)
+            raise self._communication_error(exc) from None
         except BaseException:
             _close(conn)
             raise
         return conn
 
-    def _communication_error(self, exc: LDAPException) -> ConnectorError:
+    def _communication_error(self, exc: Exception) -> ConnectorError:
         return ConnectorError(
             f"{self._settings.url}: cannot talk to the server ({_kind(exc)})", retryable=True
         )
 
     def _connection(self, user: str, password: str) -> Connection:
-        return Connection(
-            self._server,
-            user=user,
-            password=password,
-            receive_timeout=self._settings.timeout,
-            raise_exceptions=False,
-        )
+        server = self._server
+        try:
+            return Connection(
+                server,
+                user=user,
+                password=password,
+                receive_timeout=self._settings.timeout,
+                raise_exceptions=False,
+            )
+        except LDAPException as exc:
+            raise ConnectorError(f"{self._settings.url}: {_kind(exc)}", retryable=False) from None
 
     @contextmanager
     def _session(self, user: str, password: str) -> Iterator[Connection]:
@@ -263,6 +297,10 @@ class LdapConnector:
             raise self._communication_error(exc) from None
         except LDAPException as exc:
             raise ConnectorError(f"{self._settings.url}: {_kind(exc)}", retryable=False) from None
+        except ConnectorError:
+            raise
+        except Exception as exc:  # not an LDAP server's answer (see _as_admin)
+            raise self._communication_error(exc) from None
         finally:
             _close(conn)
 
@@ -298,7 +336,7 @@ def _rdn_uid(entry: dict) -> str:
     return next((uid for uid in uids if escape_rdn(uid) == rdn_value), uids[0])
 
 
-def _kind(exc: LDAPException) -> str:
+def _kind(exc: Exception) -> str:
     """The exception's class, and the socket error's class that ldap3 mixes into it."""
     os_errors = [
         cls.__name__
@@ -306,3 +344,48 @@ def _kind(exc: LDAPException) -> str:
         if issubclass(cls, OSError) and not issubclass(cls, LDAPException)
     ]
     return ", ".join([type(exc).__name__, *os_errors[:1]])
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def ldap_url_problem(url: str) -> str:
+    """What is wrong with a directory address, as one of "scheme", "host", "port" and "form"
+    (the caller words it); empty when it is `ldap://` or `ldaps://`, a host name or an IP
+    address, an optional port from 1 to 65535, and nothing else (an RFC 4516 URL's base DN,
+    scope or filter belong in their own fields)."""
+    if not url or url != url.strip() or any(c.isspace() or ord(c) < 32 for c in url):
+        return "form"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a broken [IPv6] address
+        return "host"
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        return "port"
+    if parts.scheme.lower() not in ("ldap", "ldaps"):
+        return "scheme"
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        return "form"
+    host = parts.hostname or ""
+    if not host or not _valid_host(host):
+        return "host"
+    if port is not None and not 1 <= port <= 65535:
+        return "port"
+    if parts.netloc.endswith(":"):  # "ldap://host:" names no port
+        return "port"
+    return ""
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.removesuffix(".").split(".")
+        return (
+            len(host) <= 253
+            and all(_HOST_LABEL.fullmatch(label) for label in labels)
+            and not labels[-1].isdigit()  # 999.1.1.1 is no address and no name
+        )
+    return True

@@ -82,7 +82,7 @@ class ArrangementSerializer(serializers.ModelSerializer):
 
 class ArrangementInputSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200, allow_blank=True)
-    reason = serializers.CharField(allow_blank=True)
+    reason = serializers.CharField(max_length=2000, allow_blank=True)
     parties = serializers.SlugRelatedField(
         slug_field="code",
         queryset=Organization.objects.all(),

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from core.api.serializers import IdentifierSlugField
 from core.identifiers import normalise_identifier
+from core.input_limits import TEXT_MAX_LENGTH
 from credentials.models import AccountState
 from lending.models import (
     AccessRequest,
@@ -142,7 +143,7 @@ class AccessRequestInputSerializer(serializers.Serializer):
         allow_empty=True,
         help_text=_("The names of the operators who will use the terminals."),
     )
-    purpose = serializers.CharField(allow_blank=True)
+    purpose = serializers.CharField(allow_blank=True, max_length=TEXT_MAX_LENGTH)
     needed_until = serializers.DateTimeField()
 
 
@@ -355,7 +356,9 @@ class ReturnInputSerializer(serializers.Serializer):
         choices=DataDisposition.choices,
         help_text=_("What became of the data and printouts obtained for the work."),
     )
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
 
 
 class RevealedAccountSerializer(serializers.Serializer):

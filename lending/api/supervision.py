@@ -10,11 +10,12 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from core.api.permissions import ChangeActionPermission
 from core.api.serializers import REFUSED, validated
+from core.input_limits import LimitedJSONParser
 from core.models import Organization
 from lending import supervision
 from lending.models import (
@@ -212,7 +213,7 @@ class ContractorReportViewSet(
     serializer_class = ContractorReportSerializer
     filterset_class = ContractorReportFilter
     ordering_fields = ["period_end", "submitted_at"]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [LimitedJSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):
         return supervision.contractor_report_queryset(user=self.request.user)

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from core.api.permissions import ChangeActionPermission, requires, requires_any
 from core.api.reports import report_action, report_response
 from core.api.serializers import REFUSED, validated
+from core.ratelimit import check_api
 from lending import selectors, services
 from lending.api.serializers import (
     AccessRequestInputSerializer,
@@ -243,6 +244,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             410: OpenApiResponse(
                 description=_("Already revealed once: a security officer must approve another.")
             ),
+            429: OpenApiResponse(description=_("Too many reveals: see Retry-After.")),
             **REFUSED,
         },
     )
@@ -255,6 +257,7 @@ class LoanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def reveal(self, request, pk=None):
         """The borrower's one look at the login ID and password of every account of the
         terminal. Sent with `Cache-Control: no-store`; a second call answers 410."""
+        check_api(request, scope="reveal", setting="RATE_LIMIT_REVEAL")
         revealed = services.loan_reveal(loan=self.get_object(), actor=request.user)
         response = Response(
             RevealedAccountSerializer(

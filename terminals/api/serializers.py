@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from core.api.serializers import IdentifierSlugField
+from core.input_limits import TEXT_MAX_LENGTH
 from core.models import Organization
 from terminals.models import AccessCard, Location, Movement, Terminal
 from terminals.validators import validate_hostname
@@ -100,6 +101,23 @@ class LocationUpdateSerializer(serializers.Serializer):
     stocktake_interval_days = serializers.IntegerField(
         required=False, help_text=_("Sites only: days between scheduled stock-takes.")
     )
+    parent = LocationCodeField(
+        required=False,
+        allow_null=True,
+        help_text=_("Fixed: may be sent back unchanged, never changed."),
+    )
+
+    def validate_parent(self, parent: Location | None) -> Location | None:
+        """A location's place in the tree is fixed: a new parent (the location itself, one
+        inside it, or any other) is refused rather than ignored."""
+        location = self.context.get("location")
+        if location is None or parent == location.parent:
+            return parent
+        if parent is not None and parent.path.startswith(location.path):
+            raise serializers.ValidationError(_("A location cannot be inside itself."))
+        raise serializers.ValidationError(
+            _("A location's parent is fixed once it exists: create a new location instead.")
+        )
 
 
 # Terminals ------------------------------------------------------------------------------------
@@ -157,7 +175,9 @@ class TerminalCreateSerializer(serializers.Serializer):
     model_name = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     location = LocationCodeField()
     custodian = OrganizationCodeField()
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
     addresses = serializers.ListField(
         child=serializers.CharField(max_length=64),
         required=False,
@@ -180,7 +200,7 @@ class TerminalUpdateSerializer(serializers.Serializer):
     )
     model_name = serializers.CharField(max_length=128, required=False, allow_blank=True)
     custodian = OrganizationCodeField(required=False)
-    notes = serializers.CharField(required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX_LENGTH)
     addresses = serializers.ListField(
         child=serializers.CharField(max_length=64),
         required=False,
@@ -267,13 +287,15 @@ class AccessCardCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AccessCard.Kind.choices)
     location = LocationCodeField(required=False, allow_null=True, default=None)
     terminal = TerminalTagField(required=False, allow_null=True, default=None)
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX_LENGTH
+    )
 
 
 class AccessCardUpdateSerializer(serializers.Serializer):
     location = LocationCodeField(required=False, allow_null=True)
     terminal = TerminalTagField(required=False, allow_null=True)
-    notes = serializers.CharField(required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX_LENGTH)
 
 
 class AccessCardStoreSerializer(serializers.Serializer):

@@ -76,7 +76,9 @@ class LocationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def _update(self, request, *, partial: bool) -> Response:
         location = self.get_object()
-        data = validated(LocationUpdateSerializer, request, partial=partial)
+        data = validated(
+            LocationUpdateSerializer, request, partial=partial, context={"location": location}
+        )
         location = services.location_update(
             location=location,
             actor=request.user,

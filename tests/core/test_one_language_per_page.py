@@ -154,7 +154,7 @@ PAGES = [
     if kind == "pages" and "GET" in methods
 ] + [
     # The lent terminal too: its history holds what lending wrote at the hand-out.
-    pytest.param("terminals/<str:asset_tag>/", "/terminals/NW-00001/", id="lent terminal"),
+    pytest.param("terminals/<identifier:asset_tag>/", "/terminals/NW-00001/", id="lent terminal"),
 ]
 
 

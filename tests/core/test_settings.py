@@ -51,7 +51,27 @@ def test_production_settings_pass_the_deploy_checks_without_a_warning(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
+    # No warning at all, and none silenced (SILENCED_SYSTEM_CHECKS would hide one).
+    assert "System check identified no issues (0 silenced)." in result.stdout
+    assert "WARNING" not in result.stdout + result.stderr
+
+
+def test_production_settings_secure_cookies_hsts_proxy_header_and_csp(tmp_path):
+    shown = manage(
+        tmp_path,
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, "
+        "s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER, "
+        "'csp.middleware.CSPMiddleware' in s.MIDDLEWARE, "
+        "s.CONTENT_SECURITY_POLICY['DIRECTIVES']['script-src'])",
+        **production_secrets(),
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip().splitlines()[-1] == (
+        "True True 31536000 ('HTTP_X_FORWARDED_PROTO', 'https') True [\"'self'\"]"
+    )
 
 
 def test_production_reads_its_secrets_from_files(tmp_path):

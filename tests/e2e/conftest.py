@@ -1,5 +1,6 @@
 """Playwright drives Debian's chromium (never a downloaded one) against the live server."""
 
+import base64
 import re
 import tempfile
 from pathlib import Path
@@ -52,6 +53,31 @@ def wait_until_ready(page: Page, script: str) -> None:
     its name to <html data-ready>. Browser tests wait for the page to be ready, never for time."""
     ready = re.compile(rf"(^|\s){re.escape(script)}(\s|$)")
     expect(page.locator("html")).to_have_attribute("data-ready", ready)
+
+
+def pass_second_factor(page: Page, username: str) -> None:
+    """After the password: a security officer or facilities user types the code of their
+    authenticator app, as a person does (computed from the secret seed_demo published, or from
+    the device the test made); one without an app enrols one first (the secret read from the
+    page) and goes on past the recovery codes. Anyone else is already past this."""
+    from django_otp.oath import TOTP
+
+    from core.models import User
+    from tests.support.otp import authenticator, fresh_code
+
+    expect(page).not_to_have_url(re.compile(r"/login/(\?.*)?$"))
+    if "/login/second-factor/enrol/" in page.url:
+        secret = page.locator(".otp-secret").inner_text().replace(" ", "")
+        totp = TOTP(base64.b32decode(secret))
+        page.locator("[name=code]").fill(f"{totp.token():06d}")
+        page.locator("main").locator("button[type=submit]").click()
+        page.locator(".recovery-codes").wait_for()
+        page.locator("main .actions a").click()
+    elif "/login/second-factor/" in page.url:
+        device = authenticator(User.objects.get(username=username))
+        page.locator("[name=code]").fill(fresh_code(device))
+        page.locator("main").locator("button[type=submit]").click()
+    expect(page).not_to_have_url(re.compile(r"/login/"))
 
 
 def follow_menu(page: Page, name: str) -> None:

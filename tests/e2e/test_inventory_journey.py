@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import follow_menu
+from tests.e2e.conftest import follow_menu, pass_second_factor
 from tests.factories import make_location, make_terminal
 
 TEXT = {
@@ -78,6 +78,7 @@ def test_a_facilities_user_registers_moves_finds_and_labels_a_terminal(
     page.get_by_label(t["username"]).fill(facilities.username)
     page.get_by_label(t["password"]).fill(password)
     page.locator("main").get_by_role("button", name=t["log_in"]).click()
+    pass_second_factor(page, facilities.username)
 
     # Register a terminal.
     follow_menu(page, t["terminals"])

@@ -20,7 +20,7 @@ from credentials.models import Account, Rotation, RotationStatus
 from credentials.secrets import secret_plaintext
 from credentials.targets import target_system_create
 from lending.models import Declaration, DeclarationStatus, ReturnConfirmation
-from tests.e2e.conftest import SCREENS, follow_menu, wait_until_ready
+from tests.e2e.conftest import SCREENS, follow_menu, pass_second_factor, wait_until_ready
 from tests.factories import make_card, make_terminal, make_user
 from tests.support.polling import wait_for
 from tests.support.processes import RedisServer, Worker, service_env
@@ -154,6 +154,7 @@ def log_in(page: Page, url: str, user, password: str, t: dict) -> None:
     page.locator("input[name=username]").fill(user.username)
     page.locator("input[name=password]").fill(password)
     page.locator("main").get_by_role("button", name=t["log_in"]).click()
+    pass_second_factor(page, user.username)
 
 
 def log_out(page: Page, t: dict) -> None:

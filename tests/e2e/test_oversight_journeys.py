@@ -41,7 +41,7 @@ from lending.models import (
 )
 from portal.management.commands.seed_demo import ARRANGEMENT_TITLE, USERS
 from terminals.models import Location
-from tests.e2e.conftest import follow_menu
+from tests.e2e.conftest import follow_menu, pass_second_factor
 
 SAMPLE_LOG = Path(settings.BASE_DIR) / "portal" / "demo" / "callcenter-access-log.csv"
 DEMO_PASSWORDS = {username: password for username, password, _role, _org in USERS}
@@ -123,6 +123,7 @@ def log_in(page: Page, url: str, username: str) -> None:
     page.locator("[name=username]").fill(username)
     page.locator("[name=password]").fill(DEMO_PASSWORDS[username])
     page.locator("main").get_by_role("button", name=T["log_in"]).click()
+    pass_second_factor(page, username)
     expect(page).to_have_url(url + "/")
     expect(page.locator("html")).to_have_attribute("lang", "ja")
 

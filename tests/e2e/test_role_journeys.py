@@ -33,7 +33,7 @@ from lending.models import (
 )
 from portal.management.commands.seed_demo import UNSECURED_TAG, USERS
 from terminals.models import AccessCard, Location, Terminal
-from tests.e2e.conftest import follow_menu
+from tests.e2e.conftest import follow_menu, pass_second_factor
 
 DEMO_PASSWORDS = {username: password for username, password, _role, _org in USERS}
 TEXT = {
@@ -163,6 +163,7 @@ def log_in(page: Page, url: str, username: str, t: dict) -> None:
     page.locator("[name=username]").fill(username)
     page.locator("[name=password]").fill(DEMO_PASSWORDS[username])
     page.locator("main").get_by_role("button", name=t["log_in"]).click()
+    pass_second_factor(page, username)
     expect(page).to_have_url(url + "/")
     expect(page.locator("html")).to_have_attribute("lang", "ja")
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from compliance import services as stocktakes
-from tests.e2e.conftest import PHONE, SCREENS, follow_menu, wait_until_ready
+from tests.e2e.conftest import PHONE, SCREENS, follow_menu, pass_second_factor, wait_until_ready
 from tests.factories import make_location, make_terminal
 
 SHOTS = SCREENS / "stocktake"
@@ -49,6 +49,7 @@ def log_in(page: Page, base_url: str, user, password: str, t: dict, lang: str) -
     page.get_by_label(t["username"]).fill(user.username)
     page.get_by_label(t["password"]).fill(password)
     page.locator("main").get_by_role("button", name=t["log_in"]).click()
+    pass_second_factor(page, user.username)
 
 
 def confirm(page: Page) -> None:

@@ -29,8 +29,9 @@ from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from core.models import AuditEvent, Organization
+from core.models import ApiToken, AuditEvent, Organization
 from core.roles import Role
+from core.services import api_token_issue
 from credentials.accounts import account_create
 from credentials.targets import target_system_create
 from lending import arrangements, supervision
@@ -343,7 +344,10 @@ def _build_world() -> World:
         hours=24,
     )
 
+    # An API token of the contractor: its owner and security see and revoke it.
+    api_token_issue(user=users["contractor"], name="scanner")
     values = {
+        ("tokens", "pk"): str(ApiToken.objects.get(name="scanner").pk),
         ("supervision", "code"): contractor_org.code,
         ("reports", "pk"): str(report.pk),
         ("contractor-reports", "pk"): str(report.pk),

@@ -13,6 +13,7 @@ from django.utils import timezone
 from compliance.access_logs.ingestion import access_log_mapping_update
 from compliance.models import AccessLogMapping
 from core.models import Organization, User
+from core.otp import demo_authenticator_enrol
 from core.roles import Role
 from core.services import organization_create, user_create
 from credentials.accounts import account_create
@@ -112,6 +113,16 @@ USERS = [
     ("contractor", "orange-helmet-26", Role.CONTRACTOR, "kanto-densetsu"),
 ]
 
+# The demo security officers' and facilities staff's authenticator secrets (base32, TOTP, 30 s,
+# 6 digits): published on purpose, like the passwords. Add one to an authenticator app, or
+# print the current code with `manage.py totp_code <username>`.
+DEMO_TOTP_SECRETS = {
+    "facilities": "FACILITIESDEMOTOTPSECRET234567AB",
+    "approver": "APPROVERDEMOTOTPSECRET234567ABCD",
+    "security": "SECURITYDEMOTOTPSECRET234567ABCD",
+    "security2": "SECURITYTWODEMOTOTPSECRET234567A",
+}
+
 
 class Command(BaseCommand):
     help = "Create demo organizations, locations, terminals, access cards and one user per role."
@@ -126,6 +137,7 @@ class Command(BaseCommand):
                 username: self._user(username, password, role, organizations[org])
                 for username, password, role, org in USERS
             }
+            self._authenticators()
             actor = User.objects.get(username="facilities")
             locations = self._locations(actor, organizations[OPERATOR[0]])
             terminals = self._terminals(actor, locations)
@@ -144,6 +156,18 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<12} {password:<18} {role}")
         if not all(new_users.values()):
             self.stdout.write("Users from an earlier run keep the password they have now.")
+        self.stdout.write(
+            "Second factor (security, facilities): authenticator secrets (TOTP, base32), or "
+            "`manage.py totp_code <username>` for the current code:"
+        )
+        for username, secret in DEMO_TOTP_SECRETS.items():
+            self.stdout.write(f"  {username:<12} {secret}")
+
+    def _authenticators(self) -> None:
+        """The demo staff's authenticator apps, enrolled with the published secrets and marked
+        as demo devices (only those `manage.py totp_code` tells the code of)."""
+        for username, secret in DEMO_TOTP_SECRETS.items():
+            demo_authenticator_enrol(user=User.objects.get(username=username), secret=secret)
 
     def _organization(self, code: str, name: str, kind: str) -> Organization:
         found = Organization.objects.filter(code=code).first()

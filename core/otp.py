@@ -1,0 +1,214 @@
+"""The second factor (django-otp): a TOTP authenticator app for security officers and
+facilities staff, and ten one-time recovery codes (a static device).
+
+After the password, `mark_session` (on user_logged_in) notes in the session whether this user
+needs the second factor; core.middleware.SecondFactorMiddleware holds such a session at the
+TOTP step until `second_factor_verify` or `totp_enrol_confirm` verify it the way django-otp's
+own `login` does (the device's id in the session). Everything the middleware needs is in the
+session: checking it costs no query."""
+
+import base64
+import time
+
+import segno
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp import login as otp_login
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from core.audit import record_event
+from core.errors import InvalidInput
+from core.models import User
+from core.roles import Role, user_role
+
+SECOND_FACTOR_ROLES = frozenset({Role.SECURITY.value, Role.FACILITIES.value})
+# Session keys: whether this session needs the second factor, when it signed in, when it was
+# last used (core.middleware.SessionLifetimeMiddleware).
+REQUIRED_KEY = "second_factor_required"
+SIGNED_IN_AT_KEY = "signed_in_at"
+SEEN_AT_KEY = "seen_at"
+RECOVERY_CODE_COUNT = 10
+AUTHENTICATOR_NAME = "authenticator"
+RECOVERY_NAME = "recovery"
+# seed_demo's devices: their secrets are published, and `manage.py totp_code` tells their codes.
+DEMO_DEVICE_NAME = "demo"
+
+
+def needs_second_factor(user) -> bool:
+    return user_role(user) in SECOND_FACTOR_ROLES
+
+
+def mark_session(sender, request: HttpRequest | None, user, **kwargs) -> None:
+    """On every sign-in (the pages, the admin, a test client's force_login): note whether the
+    session must pass the second factor, and when it started."""
+    if request is None or not hasattr(request, "session"):
+        return
+    now = int(time.time())
+    request.session[SIGNED_IN_AT_KEY] = now
+    request.session[SEEN_AT_KEY] = now
+    if needs_second_factor(user):
+        request.session[REQUIRED_KEY] = True
+    else:
+        request.session.pop(REQUIRED_KEY, None)
+
+
+def session_verified(session) -> bool:
+    """True when the session needs no second factor, or passed it."""
+    return not session.get(REQUIRED_KEY) or bool(session.get(DEVICE_ID_SESSION_KEY))
+
+
+def confirmed_authenticator(user: User) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-id").first()
+
+
+def pending_authenticator(user: User) -> TOTPDevice:
+    """The authenticator being enrolled: the same secret on every visit of the enrolment page
+    until it is confirmed (so a reload does not break the app the person already set up)."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
+    return device
+
+
+def secret_text(device: TOTPDevice) -> str:
+    """The secret as an authenticator app asks for it: base32, in groups of four."""
+    text = base64.b32encode(device.bin_key).decode()
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def qr_svg(device: TOTPDevice) -> str:
+    """The enrolment QR code (otpauth:// URL), inline SVG."""
+    return segno.make(device.config_url, error="m").svg_inline(scale=5, border=2)
+
+
+def current_code(device: TOTPDevice, *, at: float | None = None) -> str:
+    """The device's code now (or at the Unix time `at`): for `manage.py totp_code` and tests."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() if at is None else at
+    return f"{totp.token():0{device.digits}d}"
+
+
+def _clean(code: str) -> str:
+    return "".join(code.split()).lower()[:32]
+
+
+@transaction.atomic
+def totp_enrol_confirm(*, request: HttpRequest, user: User, code: str) -> list[str]:
+    """Confirm the pending authenticator with one code from the app; the session is verified
+    and ten new recovery codes are returned (shown once)."""
+    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).last()
+    if device is None or not device.verify_token(_clean(code)):
+        raise InvalidInput(
+            _("The code was not accepted."),
+            field_errors={"code": [_("Wrong code. Enter the 6 digits the app shows now.")]},
+        )
+    # One authenticator per person: enrolling again replaces the earlier one.
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    record_event(actor=user, action="user.second_factor_enrolled", obj=user, details={})
+    codes = recovery_codes_issue(user=user)
+    otp_login(request, device)
+    return codes
+
+
+@transaction.atomic
+def recovery_codes_issue(*, user: User) -> list[str]:
+    """Ten new one-time recovery codes; the earlier ones stop working."""
+    device, _created = StaticDevice.objects.get_or_create(
+        user=user, name=RECOVERY_NAME, defaults={"confirmed": True}
+    )
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _i in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    record_event(
+        actor=user,
+        action="user.recovery_codes_issued",
+        obj=user,
+        details={"codes": RECOVERY_CODE_COUNT},
+    )
+    return codes
+
+
+@transaction.atomic
+def second_factor_verify(*, request: HttpRequest, user: User, code: str) -> bool:
+    """Check a code from the authenticator app, or a recovery code (used up); on success the
+    session is verified."""
+    code = _clean(code)
+    if not code:
+        return False
+    if code.isdigit() and len(code) <= 8:  # an app's code; recovery codes are letters too
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).last()
+        if device is not None and device.verify_token(code):
+            otp_login(request, device)
+            return True
+        return False
+    recovery = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+    if recovery is not None and recovery.verify_token(code):
+        record_event(
+            actor=user,
+            action="user.recovery_code_used",
+            obj=user,
+            details={"codes_left": recovery.token_set.count()},
+        )
+        otp_login(request, recovery)
+        return True
+    return False
+
+
+def token_second_factor_ok(*, user: User, code: str) -> bool:
+    """The API token endpoint's check of the code sent with the password (no session)."""
+    code = _clean(code)
+    with transaction.atomic():
+        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).last()
+        if code.isdigit() and len(code) <= 8:
+            return device is not None and device.verify_token(code)
+        recovery = StaticDevice.objects.select_for_update().filter(user=user).first()
+        if recovery is not None and code and recovery.verify_token(code):
+            record_event(
+                actor=user,
+                action="user.recovery_code_used",
+                obj=user,
+                details={"codes_left": recovery.token_set.count()},
+            )
+            return True
+    return False
+
+
+@transaction.atomic
+def demo_authenticator_enrol(*, user: User, secret: str) -> TOTPDevice:
+    """seed_demo's authenticator for a demo user, with a published base32 `secret`, marked as a
+    demo device; a user who already has an authenticator keeps it."""
+    found = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if found is not None:
+        return found
+    device = TOTPDevice.objects.create(
+        user=user,
+        name=DEMO_DEVICE_NAME,
+        key=base64.b32decode(secret.replace(" ", "").upper()).hex(),
+        confirmed=True,
+    )
+    record_event(actor=None, action="user.second_factor_enrolled", obj=user, details={})
+    return device
+
+
+def demo_code(username: str) -> str:
+    """The current code of a demo user's authenticator (seed_demo's, marked DEMO_DEVICE_NAME);
+    refused for any other device, so that this never helps against a real account."""
+    device = TOTPDevice.objects.filter(
+        user__username=username, name=DEMO_DEVICE_NAME, confirmed=True
+    ).first()
+    if device is None:
+        raise InvalidInput(
+            _("%(user)s has no demo authenticator (only seed_demo's users have one).")
+            % {"user": username}
+        )
+    return current_code(device)
+
+
+def session_device_id(session) -> str:
+    return session.get(DEVICE_ID_SESSION_KEY, "")
