@@ -8,11 +8,13 @@ own `login` does (the device's id in the session). Everything the middleware nee
 session: checking it costs no query."""
 
 import base64
+import os
 import time
 
 import segno
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_login
@@ -93,7 +95,21 @@ def current_code(device: TOTPDevice, *, at: float | None = None) -> str:
 
 
 def _clean(code: str) -> str:
-    return "".join(code.split()).lower()[:32]
+    return "".join(code.split()).replace("-", "").lower()[:32]
+
+
+def recovery_code_new() -> str:
+    """16 base32 characters (80 random bits), shown in four groups: "abcd-efgh-ijkl-mnop"."""
+    code = base64.b32encode(os.urandom(10)).decode().lower()
+    return "-".join(code[i : i + 4] for i in range(0, 16, 4))
+
+
+def recovery_code_digest(code: str) -> str:
+    """What is stored of a recovery code: a keyed digest that fits django-otp's 16-character
+    token column, never the code itself (like a password, it must not be readable from a copy
+    of the database). django-otp's own lookup then compares digests."""
+    digest = salted_hmac("core.otp.recovery_code", _clean(code), algorithm="sha256")
+    return digest.hexdigest()[:16]
 
 
 @transaction.atomic
@@ -123,8 +139,10 @@ def recovery_codes_issue(*, user: User) -> list[str]:
         user=user, name=RECOVERY_NAME, defaults={"confirmed": True}
     )
     device.token_set.all().delete()
-    codes = [StaticToken.random_token() for _i in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    codes = [recovery_code_new() for _i in range(RECOVERY_CODE_COUNT)]
+    StaticToken.objects.bulk_create(
+        StaticToken(device=device, token=recovery_code_digest(code)) for code in codes
+    )
     record_event(
         actor=user,
         action="user.recovery_codes_issued",
@@ -132,6 +150,20 @@ def recovery_codes_issue(*, user: User) -> list[str]:
         details={"codes": RECOVERY_CODE_COUNT},
     )
     return codes
+
+
+def _recovery_code_use(*, user: User, code: str) -> StaticDevice | None:
+    """Use up one of the user's recovery codes (audited); the device, or None if it is not one."""
+    recovery = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
+    if recovery is None or not recovery.verify_token(recovery_code_digest(code)):
+        return None
+    record_event(
+        actor=user,
+        action="user.recovery_code_used",
+        obj=user,
+        details={"codes_left": recovery.token_set.count()},
+    )
+    return recovery
 
 
 @transaction.atomic
@@ -147,14 +179,8 @@ def second_factor_verify(*, request: HttpRequest, user: User, code: str) -> bool
             otp_login(request, device)
             return True
         return False
-    recovery = StaticDevice.objects.select_for_update().filter(user=user, confirmed=True).first()
-    if recovery is not None and recovery.verify_token(code):
-        record_event(
-            actor=user,
-            action="user.recovery_code_used",
-            obj=user,
-            details={"codes_left": recovery.token_set.count()},
-        )
+    recovery = _recovery_code_use(user=user, code=code)
+    if recovery is not None:
         otp_login(request, recovery)
         return True
     return False
@@ -167,16 +193,7 @@ def token_second_factor_ok(*, user: User, code: str) -> bool:
         device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).last()
         if code.isdigit() and len(code) <= 8:
             return device is not None and device.verify_token(code)
-        recovery = StaticDevice.objects.select_for_update().filter(user=user).first()
-        if recovery is not None and code and recovery.verify_token(code):
-            record_event(
-                actor=user,
-                action="user.recovery_code_used",
-                obj=user,
-                details={"codes_left": recovery.token_set.count()},
-            )
-            return True
-    return False
+        return bool(code) and _recovery_code_use(user=user, code=code) is not None
 
 
 @transaction.atomic
