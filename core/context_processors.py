@@ -272,6 +272,7 @@ class Navigation:
         links = []
         if self.request.user.is_staff:
             links.append(NavLink(gettext("Admin"), reverse("admin:index"), False))
+        links.append(NavLink(gettext("API tokens"), reverse("api-tokens"), False))
         links.append(NavLink(gettext("API docs"), reverse("api-docs"), False))
         return links
 

@@ -44,7 +44,7 @@ def test_facilities_staff_see_their_four_groups_and_the_links_of_their_work(menu
     ]
     assert menu.in_group(CREDENTIALS) == ["Rotations", "Target systems"]
     assert menu.in_group(STOCKTAKES) == ["Stock-takes", "Discrepancies"]
-    assert menu.in_group(None) == ["Dashboard", "API docs"]
+    assert menu.in_group(None) == ["Dashboard", "API tokens", "API docs"]
     assert reverse("lending:request-create") not in menu.hrefs()
 
 
@@ -87,6 +87,7 @@ def test_a_contractor_gets_their_own_lending_links_in_the_bar_itself(menu_of, co
         "My requests",
         "My loans",
         "Supervision records",
+        "API tokens",
         "API docs",
     ]
     for page in ("terminals:list", "lending:request-queue", "lending:checkout"):
@@ -102,7 +103,7 @@ def test_a_group_left_with_one_link_is_a_plain_link(menu_of, operator):
     menu = menu_of(user)
 
     assert menu.groups == []
-    assert menu.labels() == ["Dashboard", "Terminals", "Rotations", "API docs"]
+    assert menu.labels() == ["Dashboard", "Terminals", "Rotations", "API tokens", "API docs"]
 
 
 def test_the_current_page_and_its_group_are_marked(menu_of, facilities):
