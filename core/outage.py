@@ -130,8 +130,12 @@ class OutageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        with connection.execute_wrapper(_CommitWatch(request)):
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            # What a read writes by the way (a token's last use) is no change of the user's.
             response = self.get_response(request)
+        else:
+            with connection.execute_wrapper(_CommitWatch(request)):
+                response = self.get_response(request)
         exc = getattr(request, _MARK, None)
         if response.status_code == 500 and exc is not None:
             return outage_response(request)

@@ -273,3 +273,30 @@ def test_a_database_lost_after_the_commit_answers_202_saved_not_503(
     assert response.status_code == 202, response.content
     assert "Your change was saved" in response.json()["detail"]
     assert Location.objects.filter(code="saved-room").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_that_wrote_by_the_way_still_answers_503(api_as, facilities, settings):
+    """A GET changes nothing of the user's, whatever it wrote by the way (the session, a
+    token's last use): a database lost on its way out is the plain 503."""
+    at = settings.MIDDLEWARE.index("core.outage.OutageMiddleware") + 1
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE[:at],
+        f"{__name__}._WritingThenFailingOnTheWayOut",
+        *settings.MIDDLEWARE[at:],
+    ]
+    client = api_as(facilities)
+    client.raise_request_exception = False
+    response = client.get("/api/v1/terminals/", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 503
+    assert "Nothing was saved" in response.json()["detail"]
+
+
+class _WritingThenFailingOnTheWayOut:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        self.get_response(request)
+        Location.objects.filter(pk=-1).update(name="x")  # a write in autocommit mode
+        raise OperationalError(DOWN)
