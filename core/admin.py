@@ -17,6 +17,7 @@ from core.models import (
     Organization,
     OutboxTask,
     User,
+    WorkerHeartbeat,
 )
 
 
@@ -135,4 +136,11 @@ class LeaseAdmin(ReadOnlyAdmin):
 class OutboxTaskAdmin(ReadOnlyAdmin):
     list_display = ("task_name", "args", "created_at", "attempts")
     fields = ("task_name", "args", "created_at", "attempts")
+    readonly_fields = fields
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ("worker", "seen_at")
+    fields = ("worker", "seen_at")
     readonly_fields = fields

@@ -15,12 +15,13 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import connection
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from core.models import Lease
+from core.models import WorkerHeartbeat
 
 logger = logging.getLogger("core.health")
 
@@ -28,20 +29,17 @@ logger = logging.getLogger("core.health")
 # exception's text: a broker URL in an error message would carry its password).
 Check = Callable[[], str | None]
 
-HEARTBEAT_LEASE = "worker-heartbeat"
-
 
 def worker_heartbeat_write(worker: str) -> None:
-    """A worker is alive and taking tasks now (the heartbeat task calls this). The row is a
-    lease in form only: its holder is the worker, its expiry the time of the heartbeat."""
-    Lease.objects.update_or_create(
-        name=HEARTBEAT_LEASE, defaults={"holder": worker[:200], "expires_at": timezone.now()}
+    """A worker is alive and taking tasks now (the heartbeat task calls this)."""
+    WorkerHeartbeat.objects.update_or_create(
+        worker=worker[:200], defaults={"seen_at": timezone.now()}
     )
 
 
 def worker_heartbeat_age() -> float | None:
-    """Seconds since a worker last wrote its heartbeat; None if none ever did."""
-    beat = Lease.objects.filter(name=HEARTBEAT_LEASE).values_list("expires_at", flat=True).first()
+    """Seconds since any worker last wrote its heartbeat; None if none ever did."""
+    beat = WorkerHeartbeat.objects.aggregate(newest=Max("seen_at"))["newest"]
     if beat is None:
         return None
     return max((timezone.now() - beat).total_seconds(), 0.0)

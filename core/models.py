@@ -261,3 +261,18 @@ class OutboxTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name}{tuple(self.args)}"
+
+
+class WorkerHeartbeat(models.Model):
+    """When each Celery worker last ran its heartbeat task (beat sends it): /health/ and
+    /metrics read the newest, so a deployment whose workers all stopped is seen."""
+
+    worker = models.CharField(max_length=200, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.worker} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
