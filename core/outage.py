@@ -60,8 +60,8 @@ def outage_response(request: HttpRequest) -> HttpResponse:
     with translation.override(language):
         if committed:
             message = _(
-                "Your change was saved, but the database could not be reached to show the "
-                "result. Do not send it again: open the page again in a minute to see it."
+                "Your change was saved, but the service could not finish showing the result. "
+                "Do not send it again: open the page again in a minute to see it."
             )
         else:
             message = _(
@@ -96,8 +96,7 @@ got_request_exception.connect(_note_outage, dispatch_uid="core.outage.note")
 
 
 class _CommitWatch:
-    """Notes on the request that one of its writes was committed: at once in autocommit mode,
-    or when the transaction it ran in commits."""
+    """Notes on the request that a transaction in which it wrote has committed."""
 
     def __init__(self, request: HttpRequest):
         self.request = request
@@ -105,18 +104,22 @@ class _CommitWatch:
 
     def __call__(self, execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        if not getattr(self.request, _COMMITTED, False) and sql.lstrip()[:6].upper().startswith(
-            _WRITES
+        database = context["connection"]
+        # A change is made in a transaction (every service is atomic); a write in autocommit
+        # mode is bookkeeping (a token's last use), and so is the session: neither means the
+        # user's change was saved.
+        # Once per transaction, at its first write: Django replaces the on-commit list when the
+        # transaction ends or rolls back to a savepoint. Joining early keeps a later callback (a
+        # rotation batch, credentials.rotation) the last one, as it expects.
+        if (
+            database.in_atomic_block
+            and self.waiting_on is not database.run_on_commit
+            and not getattr(self.request, _COMMITTED, False)
+            and sql.lstrip()[:6].upper().startswith(_WRITES)
+            and '"django_session"' not in sql
         ):
-            database = context["connection"]
-            if not database.in_atomic_block:
-                self._committed()
-            elif self.waiting_on is not database.run_on_commit:
-                # Once per transaction, at its first write: Django replaces the list when the
-                # transaction ends or rolls back to a savepoint. Joining early keeps a later
-                # callback (a rotation batch, credentials.rotation) the last one, as it expects.
-                transaction.on_commit(self._committed, using=database.alias)
-                self.waiting_on = database.run_on_commit
+            transaction.on_commit(self._committed, using=database.alias)
+            self.waiting_on = database.run_on_commit
         return result
 
     def _committed(self) -> None:

@@ -276,9 +276,13 @@ def test_a_database_lost_after_the_commit_answers_202_saved_not_503(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_read_that_wrote_by_the_way_still_answers_503(api_as, facilities, settings):
-    """A GET changes nothing of the user's, whatever it wrote by the way (the session, a
-    token's last use): a database lost on its way out is the plain 503."""
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_a_request_that_only_wrote_by_the_way_still_answers_503(
+    api_as, facilities, settings, method
+):
+    """A read, or a change refused before it was made, saved nothing of the user's, whatever
+    was written by the way (a token's last use, in autocommit mode): an outage on its way out
+    is the plain 503."""
     at = settings.MIDDLEWARE.index("core.outage.OutageMiddleware") + 1
     settings.MIDDLEWARE = [
         *settings.MIDDLEWARE[:at],
@@ -287,7 +291,8 @@ def test_a_read_that_wrote_by_the_way_still_answers_503(api_as, facilities, sett
     ]
     client = api_as(facilities)
     client.raise_request_exception = False
-    response = client.get("/api/v1/terminals/", HTTP_ACCEPT_LANGUAGE="en")
+    send = getattr(client, method)
+    response = send("/api/v1/terminals/", {}, format="json", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 503
     assert "Nothing was saved" in response.json()["detail"]
 

@@ -283,7 +283,8 @@ def run_outages(cluster, redis, cabinet, facilities, security, contractor, tmp_p
 
     answers = Counter((s.phase, s.kind, s.status) for s in stream.sent)
     print(sorted(answers.items()), stream.marks)
-    wrong = [s for s in stream.sent if s.status not in (200, 201, 503)]
+    # 202: committed, but the database or the broker went away before the answer was built.
+    wrong = [s for s in stream.sent if s.status not in (200, 201, 202, 503)]
     assert not wrong, f"answers other than 2xx or 503: {wrong[:5]}\n{answers}"
     slow = [s for s in stream.sent if s.seconds > ANSWER_WITHIN]
     assert not slow, f"answers slower than {ANSWER_WITHIN} s: {slow[:5]}"
@@ -294,6 +295,6 @@ def run_outages(cluster, redis, cabinet, facilities, security, contractor, tmp_p
     # nothing written.
     for sent in stream.sent:
         if sent.kind != "list":
-            assert committed(sent) == (sent.status in (200, 201)), sent
+            assert committed(sent) == (sent.status in (200, 201, 202)), sent
     _checked, broken = verify_chain()
     assert broken is None, f"audit chain broken at {broken.seq}: {broken.reason}"
