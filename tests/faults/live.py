@@ -57,6 +57,17 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def stop_process(process: subprocess.Popen | None) -> None:
+    """SIGTERM, and SIGKILL if it has not ended within 15 s."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 @dataclass
 class Answer:
     status: int  # 0: no answer (the connection failed or was cut)
@@ -144,13 +155,7 @@ class Gunicorn:
         wait_for(replaced, timeout=30, what="gunicorn's new worker", log=self.log, interval=0.05)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 class Workers:
@@ -226,13 +231,7 @@ class Beat:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 class PostgresCluster:
