@@ -206,15 +206,16 @@ def seal_event_inline(event: AuditEvent) -> None:
 def _open_transactions() -> set[tuple[int, datetime]]:
     """(pid, start) of every other open transaction that may hold an event id (PostgreSQL): one
     with a transaction id (it wrote), or with a snapshot (it runs a statement, maybe the INSERT
-    that took the id before it got its transaction id). pg_stat_clear_snapshot first: the
-    activity view is otherwise read once per transaction."""
+    that took the id before it got its transaction id). Only clients' sessions: autovacuum has
+    a snapshot too, for as long as it vacuums a table, and never writes an event.
+    pg_stat_clear_snapshot first: the activity view is otherwise read once per transaction."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT pid, xact_start FROM pg_stat_activity "
             "WHERE (backend_xid IS NOT NULL OR backend_xmin IS NOT NULL) "
             "AND xact_start IS NOT NULL AND pid <> pg_backend_pid() "
-            "AND datname = current_database()"
+            "AND backend_type = 'client backend' AND datname = current_database()"
         )
         return set(cursor.fetchall())
 
