@@ -348,7 +348,9 @@ def _prepare_pending(rotation_ids: list[int], *, coalesce: int = 0) -> list[_Pus
     for a batch, two more when it takes others up."""
     with transaction.atomic():
         now = timezone.now()
-        versions = SecretVersion.objects.filter(account=OuterRef("account"))
+        # No default ordering: it joins the account and its target into each subquery, which
+        # PostgreSQL then plans at every claim (an account has at most one pending version).
+        versions = SecretVersion.objects.filter(account=OuterRef("account")).order_by()
         requested = (
             Rotation.objects.select_related("account__target_system", "pending_version")
             .annotate(
