@@ -22,6 +22,24 @@ def _make_filesystem_broker_folders(sender: Celery, **_: object) -> None:
         os.makedirs(backend.removeprefix("file://"), exist_ok=True)
 
 
+@signals.task_prerun.connect
+def _database_connection_fit_for_the_task(task=None, **_: object) -> None:
+    """A worker keeps its database connection from task to task (CELERY_DB_REUSE_MAX; Celery
+    would otherwise open one per task, and PostgreSQL would plan every statement afresh); one
+    that broke (the database restarted) or outlived CONN_MAX_AGE is closed here, and the task
+    opens a new one."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return  # in the caller's process and transaction
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if connection.in_atomic_block:
+            continue
+        connection.close_if_unusable_or_obsolete()
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+
+
 def _keep_django_logging(**_: object) -> None:
     """Django's LOGGING (set up with Django) stays as it is."""
 

@@ -322,6 +322,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "beat-schedule")
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+# Celery closes a worker's database connections around every task unless this is set; with it,
+# every 2 x 1,000 tasks (config.celery closes one that broke or outlived CONN_MAX_AGE at once).
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1000)
 
 # Periodic work, declared in one place.
 CELERY_BEAT_SCHEDULE = {

@@ -20,12 +20,15 @@ def load_permissions(user) -> None:
         or user.is_superuser
     ):
         return
-    rows = (
-        Permission.objects.filter(Q(user=user) | Q(group__user=user))
+    # Two plain joins in a UNION: one query with an OR across both outer joins took PostgreSQL
+    # half as long again to run, at every request.
+    own, via_groups = (
+        Permission.objects.filter(lookup)
         .order_by()
         .values_list("content_type__app_label", "codename")
-        .distinct()
+        for lookup in (Q(user=user), Q(group__user=user))
     )
+    rows = own.union(via_groups)
     user._perm_cache = {f"{app_label}.{codename}" for app_label, codename in rows}
 
 
