@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery, signals
+from django.db import connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -30,8 +31,6 @@ def _database_connection_fit_for_the_task(task=None, **_: object) -> None:
     opens a new one."""
     if task is not None and getattr(task.request, "is_eager", False):
         return  # in the caller's process and transaction
-    from django.db import connections
-
     for connection in connections.all(initialized_only=True):
         if connection.in_atomic_block:
             continue

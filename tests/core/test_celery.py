@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 
 from tests.support.polling import wait_for
+from tests.support.processes import stop_process
 
 pytestmark = pytest.mark.services
 
@@ -75,12 +76,7 @@ def ping_through_a_real_worker(tmp_path: Path, redis_url: str | None) -> dict:
         assert result["worker"].startswith(f"{name}@")
         return result
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_process(worker, timeout=30)
 
 
 def test_a_worker_on_redis_answers_a_ping(tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tests.support.polling import free_port, wait_for
-from tests.support.processes import REPO, service_env
+from tests.support.processes import REPO, service_env, stop_process
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ACCESS_LOG = '%(t)s %(p)s "%(r)s" %(s)s %(M)sms'  # gunicorn's, in the test's folder
@@ -55,17 +55,6 @@ def _children(pid: int) -> list[int]:
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    """SIGTERM, and SIGKILL if it has not ended within 15 s."""
-    if process and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass

@@ -18,6 +18,17 @@ from tests.support.polling import free_port, wait_for
 REPO = Path(settings.BASE_DIR)
 
 
+def stop_process(process: subprocess.Popen | None, timeout: float = 15) -> None:
+    """SIGTERM, and SIGKILL if it has not ended within `timeout` seconds."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class RedisServer:
     def __init__(self, folder: Path):
         if shutil.which("redis-server") is None:
