@@ -1,5 +1,6 @@
 """Writing and verifying the append-only, hash-chained audit trail."""
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,8 +61,9 @@ def record_event(
     object_type: str = "",
     object_id: str = "",
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append one event in the caller's transaction. Never put a secret into `details`.
+) -> int:
+    """Append one event in the caller's transaction and return its id. Never put a secret into
+    `details`.
 
     One INSERT, with no lock and no read of the chain: the sealer (core.sealer) gives the event
     its `seq`, `prev_hash` and `hash` once its transaction committed. On SQLite, with
@@ -69,24 +71,22 @@ def record_event(
     same transaction, which already holds the database's only write lock."""
     if obj is not None:
         object_type, object_id = object_ref(obj)
-    event = AuditEvent(
-        occurred_at=timezone.now(),
-        actor=actor if actor is not None and actor.pk else None,
-        actor_username=actor.get_username() if actor is not None and actor.pk else "system",
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        details=details or {},
+    actor_id, actor_username = (
+        (actor.pk, actor.get_username())
+        if actor is not None and actor.pk is not None
+        else (None, "system")
     )
+    row = [timezone.now(), actor_id, actor_username, action, object_type, object_id, details or {}]
     if settings.AUDIT_SEAL_INLINE and connection.vendor == "sqlite":
         # Outside a transaction this opens one (reading the head and inserting go together);
         # inside the caller's, no savepoint.
+        event = AuditEvent(**dict(zip(_INSERT_COLUMNS[:7], row, strict=True)))
         with transaction.atomic(savepoint=False):
             seal_event_inline(event)
-            _insert(event)
-    else:
-        _insert(event)
-    return event
+            return _insert([*row, event.seq, event.prev_hash, event.hash])
+    # No model instance: this runs inside every writer's transaction, and building one costs
+    # about as much as the INSERT's own Python.
+    return _insert([*row, None, None, None])
 
 
 def record_events(
@@ -139,35 +139,24 @@ _INSERT_COLUMNS = (
 )
 
 
-def _insert(event: AuditEvent) -> None:
-    """The event's INSERT, written out: the same row Model.save would write, without building
-    the query each time (record_event runs inside every writer's transaction)."""
-    ops = connection.ops
-    details = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    sql = (
-        f"INSERT INTO {ops.quote_name(AuditEvent._meta.db_table)} "  # noqa: S608
-        f"({', '.join(_INSERT_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s, {details}, %s, %s, %s)"
-    )
-    returning = connection.features.can_return_columns_from_insert
-    if returning:
-        sql += " RETURNING id"
-    params = [
-        ops.adapt_datetimefield_value(event.occurred_at),
-        event.actor_id,
-        event.actor_username,
-        event.action,
-        event.object_type,
-        event.object_id,
-        json.dumps(event.details),
-        event.seq,
-        event.prev_hash,
-        event.hash,
-    ]
+def _insert(row: list) -> int:
+    """The event's INSERT (the values of _INSERT_COLUMNS, in order), written out: the same row
+    Model.save would write, without building the query each time."""
+    row[0] = connection.ops.adapt_datetimefield_value(row[0])
+    row[6] = json.dumps(row[6])
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        event.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-    event._state.adding = False
-    event._state.db = connection.alias
+        cursor.execute(_insert_sql(connection.vendor), row)
+        return cursor.fetchone()[0]
+
+
+@functools.cache
+def _insert_sql(vendor: str) -> str:
+    details = "%s::jsonb" if vendor == "postgresql" else "%s"
+    return (
+        f"INSERT INTO {connection.ops.quote_name(AuditEvent._meta.db_table)} "  # noqa: S608
+        f"({', '.join(_INSERT_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s, {details}, %s, %s, %s) "
+        "RETURNING id"  # PostgreSQL and SQLite (3.35 and later) both have it
+    )
 
 
 # Showing events in words ----------------------------------------------------------------------

@@ -43,7 +43,8 @@ def deferred(settings):
     return settings
 
 
-def write(n: int, action: str = "test.happened") -> list[AuditEvent]:
+def write(n: int, action: str = "test.happened") -> list[int]:
+    """The ids of n new events."""
     return [
         record_event(actor=None, action=action, object_type="t", object_id=str(i), details={"i": i})
         for i in range(n)
@@ -59,11 +60,11 @@ def seqs_by_id() -> list[tuple[int, int | None]]:
 
 def test_recording_an_event_is_one_insert_and_leaves_it_unsealed(db, deferred):
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        event = record_event(actor=None, action="test.one", object_type="t", object_id="1")
+        event_id = record_event(actor=None, action="test.one", object_type="t", object_id="1")
     statements = [q["sql"] for q in queries.captured_queries]
     assert len(statements) == 1, statements
     assert statements[0].startswith('INSERT INTO "core_auditevent"')
-    event.refresh_from_db()
+    event = AuditEvent.objects.get(pk=event_id)
     assert (event.seq, event.prev_hash, event.hash) == (None, None, None)
 
 
@@ -150,7 +151,7 @@ def test_an_event_committed_after_a_higher_id_is_sealed_before_it_never_skipped(
     def slow_writer():
         try:
             with transaction.atomic():
-                ids["slow"] = write(1, "test.slow")[0].pk
+                ids["slow"] = write(1, "test.slow")[0]
                 inserted.set()
                 commit_now.wait(10)
             committed.set()
@@ -160,7 +161,7 @@ def test_an_event_committed_after_a_higher_id_is_sealed_before_it_never_skipped(
     thread = threading.Thread(target=slow_writer)
     thread.start()
     assert inserted.wait(10)
-    ids["fast"] = write(1, "test.fast")[0].pk  # a higher id, committed first
+    ids["fast"] = write(1, "test.fast")[0]  # a higher id, committed first
     assert ids["fast"] > ids["slow"]
 
     assert seal_pending().sealed == 0  # the lower id may still come: the sealer waits
