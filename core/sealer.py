@@ -302,8 +302,9 @@ def _write_seals(rows: list[tuple[int, str, str, int]]) -> None:
     """The one place sealed fields are written, and only on rows still unsealed."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # One statement per batch, its values as four arrays: a short query psycopg can
-            # keep prepared, instead of one with four placeholders per event to parse each time.
+            # One statement per batch, its values as four arrays (sent binary: %b): a short
+            # query psycopg can keep prepared, instead of one with four placeholders per event
+            # that it parsed again for each batch.
             seqs, prevs, hashes, ids = (list(column) for column in zip(*rows, strict=True))
             cursor.execute(
                 f"UPDATE {_table()} AS e SET seq = v.seq, prev_hash = v.prev, hash = v.hash "  # noqa: S608
