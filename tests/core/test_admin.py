@@ -152,6 +152,83 @@ def test_changing_a_terminal_in_the_admin_leaves_its_status_and_location_alone(
     )
 
 
+def _add_terminal(client, cabinet, operator, **values):
+    return client.post(
+        admin_url(Terminal, "add"),
+        {
+            "asset_tag": "NW-0042",
+            "serial_number": "",
+            "hostname": "",
+            "model_name": "",
+            "location": cabinet.pk,
+            "custodian": operator.pk,
+            "notes": "",
+            **values,
+        },
+    )
+
+
+@pytest.mark.parametrize("typed", ["nw-0043", "ＮＷ－００４３", " NW-0043 "])
+def test_the_admin_stores_an_asset_tag_as_the_pages_do(admin_client, cabinet, operator, typed):
+    response = _add_terminal(admin_client, cabinet, operator, asset_tag=typed)
+
+    assert response.status_code == 302, response.content.decode()
+    assert list(Terminal.objects.values_list("asset_tag", flat=True)) == ["NW-0043"]
+
+
+@pytest.mark.parametrize(
+    ("field", "typed", "message"),
+    [
+        ("asset_tag", "NW/1", "no slash (/)"),
+        ("asset_tag", "...", "not only dots"),
+        ("asset_tag", "nw-0001", "already exists"),
+        ("hostname", "bad_host!", "Enter a valid hostname"),
+    ],
+)
+def test_the_admin_refuses_a_terminal_the_services_refuse_with_a_form_error(
+    admin_client, cabinet, operator, field, typed, message
+):
+    make_terminal(location=cabinet, asset_tag="NW-0001")
+    admin_client.cookies["django_language"] = "en"
+
+    with nothing_written(Terminal, AuditEvent):
+        response = _add_terminal(admin_client, cabinet, operator, **{field: typed})
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field]
+    assert message in " ".join(errors[field]), errors
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored", "message"),
+    [("ｃ-0007", "C-0007", None), ("C/7", None, "no slash (/)"), ("..", None, "not only dots")],
+)
+def test_the_admin_stores_a_card_number_as_the_pages_do_or_says_why_not(
+    admin_client, cabinet, typed, stored, message
+):
+    admin_client.cookies["django_language"] = "en"
+    response = admin_client.post(
+        admin_url(AccessCard, "add"),
+        {
+            "card_number": typed,
+            "kind": AccessCard.Kind.values[0],
+            "location": cabinet.pk,
+            "terminal": "",
+            "notes": "",
+        },
+    )
+
+    if stored:
+        assert response.status_code == 302, response.content.decode()
+        assert list(AccessCard.objects.values_list("card_number", flat=True)) == [stored]
+    else:
+        assert response.status_code == 200
+        assert not AccessCard.objects.exists()
+        errors = response.context["adminform"].form.errors
+        assert message in " ".join(errors["card_number"]), errors
+
+
 def test_adding_a_location_in_the_admin_computes_its_place_in_the_tree(
     admin_client, site, operator
 ):
