@@ -1,7 +1,10 @@
 """Personas (one per role, plus a contractor of another company) and a small inventory."""
 
 import os
+import threading
+import time
 import uuid
+import warnings
 
 import pytest
 from django.test import Client
@@ -34,6 +37,45 @@ def pytest_collection_modifyitems(config, items):
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's, and before it drops the test database (PostgreSQL): wait a little for
+    other sessions on it to end (a live server's request thread closes its connection only once
+    the browser has hung up), then name any that remain, instead of the bare "1 other session"
+    of a failed DROP DATABASE."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock():
+        others = _other_sessions(connection, wait_seconds=5)
+        connection.close()
+    if others:
+        warnings.warn(
+            "sessions still on the test database at its teardown: " + "; ".join(others),
+            stacklevel=1,
+        )
+
+
+def _other_sessions(connection, *, wait_seconds: float) -> list[str]:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT pid, application_name, client_port, backend_start, state, "
+                "left(query, 200) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            rows = cursor.fetchall()
+        if not rows or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    threads = ", ".join(sorted(t.name for t in threading.enumerate()))
+    return [f"{row!r} (threads of this process: {threads})" for row in rows]
 
 
 @pytest.fixture(autouse=True, scope="session")
