@@ -1,6 +1,9 @@
 """Personas (one per role, plus a contractor of another company) and a small inventory."""
 
+import gc
 import os
+import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -61,6 +64,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 def _other_sessions(connection, *, wait_seconds: float) -> list[str]:
+    # A thread that ended without closing its connection leaves it to the garbage collector.
+    gc.collect()
     deadline = time.monotonic() + wait_seconds
     while True:
         with connection.cursor() as cursor:
@@ -75,7 +80,20 @@ def _other_sessions(connection, *, wait_seconds: float) -> list[str]:
             break
         time.sleep(0.1)
     threads = ", ".join(sorted(t.name for t in threading.enumerate()))
-    return [f"{row!r} (threads of this process: {threads})" for row in rows]
+    return [f"{row!r}, {_process_of(row[2])} (threads here: {threads})" for row in rows]
+
+
+def _process_of(client_port: int | None) -> str:
+    """Which process holds the session's end of the connection (this one, or a child)."""
+    if client_port is None or not shutil.which("ss"):
+        return "process unknown"
+    found = subprocess.run(
+        ["ss", "-Htnp", f"sport = :{client_port}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"{found or 'no socket found'} (this process is {os.getpid()})"
 
 
 @pytest.fixture(autouse=True, scope="session")
