@@ -45,6 +45,9 @@ def live_env(folder: Path, redis_url: str, **extra: str) -> dict[str, str]:
         "CHECKOUT_STUCK_SECONDS": "5",
         "CHECKOUT_SWEEP_SECONDS": "2",
         "RETIRED_ACCOUNTS_SWEEP_SECONDS": "2",
+        # A sealer killed while it holds the lease (it may be waiting at a gap) holds up the
+        # sealing only this long; 30 s by default would outlast a test.
+        "AUDIT_SEAL_LEASE_SECONDS": "3",
     }
     values.update(extra)
     return service_env(folder, redis_url, **values)
