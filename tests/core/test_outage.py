@@ -208,6 +208,8 @@ def test_a_broker_that_never_answers_fails_a_publish_within_its_socket_timeout(d
             sent = enqueue("core.tasks.ping", "hello")
             took = time.monotonic() - started
     finally:
+        # close() alone does not wake the thread blocked in accept(); shutdown() does.
+        server.shutdown(socket.SHUT_RDWR)
         server.close()
         for conn in held:
             conn.close()

@@ -117,6 +117,8 @@ def _serve_garbage():
 def garbage_port():
     server = _serve_garbage()
     yield server.getsockname()[1]
+    # close() alone does not wake the thread blocked in accept(); shutdown() does.
+    server.shutdown(socket.SHUT_RDWR)
     server.close()
 
 
