@@ -49,12 +49,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     the browser has hung up), then name any that remain, instead of the bare "1 other session"
     of a failed DROP DATABASE."""
     yield
-    from django.db import connection
+    from django.db import DEFAULT_DB_ALIAS, connection, connections
 
     if connection.vendor != "postgresql":
         return
     with django_db_blocker.unblock():
         others = _other_sessions(connection, wait_seconds=5)
+        if others:
+            others += _close_stray_connections(connections[DEFAULT_DB_ALIAS])
         connection.close()
     if others:
         warnings.warn(
@@ -81,6 +83,21 @@ def _other_sessions(connection, *, wait_seconds: float) -> list[str]:
         time.sleep(0.1)
     threads = ", ".join(sorted(t.name for t in threading.enumerate()))
     return [f"{row!r}, {_process_of(row[2])} (threads here: {threads})" for row in rows]
+
+
+def _close_stray_connections(main) -> list[str]:
+    """The database wrappers of this process, other than the test thread's, that still hold a
+    connection: named by the thread that opened them, then closed, so that the drop goes on."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    threads = {thread.ident: thread.name for thread in threading.enumerate()}
+    found = []
+    for wrapper in gc.get_objects():
+        if isinstance(wrapper, BaseDatabaseWrapper) and wrapper is not main and wrapper.connection:
+            opener = threads.get(wrapper._thread_ident, "a thread that has ended")
+            found.append(f"a connection of this process opened in {opener}")
+            wrapper.connection.close()
+    return found
 
 
 def _process_of(client_port: int | None) -> str:
