@@ -93,7 +93,12 @@ def _close_stray_connections(main) -> list[str]:
     threads = {thread.ident: thread.name for thread in threading.enumerate()}
     found = []
     for wrapper in gc.get_objects():
-        if isinstance(wrapper, BaseDatabaseWrapper) and wrapper is not main and wrapper.connection:
+        # type(), not isinstance(): the heap holds dead weak proxies, which raise when asked.
+        if (
+            issubclass(type(wrapper), BaseDatabaseWrapper)
+            and wrapper is not main
+            and wrapper.connection
+        ):
             opener = threads.get(wrapper._thread_ident, "a thread that has ended")
             found.append(f"a connection of this process opened in {opener}")
             wrapper.connection.close()
