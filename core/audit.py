@@ -142,10 +142,10 @@ _INSERT_COLUMNS = (
 def _insert(row: list) -> int:
     """The event's INSERT (the values of _INSERT_COLUMNS, in order), written out: the same row
     Model.save would write, without building the query each time."""
-    row[0] = connection.ops.adapt_datetimefield_value(row[0])
-    row[6] = json.dumps(row[6])
+    occurred_at, *middle, details = row[:7]
+    params = [connection.ops.adapt_datetimefield_value(occurred_at), *middle, json.dumps(details)]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), row)
+        cursor.execute(_insert_sql(connection.vendor), [*params, *row[7:]])
         return cursor.fetchone()[0]
 
 
