@@ -254,7 +254,7 @@ def run_pass(args, folder: Path) -> int:
         )
 
         # The floor's rows are left unsealed: sealing them measures the sealer alone.
-        pending = AuditEvent.objects.filter(seq__isnull=True).count()
+        pending = unsealed_backlog().count
         start = time.perf_counter()
         sealed = seal_pending().sealed
         seal_seconds = time.perf_counter() - start
@@ -268,7 +268,7 @@ def run_pass(args, folder: Path) -> int:
         checked, broken = verify_chain(seal=False)
         verify_seconds = time.perf_counter() - start
         checkpoints = AuditCheckpoint.objects.count()
-        left = AuditEvent.objects.filter(seq__isnull=True).count()
+        left = unsealed_backlog().count
         machine = machine_description(args.only, external, load_at_start)
 
     problems = []

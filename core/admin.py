@@ -13,6 +13,8 @@ from core.models import (
     ApiToken,
     AuditCheckpoint,
     AuditEvent,
+    AuditSeal,
+    AuditSealGap,
     Lease,
     Organization,
     OutboxTask,
@@ -106,6 +108,20 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "prev_hash",
         "hash",
     )
+    readonly_fields = fields
+
+
+@admin.register(AuditSeal)
+class AuditSealAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "event", "hash")
+    fields = ("seq", "event", "prev_hash", "hash")
+    readonly_fields = fields
+
+
+@admin.register(AuditSealGap)
+class AuditSealGapAdmin(ReadOnlyAdmin):
+    list_display = ("first_id", "last_id", "transactions")
+    fields = list_display
     readonly_fields = fields
 
 

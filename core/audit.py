@@ -25,6 +25,7 @@ from core.sealer import (  # noqa: F401  (the trail's API is here, the machinery
     seal_pending,
     unsealed_backlog,
     verify_chain,
+    write_seals,
 )
 
 StrOrPromise = str | Promise
@@ -66,9 +67,9 @@ def record_event(
     `details`.
 
     One INSERT, with no lock and no read of the chain: the sealer (core.sealer) gives the event
-    its `seq`, `prev_hash` and `hash` once its transaction committed. On SQLite, with
-    AUDIT_SEAL_INLINE (its default there), the event is sealed before the INSERT instead, in the
-    same transaction, which already holds the database's only write lock."""
+    its seal (`seq`, `prev_hash`, `hash`) once its transaction committed. On SQLite, with
+    AUDIT_SEAL_INLINE (its default there), the event is sealed along with the INSERT instead, in
+    the same transaction, which already holds the database's only write lock."""
     if obj is not None:
         object_type, object_id = object_ref(obj)
     actor_id, actor_username = (
@@ -78,15 +79,17 @@ def record_event(
     )
     row = [timezone.now(), actor_id, actor_username, action, object_type, object_id, details or {}]
     if settings.AUDIT_SEAL_INLINE and connection.vendor == "sqlite":
-        # Outside a transaction this opens one (reading the head and inserting go together);
-        # inside the caller's, no savepoint.
-        event = AuditEvent(**dict(zip(_INSERT_COLUMNS[:7], row, strict=True)))
+        # Outside a transaction this opens one (reading the head, inserting the event and its
+        # seal go together); inside the caller's, no savepoint.
+        event = AuditEvent(**dict(zip(_INSERT_COLUMNS, row, strict=True)))
         with transaction.atomic(savepoint=False):
-            seal_event_inline(event)
-            return _insert([*row, event.seq, event.prev_hash, event.hash])
+            seq, prev_hash, digest = seal_event_inline(event)
+            event_id = _insert(row)
+            write_seals([(seq, prev_hash, digest, event_id)])
+            return event_id
     # No model instance: this runs inside every writer's transaction, and building one costs
     # about as much as the INSERT's own Python.
-    return _insert([*row, None, None, None])
+    return _insert(row)
 
 
 def record_events(
@@ -114,7 +117,8 @@ def record_events(
     if not rows:
         return rows
     with transaction.atomic(savepoint=False):
-        if settings.AUDIT_SEAL_INLINE and connection.vendor == "sqlite":
+        inline = settings.AUDIT_SEAL_INLINE and connection.vendor == "sqlite"
+        if inline:
             seal_event_inline(rows[0])
             for previous, event in itertools.pairwise(rows):
                 assert previous.seq is not None, "sealed just above"
@@ -122,7 +126,14 @@ def record_events(
                 event.hash = event.compute_hash()
         # bulk_create, not save(): the append-only guard is on save() and delete().
         AuditEvent.objects.bulk_create(rows)
+        if inline:
+            write_seals([_seal_of(event) for event in rows])
     return rows
+
+
+def _seal_of(event: AuditEvent) -> tuple[int, str, str, int]:
+    assert event.seq and event.prev_hash and event.hash and event.pk, "sealed and inserted"
+    return event.seq, event.prev_hash, event.hash, event.pk
 
 
 _INSERT_COLUMNS = (
@@ -133,19 +144,16 @@ _INSERT_COLUMNS = (
     "object_type",
     "object_id",
     "details",
-    "seq",
-    "prev_hash",
-    "hash",
 )
 
 
 def _insert(row: list) -> int:
     """The event's INSERT (the values of _INSERT_COLUMNS, in order), written out: the same row
     Model.save would write, without building the query each time."""
-    occurred_at, *middle, details = row[:7]
+    occurred_at, *middle, details = row
     params = [connection.ops.adapt_datetimefield_value(occurred_at), *middle, json.dumps(details)]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), [*params, *row[7:]])
+        cursor.execute(_insert_sql(connection.vendor), params)
         return cursor.fetchone()[0]
 
 
@@ -154,7 +162,7 @@ def _insert_sql(vendor: str) -> str:
     details = "%s::jsonb" if vendor == "postgresql" else "%s"
     return (
         f"INSERT INTO {connection.ops.quote_name(AuditEvent._meta.db_table)} "  # noqa: S608
-        f"({', '.join(_INSERT_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s, {details}, %s, %s, %s) "
+        f"({', '.join(_INSERT_COLUMNS)}) VALUES (%s, %s, %s, %s, %s, %s, {details}) "
         "RETURNING id"  # PostgreSQL and SQLite (3.35 and later) both have it
     )
 

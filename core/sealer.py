@@ -2,8 +2,9 @@
 sequencer and signed tree heads).
 
 `core.audit.record_event` only INSERTs an event, in the caller's transaction, with no lock and
-no read of the chain: its `seq`, `prev_hash` and `hash` stay empty. The sealer gives the
-committed events their place in the chain, in id order, a batch per short transaction:
+no read of the chain. The sealer gives the committed events their place in the chain (a seal:
+`seq`, `prev_hash`, `hash`, a row of AuditSeal; the event's own row is never written again), in
+id order, a batch per short transaction:
 
 - One sealer at a time: a lease row (`Lease`, core.leases) taken with an UPDATE that only succeeds
   once it expired (or for its holder); on PostgreSQL each batch also takes a transaction-level
@@ -25,6 +26,10 @@ committed events their place in the chain, in id order, a batch per short transa
   database role must see the writers' sessions (the same role, or pg_read_all_stats). On
   SQLite no writer is open beside the sealer (its transaction holds the database's only write
   lock): every gap is settled.
+- Where the next batch starts: after the highest id sealed. An id the chain went past unseen is
+  kept as a gap (AuditSealGap) with the sessions open just after the batch read (whoever still
+  holds such an id is among them); each batch reads the gaps' ids again, seals what committed,
+  and forgets a gap once none of its sessions was open when the batch began.
 - Every AUDIT_CHECKPOINT_EVENTS events or AUDIT_CHECKPOINT_SECONDS the sealer signs the head
   (`AuditCheckpoint`), commits it, then sends it to the witnesses outside the database (a file
   of JSON lines, syslog, an HTTP endpoint). A witness that fails is recorded on the checkpoint
@@ -55,12 +60,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
-from django.db.models import Count, Min
+from django.db import connection, models, transaction
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from core.leases import default_holder, lease_release, lease_take
-from core.models import AuditCheckpoint, AuditEvent, event_hash
+from core.models import AuditCheckpoint, AuditEvent, AuditSeal, AuditSealGap, event_hash
 
 logger = logging.getLogger("core.audit")
 
@@ -179,28 +184,31 @@ def release_lease(holder: str) -> None:
 
 
 def chain_head() -> tuple[int, int, str]:
-    """(id, seq, hash) of the last sealed event; (0, 0, GENESIS_HASH) for an empty chain."""
-    head = (
-        AuditEvent.objects.filter(seq__isnull=False)
-        .order_by("-seq")
-        .values_list("id", "seq", "hash")
-        .first()
-    )
-    return head if head is not None else (0, 0, GENESIS_HASH)  # type: ignore[return-value]
-
-
-def seal_event_inline(event: AuditEvent) -> None:
-    """Give an event about to be inserted its place at the head (SQLite, inside the writer's
-    transaction, which holds the database's only write lock)."""
+    """(highest event id sealed, seq, hash) of the chain's head; (0, 0, GENESIS_HASH) for an
+    empty chain. Every id up to the first is sealed or recorded in a gap (AuditSealGap)."""
+    seals = _table(AuditSeal)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT seq, hash FROM {_table()} WHERE seq IS NOT NULL "  # noqa: S608
+            f"SELECT (SELECT MAX(event_id) FROM {seals}), seq, hash FROM {seals} "  # noqa: S608
             "ORDER BY seq DESC LIMIT 1"
+        )
+        head = cursor.fetchone()
+    return head if head is not None else (0, 0, GENESIS_HASH)
+
+
+def seal_event_inline(event: AuditEvent) -> tuple[int, str, str]:
+    """Give an event about to be inserted its place at the head (SQLite, inside the writer's
+    transaction, which holds the database's only write lock): its (seq, prev_hash, hash), for
+    the caller to write as its seal."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT seq, hash FROM {_table(AuditSeal)} ORDER BY seq DESC LIMIT 1"  # noqa: S608
         )
         head = cursor.fetchone()
     seq, prev = head if head is not None else (0, GENESIS_HASH)
     event.seq, event.prev_hash = seq + 1, prev
     event.hash = event.compute_hash()
+    return event.seq, event.prev_hash, event.hash
 
 
 def _open_transactions() -> set[tuple[int, datetime]]:
@@ -244,6 +252,7 @@ def _seal_batch(batch_size: int, settled_below: int = 0) -> tuple[int, _Blocked 
     what blocks the rest when a gap in the ids stopped it (see the module's docstring)."""
     postgres = connection.vendor == "postgresql"
     blocked = None
+    open_before: set[tuple[int, datetime]] = set()
     with transaction.atomic():
         if postgres:
             open_before = _open_transactions()  # first: see the module's docstring
@@ -251,18 +260,20 @@ def _seal_batch(batch_size: int, settled_below: int = 0) -> tuple[int, _Blocked 
                 cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_SEAL_LOCK_KEY])
                 if not cursor.fetchone()[0]:
                     return 0, None
-        head_id, seq, prev = chain_head()
+        through, seq, prev = chain_head()
         columns = ", ".join(("id", _occurred_at_column(), *_EVENT_FIELDS[2:]))
-        candidates = _rows(
-            f"SELECT {columns} FROM {_table()} "  # noqa: S608
-            "WHERE seq IS NULL ORDER BY id LIMIT %s",
-            [batch_size],
+        # Events committed late inside a gap the chain went past: sealed first, after higher ids.
+        late = _late_events(columns, open_before)
+        candidates = late + _rows(
+            f"SELECT {columns} FROM {_table()} WHERE id > %s ORDER BY id LIMIT %s",  # noqa: S608
+            [through, batch_size],
         )
         if not candidates:
             return 0, None
         grace_start = timezone.now() - timedelta(seconds=settings.AUDIT_SEAL_GRACE_SECONDS)
         rows = []
-        last_id = head_id
+        gaps = []
+        last_id = through
         for event_id, occurred_at, actor, action, object_type, object_id, details in candidates:
             if event_id < last_id:
                 logger.warning(
@@ -271,14 +282,15 @@ def _seal_batch(batch_size: int, settled_below: int = 0) -> tuple[int, _Blocked 
                     event_id,
                     last_id,
                 )
-            elif (
-                postgres
-                and event_id != last_id + 1
-                and event_id > settled_below
-                and datetime.fromisoformat(occurred_at) >= grace_start
-            ):
-                blocked = _Blocked(frozenset(open_before), candidates[-1][0])
-                break
+            elif event_id != last_id + 1:
+                if (
+                    postgres
+                    and event_id > settled_below
+                    and datetime.fromisoformat(occurred_at) >= grace_start
+                ):
+                    blocked = _Blocked(frozenset(open_before), candidates[-1][0])
+                    break
+                gaps.append((last_id + 1, event_id - 1))
             seq += 1
             digest = event_hash(
                 seq=seq,
@@ -294,28 +306,54 @@ def _seal_batch(batch_size: int, settled_below: int = 0) -> tuple[int, _Blocked 
             prev = digest
             last_id = max(last_id, event_id)
         if rows:
-            _write_seals(rows)
+            write_seals(rows)
+        if gaps and postgres:
+            # Whoever holds an id in a gap and has not ended yet is open now: the gap is
+            # settled once all of these ended (SQLite has no other writer: a gap there is an
+            # id rolled back).
+            holders = [[pid, started.isoformat()] for pid, started in _open_transactions()]
+            AuditSealGap.objects.bulk_create(
+                AuditSealGap(first_id=first, last_id=last, transactions=holders)
+                for first, last in gaps
+            )
         return len(rows), blocked
 
 
-def _write_seals(rows: list[tuple[int, str, str, int]]) -> None:
-    """The one place sealed fields are written, and only on rows still unsealed."""
+def _late_events(columns: str, open_now: set[tuple[int, datetime]]) -> list[tuple]:
+    """The unsealed events inside the recorded gaps, in id order; deletes each gap whose
+    sessions had all ended before this batch began (what they committed is visible now and is
+    in the list)."""
+    gaps = list(AuditSealGap.objects.values_list("pk", "first_id", "last_id", "transactions"))
+    if not gaps:
+        return []
+    open_keys = {(pid, started.isoformat()) for pid, started in open_now}
+    settled = [pk for pk, _, _, holders in gaps if not {tuple(h) for h in holders} & open_keys]
+    within = " OR ".join("e.id BETWEEN %s AND %s" for _ in gaps)
+    late = _rows(
+        f"SELECT {columns} FROM {_table()} AS e WHERE ({within}) AND NOT EXISTS "  # noqa: S608
+        f"(SELECT 1 FROM {_table(AuditSeal)} AS s WHERE s.event_id = e.id) ORDER BY e.id",
+        [bound for _, first, last, _ in gaps for bound in (first, last)],
+    )
+    AuditSealGap.objects.filter(pk__in=settled).delete()
+    return late
+
+
+def write_seals(rows: list[tuple[int, str, str, int]]) -> None:
+    """The one place seals are written: (seq, prev_hash, hash, event id) each."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One statement per batch, its values as four arrays (sent binary: %b): a short
             # query psycopg can keep prepared, instead of one with four placeholders per event
             # that it parsed again for each batch.
-            seqs, prevs, hashes, ids = (list(column) for column in zip(*rows, strict=True))
             cursor.execute(
-                f"UPDATE {_table()} AS e SET seq = v.seq, prev_hash = v.prev, hash = v.hash "  # noqa: S608
-                "FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[], %b::bigint[]) "
-                "AS v (seq, prev, hash, id) WHERE e.id = v.id AND e.seq IS NULL",
-                [seqs, prevs, hashes, ids],
+                f"INSERT INTO {_table(AuditSeal)} (seq, prev_hash, hash, event_id) "  # noqa: S608
+                "SELECT * FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[], %b::bigint[])",
+                [list(column) for column in zip(*rows, strict=True)],
             )
         else:
             cursor.executemany(
-                f"UPDATE {_table()} SET seq = %s, prev_hash = %s, hash = %s "  # noqa: S608
-                "WHERE id = %s AND seq IS NULL",
+                f"INSERT INTO {_table(AuditSeal)} (seq, prev_hash, hash, event_id) "  # noqa: S608
+                "VALUES (%s, %s, %s, %s)",
                 rows,
             )
 
@@ -327,8 +365,8 @@ def _occurred_at_column() -> str:
     return "occurred_at"
 
 
-def _table() -> str:
-    return connection.ops.quote_name(AuditEvent._meta.db_table)
+def _table(model: type[models.Model] = AuditEvent) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
@@ -396,7 +434,13 @@ def seal_pending(*, holder: str | None = None, max_batches: int | None = None) -
 
 def unsealed_backlog() -> Backlog:
     """How many events wait for the sealer, and the oldest one's age in seconds."""
-    row = AuditEvent.objects.filter(seq__isnull=True).aggregate(n=Count("id"), t=Min("occurred_at"))
+    through, _, _ = chain_head()
+    within = Q(id__gt=through)
+    for first, last in AuditSealGap.objects.values_list("first_id", "last_id"):
+        within |= Q(id__range=(first, last))
+    row = AuditEvent.objects.filter(within, seal__isnull=True).aggregate(
+        n=Count("id"), t=Min("occurred_at")
+    )
     age = (timezone.now() - row["t"]).total_seconds() if row["t"] else 0.0
     return Backlog(row["n"], max(age, 0.0), age > settings.AUDIT_UNSEALED_ALERT_SECONDS)
 
@@ -586,12 +630,15 @@ def verify_chain(*, batch_size: int = 5000, seal: bool = True) -> tuple[int, Cha
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    columns = ", ".join(("seq", _occurred_at_column(), *_EVENT_FIELDS[2:], "prev_hash", "hash"))
+    columns = ", ".join(
+        ("s.seq", _occurred_at_column(), *_EVENT_FIELDS[2:], "s.prev_hash", "s.hash")
+    )
     last_seq = 0
     while True:
         batch = _rows(
-            f"SELECT {columns} FROM {_table()} WHERE seq > %s "  # noqa: S608
-            "ORDER BY seq LIMIT %s",
+            f"SELECT {columns} FROM {_table(AuditSeal)} AS s "  # noqa: S608
+            f"JOIN {_table()} AS e ON e.id = s.event_id WHERE s.seq > %s "
+            "ORDER BY s.seq LIMIT %s",
             [last_seq, batch_size],
         )
         if not batch:

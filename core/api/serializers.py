@@ -99,6 +99,10 @@ class OrganizationUpdateSerializer(serializers.Serializer):
 
 class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_username")
+    # The event's seal; null until the sealer reached it.
+    seq = serializers.IntegerField(read_only=True, allow_null=True)
+    prev_hash = serializers.CharField(read_only=True, allow_null=True)
+    hash = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = AuditEvent

@@ -1,7 +1,6 @@
 from typing import cast
 
 from django.contrib.auth import authenticate
-from django.db.models import F
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -187,8 +186,8 @@ class OrganizationViewSet(
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit trail, read-only (security officers and auditors)."""
 
-    # Events waiting for the sealer (no seq yet) are the newest: first, by id.
-    queryset = AuditEvent.objects.order_by(F("seq").desc(nulls_first=True), "-id")
+    # Newest first, as the audit trail page lists them (core.views.NEWEST_FIRST).
+    queryset = AuditEvent.objects.order_by("-id")
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter
     search_fields: list = []

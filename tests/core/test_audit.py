@@ -3,7 +3,7 @@ from django.db import connection
 from django.db.models import ProtectedError
 
 from core.audit import GENESIS_HASH, record_event, seal_pending, verify_chain
-from core.models import AuditEvent
+from core.models import AuditEvent, AuditSeal
 
 
 def write_events(n: int, actor=None):
@@ -39,7 +39,8 @@ def test_a_tampered_row_is_detected_at_its_sequence_number(db):
     events = write_events(4)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {AuditEvent._meta.db_table} SET details = %s WHERE seq = %s",
+            f"UPDATE {AuditEvent._meta.db_table} SET details = %s "
+            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
             ['{"i": 99}', events[2].seq],
         )
     checked, broken = verify_chain()
@@ -51,7 +52,11 @@ def test_a_tampered_row_is_detected_at_its_sequence_number(db):
 def test_a_deleted_row_is_detected(db):
     events = write_events(3)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE seq = %s", [events[1].seq])
+        cursor.execute(
+            f"DELETE FROM {AuditEvent._meta.db_table} "
+            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
+            [events[1].seq],
+        )
     checked, broken = verify_chain()
     assert (checked, broken.seq) == (1, events[1].seq)
 
@@ -68,6 +73,17 @@ def test_events_cannot_be_changed_or_deleted_through_the_orm(db):
     with pytest.raises(PermissionError):
         AuditEvent.objects.all().delete()
     assert AuditEvent.objects.get().action == "test.happened"
+    seal = AuditSeal.objects.get(event=event.pk)
+    seal.hash = "0" * 64
+    with pytest.raises(PermissionError):
+        seal.save()
+    with pytest.raises(PermissionError):
+        seal.delete()
+    with pytest.raises(PermissionError):
+        AuditSeal.objects.update(hash="0" * 64)
+    with pytest.raises(PermissionError):
+        AuditSeal.objects.all().delete()
+    assert verify_chain() == (1, None)
 
 
 def test_several_events_are_appended_in_one_insert_in_the_order_given(
@@ -77,7 +93,8 @@ def test_several_events_are_appended_in_one_insert_in_the_order_given(
 
     before_id = record_event(actor=None, action="test.before", object_type="test", object_id="0")
     objects = [AuditEvent(pk=i) for i in (11, 12, 13)]  # any saved model names an object
-    with django_assert_max_num_queries(2):  # the INSERT; on SQLite, inline, the head's read
+    # The INSERT; on SQLite, sealed inline, also the head's read and the seals' INSERT.
+    with django_assert_max_num_queries(3):
         written = record_events(
             actor=facilities,
             events=[("test.bulk", obj, {"n": i}) for i, obj in enumerate(objects)],

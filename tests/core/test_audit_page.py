@@ -132,7 +132,8 @@ def test_it_says_where_the_chain_breaks(english, auditor):
     events = list(AuditEvent.objects.filter(pk__in=ids).order_by("id"))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {AuditEvent._meta.db_table} SET details = %s WHERE seq = %s",
+            f"UPDATE {AuditEvent._meta.db_table} SET details = %s "
+            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
             ['{"forged": true}', events[2].seq],
         )
     page = english(auditor).get(AUDIT).content.decode()

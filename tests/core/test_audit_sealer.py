@@ -19,7 +19,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.audit import record_event, seal_pending, unsealed_backlog, verify_chain
-from core.models import AuditCheckpoint, AuditEvent, event_hash, event_hash_reference
+from core.models import (
+    AuditCheckpoint,
+    AuditEvent,
+    AuditSealGap,
+    event_hash,
+    event_hash_reference,
+)
 from core.sealer import (
     GENESIS_HASH,
     checkpoint_message,
@@ -176,6 +182,69 @@ def test_an_event_committed_after_a_higher_id_is_sealed_before_it_never_skipped(
     assert verify_chain() == (2, None)
 
 
+@pytest.mark.django_db(transaction=True)
+@postgresql_only
+def test_an_event_committed_past_the_grace_is_sealed_after_higher_ids_never_lost(settings, caplog):
+    """A transaction holds a lower id longer than AUDIT_SEAL_GRACE_SECONDS: the sealer goes on
+    past it, remembers the gap with the sessions that were open, and seals the event once it
+    commits, at the head of the chain; a gap whose id was rolled back is forgotten."""
+    settings.AUDIT_SIGNING_KEY = new_key()
+    settings.AUDIT_SEAL_GRACE_SECONDS = 0
+    settings.AUDIT_SEAL_WAIT_MS = 0
+    inserted, finish, finished = threading.Event(), threading.Event(), threading.Event()
+    outcome = {"commit": True}
+    ids: dict[str, int] = {}
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                ids["slow"] = write(1, "test.slow")[0]
+                inserted.set()
+                finish.wait(10)
+                if not outcome["commit"]:
+                    transaction.set_rollback(True)
+            finished.set()
+        finally:
+            connections.close_all()
+
+    def run_slow_writer(commit: bool) -> threading.Thread:
+        outcome["commit"], ids["fast"] = commit, 0
+        inserted.clear(), finish.clear(), finished.clear()
+        thread = threading.Thread(target=slow_writer)
+        thread.start()
+        assert inserted.wait(10)
+        ids["fast"] = write(1, "test.fast")[0]
+        return thread
+
+    def end(thread: threading.Thread) -> None:
+        finish.set()
+        assert finished.wait(10)
+        thread.join(timeout=10)
+
+    thread = run_slow_writer(commit=True)
+    assert seal_pending().sealed == 1  # the fast one: the slow one's gap is past the grace
+    gap = AuditSealGap.objects.get()  # from the first id (ids are not reset between tests)
+    assert gap.first_id <= ids["slow"] == gap.last_id
+    assert seal_pending().sealed == 0  # still open: the gap stays
+    assert AuditSealGap.objects.count() == 1
+
+    end(thread)
+    assert unsealed_backlog().count == 1
+    with caplog.at_level(logging.WARNING, logger="core.audit"):
+        assert seal_pending().sealed == 1
+    assert f"Audit event id {ids['slow']} is sealed after id {ids['fast']}" in caplog.text
+    assert AuditEvent.objects.get(pk=ids["slow"]).seq == 2  # after the higher id, never lost
+    assert not AuditSealGap.objects.exists()
+    assert unsealed_backlog().count == 0
+
+    thread = run_slow_writer(commit=False)
+    assert seal_pending().sealed == 1
+    end(thread)
+    assert seal_pending().sealed == 0
+    assert not AuditSealGap.objects.exists()  # rolled back: nothing to wait for any more
+    assert verify_chain() == (3, None)
+
+
 def test_a_second_sealer_does_nothing_while_the_first_holds_the_lease(db, deferred):
     write(2)
     assert take_lease("the-other-sealer")
@@ -321,8 +390,12 @@ def rewrite_history(from_seq: int) -> None:
                 object_type=object_type, object_id=object_id, details=details, prev_hash=prev,
             )  # fmt: skip
             cursor.execute(
-                "UPDATE core_auditevent SET details = %s, prev_hash = %s, hash = %s WHERE id = %s",
-                [json.dumps(details), prev, digest, event_id],
+                "UPDATE core_auditevent SET details = %s WHERE id = %s",
+                [json.dumps(details), event_id],
+            )
+            cursor.execute(
+                "UPDATE core_auditseal SET prev_hash = %s, hash = %s WHERE event_id = %s",
+                [prev, digest, event_id],
             )
             prev = digest
 
@@ -362,7 +435,11 @@ def test_events_removed_from_the_end_are_caught_by_the_last_checkpoint(db, defer
     write(4)
     seal_pending()
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM core_auditevent WHERE seq = 4")
+        cursor.execute(
+            "DELETE FROM core_auditevent "
+            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
+            [4],
+        )
     checked, broken = verify_chain(seal=False)
     assert (checked, broken.seq, broken.reason) == (3, 4, "event missing from the sequence")
 

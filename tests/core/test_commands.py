@@ -87,7 +87,11 @@ def test_verify_audit_chain_reports_every_event_on_an_intact_chain(operator, cab
 def test_verify_audit_chain_names_the_seq_of_a_row_changed_behind_its_back(operator, cabinet):
     seal_pending()
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE core_auditevent SET object_id = %s WHERE seq = %s", ["999", 3])
+        cursor.execute(
+            "UPDATE core_auditevent SET object_id = %s "
+            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
+            ["999", 3],
+        )
 
     with pytest.raises(CommandError, match="BROKEN at seq 3: content does not match") as exc:
         run("verify_audit_chain")
