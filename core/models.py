@@ -90,6 +90,21 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise PermissionError("audit events are append-only")
 
 
+class AppendOnlyModel(models.Model):
+    """A row of the audit trail: written once, never changed or deleted through the ORM."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError(f"{type(self).__name__} rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError(f"{type(self).__name__} rows are append-only")
+
+
 class AuditEventManager(models.Manager.from_queryset(AppendOnlyQuerySet)):  # type: ignore[misc]
     """Every event read with its place in the chain (`seq`, `prev_hash`, `hash` from its
     AuditSeal; None until sealed), so that readers filter, order and show them as columns."""
@@ -153,7 +168,7 @@ def event_hash_reference(**fields) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """One append-only event per state change. Written in the caller's transaction with one
     INSERT and nothing else; the sealer (core.sealer) gives it its place in the chain once
     committed, as a row of its own (AuditSeal), so that sealing never rewrites the event."""
@@ -205,14 +220,6 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq or '-'} {self.action} {self.object_type}:{self.object_id}"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("audit events are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("audit events are append-only")
-
     def compute_hash(self) -> str:
         assert self.seq is not None and self.prev_hash is not None, "the event is not sealed"
         return event_hash(
@@ -227,7 +234,7 @@ class AuditEvent(models.Model):
         )
 
 
-class AuditSeal(models.Model):
+class AuditSeal(AppendOnlyModel):
     """An event's place in the chain: its sequence number, the previous event's hash and its
     own. Written by the sealer alone, once, as a row of its own: a seal is a narrow INSERT, where
     an UPDATE of the event would write the whole event again with every index of its table
@@ -258,14 +265,6 @@ class AuditSeal(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.hash[:12]}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise PermissionError("audit seals are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionError("audit seals are append-only")
 
 
 class AuditSealGap(models.Model):

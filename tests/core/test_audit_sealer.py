@@ -145,40 +145,51 @@ def test_an_event_rolled_back_leaves_a_gap_the_sealer_does_not_wait_for(db, defe
     assert verify_chain() == (2, None)
 
 
+class SlowWriter:
+    """A writer in a thread of its own whose transaction holds a new event's id (a lower one
+    than any written after it) until `end` commits or rolls it back."""
+
+    def __init__(self, *, commit: bool = True):
+        self.commit = commit
+        self.inserted, self.finish, self.finished = (threading.Event() for _ in range(3))
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+        assert self.inserted.wait(10)
+
+    def _run(self) -> None:
+        try:
+            with transaction.atomic():
+                self.event_id = write(1, "test.slow")[0]
+                self.inserted.set()
+                self.finish.wait(10)
+                transaction.set_rollback(not self.commit)
+            self.finished.set()
+        finally:
+            connections.close_all()
+
+    def end(self) -> None:
+        self.finish.set()
+        assert self.finished.wait(10)
+        self.thread.join(timeout=10)
+
+
 @pytest.mark.django_db(transaction=True)
 @postgresql_only
 def test_an_event_committed_after_a_higher_id_is_sealed_before_it_never_skipped(settings):
     """The lower id's transaction commits last: the sealer waits for it, then seals both in id
     order."""
     settings.AUDIT_SIGNING_KEY = new_key()
-    inserted, commit_now, committed = threading.Event(), threading.Event(), threading.Event()
-    ids: dict[str, int] = {}
-
-    def slow_writer():
-        try:
-            with transaction.atomic():
-                ids["slow"] = write(1, "test.slow")[0]
-                inserted.set()
-                commit_now.wait(10)
-            committed.set()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=slow_writer)
-    thread.start()
-    assert inserted.wait(10)
-    ids["fast"] = write(1, "test.fast")[0]  # a higher id, committed first
-    assert ids["fast"] > ids["slow"]
+    slow = SlowWriter()
+    fast = write(1, "test.fast")[0]  # a higher id, committed first
+    assert fast > slow.event_id
 
     assert seal_pending().sealed == 0  # the lower id may still come: the sealer waits
-    assert AuditEvent.objects.get(pk=ids["fast"]).seq is None
+    assert AuditEvent.objects.get(pk=fast).seq is None
 
-    commit_now.set()
-    assert committed.wait(10)
-    thread.join(timeout=10)
+    slow.end()
     assert seal_pending().sealed == 2
-    assert AuditEvent.objects.get(pk=ids["slow"]).seq == 1
-    assert AuditEvent.objects.get(pk=ids["fast"]).seq == 2
+    assert AuditEvent.objects.get(pk=slow.event_id).seq == 1
+    assert AuditEvent.objects.get(pk=fast).seq == 2
     assert verify_chain() == (2, None)
 
 
@@ -191,55 +202,29 @@ def test_an_event_committed_past_the_grace_is_sealed_after_higher_ids_never_lost
     settings.AUDIT_SIGNING_KEY = new_key()
     settings.AUDIT_SEAL_GRACE_SECONDS = 0
     settings.AUDIT_SEAL_WAIT_MS = 0
-    inserted, finish, finished = threading.Event(), threading.Event(), threading.Event()
-    outcome = {"commit": True}
-    ids: dict[str, int] = {}
 
-    def slow_writer():
-        try:
-            with transaction.atomic():
-                ids["slow"] = write(1, "test.slow")[0]
-                inserted.set()
-                finish.wait(10)
-                if not outcome["commit"]:
-                    transaction.set_rollback(True)
-            finished.set()
-        finally:
-            connections.close_all()
-
-    def run_slow_writer(commit: bool) -> threading.Thread:
-        outcome["commit"], ids["fast"] = commit, 0
-        inserted.clear(), finish.clear(), finished.clear()
-        thread = threading.Thread(target=slow_writer)
-        thread.start()
-        assert inserted.wait(10)
-        ids["fast"] = write(1, "test.fast")[0]
-        return thread
-
-    def end(thread: threading.Thread) -> None:
-        finish.set()
-        assert finished.wait(10)
-        thread.join(timeout=10)
-
-    thread = run_slow_writer(commit=True)
+    slow = SlowWriter()
+    fast = write(1, "test.fast")[0]
     assert seal_pending().sealed == 1  # the fast one: the slow one's gap is past the grace
     gap = AuditSealGap.objects.get()  # from the first id (ids are not reset between tests)
-    assert gap.first_id <= ids["slow"] == gap.last_id
+    assert gap.first_id <= slow.event_id == gap.last_id
     assert seal_pending().sealed == 0  # still open: the gap stays
     assert AuditSealGap.objects.count() == 1
 
-    end(thread)
+    slow.end()
     assert unsealed_backlog().count == 1
     with caplog.at_level(logging.WARNING, logger="core.audit"):
         assert seal_pending().sealed == 1
-    assert f"Audit event id {ids['slow']} is sealed after id {ids['fast']}" in caplog.text
-    assert AuditEvent.objects.get(pk=ids["slow"]).seq == 2  # after the higher id, never lost
+    assert f"Audit event id {slow.event_id} is sealed after id {fast}" in caplog.text
+    assert AuditEvent.objects.get(pk=slow.event_id).seq == 2  # after the higher id, never lost
     assert not AuditSealGap.objects.exists()
     assert unsealed_backlog().count == 0
 
-    thread = run_slow_writer(commit=False)
+    rolled_back = SlowWriter(commit=False)
+    write(1, "test.fast")
     assert seal_pending().sealed == 1
-    end(thread)
+    assert AuditSealGap.objects.count() == 1
+    rolled_back.end()
     assert seal_pending().sealed == 0
     assert not AuditSealGap.objects.exists()  # rolled back: nothing to wait for any more
     assert verify_chain() == (3, None)
