@@ -1,15 +1,13 @@
 """Writing and verifying the append-only, hash-chained audit trail."""
 
 import functools
-import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from django.apps import apps
-from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, models
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise
@@ -21,11 +19,9 @@ from core.sealer import (  # noqa: F401  (the trail's API is here, the machinery
     GENESIS_HASH,
     Backlog,
     ChainBreak,
-    seal_event_inline,
     seal_pending,
     unsealed_backlog,
     verify_chain,
-    write_seals,
 )
 
 StrOrPromise = str | Promise
@@ -67,9 +63,7 @@ def record_event(
     `details`.
 
     One INSERT, with no lock and no read of the chain: the sealer (core.sealer) gives the event
-    its seal (`seq`, `prev_hash`, `hash`) once its transaction committed. On SQLite, with
-    AUDIT_SEAL_INLINE (its default there), the event is sealed along with the INSERT instead, in
-    the same transaction, which already holds the database's only write lock."""
+    its seal (`seq`, `prev_hash`, `hash`) once its transaction committed."""
     if obj is not None:
         object_type, object_id = object_ref(obj)
     actor_id, actor_username = (
@@ -77,19 +71,11 @@ def record_event(
         if actor is not None and actor.pk is not None
         else (None, "system")
     )
-    row = [timezone.now(), actor_id, actor_username, action, object_type, object_id, details or {}]
-    if settings.AUDIT_SEAL_INLINE and connection.vendor == "sqlite":
-        # Outside a transaction this opens one (reading the head, inserting the event and its
-        # seal go together); inside the caller's, no savepoint.
-        event = AuditEvent(**dict(zip(_INSERT_COLUMNS, row, strict=True)))
-        with transaction.atomic(savepoint=False):
-            seq, prev_hash, digest = seal_event_inline(event)
-            event_id = _insert(row)
-            write_seals([(seq, prev_hash, digest, event_id)])
-            return event_id
     # No model instance: this runs inside every writer's transaction, and building one costs
     # about as much as the INSERT's own Python.
-    return _insert(row)
+    return _insert(
+        [timezone.now(), actor_id, actor_username, action, object_type, object_id, details or {}]
+    )
 
 
 def record_events(
@@ -114,26 +100,8 @@ def record_events(
                 details=dict(details),
             )
         )
-    if not rows:
-        return rows
-    with transaction.atomic(savepoint=False):
-        inline = settings.AUDIT_SEAL_INLINE and connection.vendor == "sqlite"
-        if inline:
-            seal_event_inline(rows[0])
-            for previous, event in itertools.pairwise(rows):
-                assert previous.seq is not None, "sealed just above"
-                event.seq, event.prev_hash = previous.seq + 1, previous.hash
-                event.hash = event.compute_hash()
-        # bulk_create, not save(): the append-only guard is on save() and delete().
-        AuditEvent.objects.bulk_create(rows)
-        if inline:
-            write_seals([_seal_of(event) for event in rows])
-    return rows
-
-
-def _seal_of(event: AuditEvent) -> tuple[int, str, str, int]:
-    assert event.seq and event.prev_hash and event.hash and event.pk, "sealed and inserted"
-    return event.seq, event.prev_hash, event.hash, event.pk
+    # bulk_create, not save(): the append-only guard is on save() and delete().
+    return AuditEvent.objects.bulk_create(rows) if rows else rows
 
 
 _INSERT_COLUMNS = (

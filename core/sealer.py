@@ -196,21 +196,6 @@ def chain_head() -> tuple[int, int, str]:
     return head if head is not None else (0, 0, GENESIS_HASH)
 
 
-def seal_event_inline(event: AuditEvent) -> tuple[int, str, str]:
-    """Give an event about to be inserted its place at the head (SQLite, inside the writer's
-    transaction, which holds the database's only write lock): its (seq, prev_hash, hash), for
-    the caller to write as its seal."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT seq, hash FROM {_table(AuditSeal)} ORDER BY seq DESC LIMIT 1"  # noqa: S608
-        )
-        head = cursor.fetchone()
-    seq, prev = head if head is not None else (0, GENESIS_HASH)
-    event.seq, event.prev_hash = seq + 1, prev
-    event.hash = event.compute_hash()
-    return event.seq, event.prev_hash, event.hash
-
-
 def _open_transactions() -> set[tuple[int, datetime]]:
     """(pid, start) of every other open transaction that may hold an event id (PostgreSQL): one
     with a transaction id (it wrote), or with a snapshot (it runs a statement, maybe the INSERT
@@ -306,7 +291,7 @@ def _seal_batch(batch_size: int, settled_below: int = 0) -> tuple[int, _Blocked 
             prev = digest
             last_id = max(last_id, event_id)
         if rows:
-            write_seals(rows)
+            _write_seals(rows)
         if gaps and postgres:
             # Whoever holds an id in a gap and has not ended yet is open now: the gap is
             # settled once all of these ended (SQLite has no other writer: a gap there is an
@@ -338,7 +323,7 @@ def _late_events(columns: str, open_now: set[tuple[int, datetime]]) -> list[tupl
     return late
 
 
-def write_seals(rows: list[tuple[int, str, str, int]]) -> None:
+def _write_seals(rows: list[tuple[int, str, str, int]]) -> None:
     """The one place seals are written: (seq, prev_hash, hash, event id) each."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

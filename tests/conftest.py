@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import threading
 import time
+import traceback
 import uuid
 import warnings
 
@@ -40,6 +41,23 @@ def pytest_collection_modifyitems(config, items):
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_wrappers_remember_their_maker():
+    """Each database wrapper keeps the stack that made it, for the teardown's warning about a
+    connection left open (a wrapper made outside the test thread's `connections`)."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    original = BaseDatabaseWrapper.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.made_by = "".join(traceback.format_stack(limit=14)[:-1])
+
+    BaseDatabaseWrapper.__init__ = __init__  # type: ignore[method-assign]
+    yield
+    BaseDatabaseWrapper.__init__ = original  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +118,8 @@ def _close_stray_connections(main) -> list[str]:
             and wrapper.connection
         ):
             opener = threads.get(wrapper._thread_ident, "a thread that has ended")
-            found.append(f"a connection of this process opened in {opener}")
+            made_by = getattr(wrapper, "made_by", "(not recorded)")
+            found.append(f"a connection of this process opened in {opener}, made at\n{made_by}")
             wrapper.connection.close()
     return found
 

@@ -158,7 +158,6 @@ def test_the_api_still_returns_the_codes_and_shares_the_page_filters(
 
 
 def test_events_the_sealer_has_not_reached_are_listed_first_and_counted(english, auditor, settings):
-    settings.AUDIT_SEAL_INLINE = False  # as on PostgreSQL: the sealer chains them later
     record_event(actor=None, action="test.sealed", object_type="t", object_id="1")
     seal_pending()
     record_event(actor=None, action="test.waiting", object_type="t", object_id="2")

@@ -43,8 +43,7 @@ def new_key() -> str:
 
 @pytest.fixture
 def deferred(settings):
-    """Events left for the sealer, as on PostgreSQL (SQLite seals inline by default)."""
-    settings.AUDIT_SEAL_INLINE = False
+    """Settings with a signing key of this test's own; events wait for the sealer."""
     settings.AUDIT_SIGNING_KEY = new_key()
     return settings
 
@@ -113,8 +112,8 @@ def test_two_transactions_record_events_at_once_without_waiting_for_each_other()
 
 
 def test_the_sealer_chains_pending_events_in_id_order_after_the_sealed_ones(db, settings):
-    write(2)  # on SQLite, sealed inline; on PostgreSQL, still pending
-    settings.AUDIT_SEAL_INLINE = False
+    write(2)
+    assert seal_pending().sealed == 2
     write(3)
     result = seal_pending()
 

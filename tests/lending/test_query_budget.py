@@ -89,13 +89,6 @@ def keep_dispatched(monkeypatch) -> list[int]:
     return sent
 
 
-@pytest.fixture(autouse=True)
-def _events_sealed_later(settings):
-    """An audit event is one INSERT; on SQLite the trail seals it inline by default, which adds
-    the read of the chain's head. Counted as in production on PostgreSQL: sealed later."""
-    settings.AUDIT_SEAL_INLINE = False
-
-
 @pytest.mark.parametrize("accounts", [1, 20])
 def test_a_check_out_and_its_return_stay_within_their_statement_budgets(
     accounts, counter, lent, cabinet, monkeypatch

@@ -33,7 +33,6 @@ def scrape(client, **headers) -> dict[str, float]:
 
 
 def test_every_figure_follows_the_data(client, facilities, approved, terminals, settings):
-    settings.AUDIT_SEAL_INLINE = False  # events stay unsealed until the sealer runs
     before = scrape(client)
     assert before["nwterm_loans_open"] == 0
     assert before["nwterm_findings_open"] == 0
