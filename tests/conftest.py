@@ -53,7 +53,8 @@ def _database_wrappers_remember_their_maker():
 
     def __init__(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        self.made_by = "".join(traceback.format_stack(limit=14)[:-1])
+        test = os.environ.get("PYTEST_CURRENT_TEST", "no test")
+        self.made_by = f"{test}\n" + "".join(traceback.format_stack(limit=14)[:-1])
 
     BaseDatabaseWrapper.__init__ = __init__  # type: ignore[method-assign]
     yield
