@@ -110,6 +110,19 @@ class AuditEventAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
+    # The seal's columns, read through the manager's join, under the seal's own labels.
+    @admin.display(description=AuditSeal._meta.get_field("seq").verbose_name, ordering="seq")
+    def seq(self, event: AuditEvent) -> int | None:
+        return event.seq
+
+    @admin.display(description=AuditSeal._meta.get_field("prev_hash").verbose_name)
+    def prev_hash(self, event: AuditEvent) -> str | None:
+        return event.prev_hash
+
+    @admin.display(description=AuditSeal._meta.get_field("hash").verbose_name)
+    def hash(self, event: AuditEvent) -> str | None:
+        return event.hash
+
 
 @admin.register(AuditSeal)
 class AuditSealAdmin(ReadOnlyAdmin):

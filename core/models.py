@@ -218,7 +218,9 @@ class AuditEvent(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq or '-'} {self.action} {self.object_type}:{self.object_id}"
+        # `seq` is only known when read through the manager (not through a seal's `event`).
+        number = f"#{self.seq} " if self.seq else ""
+        return f"{number}{self.action} {self.object_type}:{self.object_id}"
 
     def compute_hash(self) -> str:
         assert self.seq is not None and self.prev_hash is not None, "the event is not sealed"
@@ -244,6 +246,7 @@ class AuditSeal(AppendOnlyModel):
         AuditEvent,
         primary_key=True,
         on_delete=models.PROTECT,
+        verbose_name=_("audit event"),
         related_name="seal",
         editable=False,
         # No foreign key in the database: its check would lock every sealed event's row
@@ -252,9 +255,9 @@ class AuditSeal(AppendOnlyModel):
         db_constraint=False,
     )
     seq = models.PositiveBigIntegerField(_("sequence"), unique=True, editable=False)
-    prev_hash = models.CharField(max_length=64, editable=False)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, editable=False)
     # Not indexed: nothing looks an event up by its hash (the chain is walked by seq).
-    hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(_("hash"), max_length=64, editable=False)
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -273,9 +276,9 @@ class AuditSealGap(models.Model):
     ([pid, start]); once none of them is open, what committed is visible: the sealer seals it
     (after higher ids) and deletes the gap. Rare: it waits for such transactions first."""
 
-    first_id = models.BigIntegerField()
-    last_id = models.BigIntegerField()
-    transactions = models.JSONField(default=list)
+    first_id = models.BigIntegerField(_("first event id"))
+    last_id = models.BigIntegerField(_("last event id"))
+    transactions = models.JSONField(_("sessions open then"), default=list)
 
     class Meta:
         verbose_name = _("audit seal gap")

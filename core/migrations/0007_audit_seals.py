@@ -14,10 +14,10 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='AuditSeal',
             fields=[
-                ('event', models.OneToOneField(db_constraint=False, editable=False, on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='seal', serialize=False, to='core.auditevent')),
+                ('event', models.OneToOneField(db_constraint=False, editable=False, on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='seal', serialize=False, to='core.auditevent', verbose_name='audit event')),
                 ('seq', models.PositiveBigIntegerField(editable=False, unique=True, verbose_name='sequence')),
-                ('prev_hash', models.CharField(editable=False, max_length=64)),
-                ('hash', models.CharField(editable=False, max_length=64)),
+                ('prev_hash', models.CharField(editable=False, max_length=64, verbose_name='previous hash')),
+                ('hash', models.CharField(editable=False, max_length=64, verbose_name='hash')),
             ],
             options={
                 'verbose_name': 'audit seal',
@@ -29,9 +29,9 @@ class Migration(migrations.Migration):
             name='AuditSealGap',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_id', models.BigIntegerField()),
-                ('last_id', models.BigIntegerField()),
-                ('transactions', models.JSONField(default=list)),
+                ('first_id', models.BigIntegerField(verbose_name='first event id')),
+                ('last_id', models.BigIntegerField(verbose_name='last event id')),
+                ('transactions', models.JSONField(default=list, verbose_name='sessions open then')),
             ],
             options={
                 'verbose_name': 'audit seal gap',
