@@ -93,6 +93,8 @@ class StockTakeExpectation(models.Model):
     status = models.CharField(max_length=16, choices=TerminalStatus.choices)
 
     class Meta:
+        verbose_name = _("stock-take expectation")
+        verbose_name_plural = _("stock-take expectations")
         constraints = [
             models.UniqueConstraint(fields=["stocktake", "terminal"], name="expectation_once")
         ]
@@ -131,6 +133,8 @@ class Scan(models.Model):
     undone_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("scan")
+        verbose_name_plural = _("scans")
         ordering = ["-scanned_at", "-id"]
         indexes = [models.Index(fields=["stocktake", "terminal"], name="scan_of_terminal")]
         constraints = [
@@ -631,6 +635,8 @@ class AuditReportSection(models.Model):
     sha256 = models.CharField(max_length=64)
 
     class Meta:
+        verbose_name = _("audit report section")
+        verbose_name_plural = _("audit report sections")
         ordering = ["report", "position"]
         constraints = [
             models.UniqueConstraint(fields=["report", "name"], name="audit_report_section_once")
