@@ -12,7 +12,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from compliance.models import Discrepancy, DiscrepancyKind, StockTakeStatus
-from core.audit import record_event
+from core.audit import record_events
 from credentials.connectors import ConnectorError
 from credentials.models import (
     Account,
@@ -188,7 +188,8 @@ def run_policy_checks(*, now=None) -> dict[str, int]:
     The rules are read first, one query each (and one listing per directory), outside any
     transaction. Then, in one short transaction: the findings still open are skipped, the new
     ones inserted in bulk, the resolved ones that recur reopened in bulk, and each gets its
-    audit event. Statements grow with the rules, not with the findings (but for the events)."""
+    audit event, all of them in one INSERT. Statements grow with the rules, not with the
+    findings."""
     now = now or timezone.now()
     found: dict[tuple[str, str], dict] = {}
     finders = (
@@ -254,22 +255,18 @@ def _record(found: dict[tuple[str, str], dict]) -> dict[str, int]:
         ],
         batch_size=1000,
     )
-    for discrepancy in reopened:
-        record_event(
-            actor=None,
-            action="discrepancy.reopened",
-            obj=discrepancy,
-            details={"kind": discrepancy.kind, "subject": discrepancy.subject},
-        )
-    for discrepancy in created:
-        record_event(
-            actor=None,
-            action="discrepancy.opened",
-            obj=discrepancy,
-            details={
-                "kind": discrepancy.kind,
-                "subject": discrepancy.subject,
-                **discrepancy.details,
-            },
-        )
+    # One INSERT for all the run's events, each finding still its own event.
+    record_events(
+        actor=None,
+        events=[
+            *(
+                ("discrepancy.reopened", d, {"kind": d.kind, "subject": d.subject})
+                for d in reopened
+            ),
+            *(
+                ("discrepancy.opened", d, {"kind": d.kind, "subject": d.subject, **d.details})
+                for d in created
+            ),
+        ],
+    )
     return dict(Counter(kind for kind, _subject in todo))

@@ -1,6 +1,6 @@
 """Counting a service's SQL statements the way issue #10 budgets them: each audit event counts
-as one statement (core.audit.record_event is one INSERT on PostgreSQL; on SQLite it also seals
-the event inline, which is the audit trail's cost, not the caller's). A service's own
+as one statement (core.audit.record_event is one INSERT; whatever a wrapped module's event
+sends beyond that would be the audit trail's cost, not the caller's). A service's own
 transaction is BEGIN/COMMIT in production, which nobody counts; inside a test's transaction it
 becomes a SAVEPOINT/RELEASE pair, left out here too."""
 
