@@ -73,9 +73,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
     if connection.vendor != "postgresql":
         return
     with django_db_blocker.unblock():
+        main = connections[DEFAULT_DB_ALIAS]
+        _close_this_threads_other_connections(main)
         others = _other_sessions(connection, wait_seconds=5)
         if others:
-            others += _close_stray_connections(connections[DEFAULT_DB_ALIAS])
+            others += _close_stray_connections(main)
         connection.close()
     if others:
         warnings.warn(
@@ -104,24 +106,41 @@ def _other_sessions(connection, *, wait_seconds: float) -> list[str]:
     return [f"{row!r}, {_process_of(row[2])} (threads here: {threads})" for row in rows]
 
 
+def _open_wrappers(main) -> list:
+    """The database wrappers of this process, other than `main`, that hold a connection."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    # type(), not isinstance(): the heap holds dead weak proxies, which raise when asked.
+    return [
+        wrapper
+        for wrapper in gc.get_objects()
+        if issubclass(type(wrapper), BaseDatabaseWrapper)
+        and wrapper is not main
+        and wrapper.connection
+    ]
+
+
+def _close_this_threads_other_connections(main) -> None:
+    """Between its calls, Playwright's sync API leaves its event loop set as the test thread's
+    running loop, and Django then keeps the thread's connections in a context variable instead
+    of the thread-local. So the test thread has two connections to the test database, and a
+    test set up on one may be torn down on the other, which Django's teardown then never
+    closes. Both are the test thread's own: the one `main` is not is closed here."""
+    for wrapper in _open_wrappers(main):
+        if wrapper._thread_ident == threading.get_ident():
+            wrapper.close()
+
+
 def _close_stray_connections(main) -> list[str]:
     """The database wrappers of this process, other than the test thread's, that still hold a
     connection: named by the thread that opened them, then closed, so that the drop goes on."""
-    from django.db.backends.base.base import BaseDatabaseWrapper
-
     threads = {thread.ident: thread.name for thread in threading.enumerate()}
     found = []
-    for wrapper in gc.get_objects():
-        # type(), not isinstance(): the heap holds dead weak proxies, which raise when asked.
-        if (
-            issubclass(type(wrapper), BaseDatabaseWrapper)
-            and wrapper is not main
-            and wrapper.connection
-        ):
-            opener = threads.get(wrapper._thread_ident, "a thread that has ended")
-            made_by = getattr(wrapper, "made_by", "(not recorded)")
-            found.append(f"a connection of this process opened in {opener}, made at\n{made_by}")
-            wrapper.connection.close()
+    for wrapper in _open_wrappers(main):
+        opener = threads.get(wrapper._thread_ident, "a thread that has ended")
+        made_by = getattr(wrapper, "made_by", "(not recorded)")
+        found.append(f"a connection of this process opened in {opener}, made at\n{made_by}")
+        wrapper.connection.close()
     return found
 
 
