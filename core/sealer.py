@@ -42,6 +42,7 @@ change the witness file, and is caught there.
 """
 
 import base64
+import contextlib
 import functools
 import hashlib
 import json
@@ -50,7 +51,7 @@ import os
 import socket
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -343,35 +344,80 @@ def _write_seals(rows: list[tuple[int, str, str, int]]) -> None:
             )
 
 
-def _events_by_id(ids: list[int]) -> dict[int, tuple]:
-    """The hashed fields of these events, by id."""
-    columns = ", ".join(("id", _occurred_at_column(), *_EVENT_FIELDS[2:]))
-    params: list = [ids]
-    where = "id = ANY(%s)"
+def _chain(batch_size: int) -> Generator[tuple, None, None]:
+    """Every seal up to the chain's head, in seq order, each with its event's hashed fields:
+    (seq, prev_hash, hash, event id, occurred_at, actor, action, object type, object id,
+    details), the event's five None when it is gone. A batch is a range of seqs, so every
+    batch's query is known in advance: on PostgreSQL the next one is sent (psycopg's pipeline
+    mode) before the caller checks this one, and PostgreSQL reads it meanwhile. Each query is
+    planned for its own range, never prepared: a generic plan of this join scans every event."""
+    head = AuditSeal.objects.aggregate(head=models.Max("seq"))["head"] or 0
+    columns = ", ".join(
+        (
+            "s.seq",
+            "s.prev_hash",
+            "s.hash",
+            "e.id",
+            _occurred_at_column("e"),
+            *(f"e.{field}" for field in _EVENT_FIELDS[2:]),
+        )
+    )
+    sql = (
+        f"SELECT {columns} FROM {_table(AuditSeal)} AS s "  # noqa: S608
+        f"LEFT JOIN {_table()} AS e ON e.id = s.event_id "
+        "WHERE s.seq > %s AND s.seq <= %s ORDER BY s.seq"
+    )
+    ranges = [(low, min(low + batch_size, head)) for low in range(0, head, batch_size)]
     if connection.vendor != "postgresql":
-        where, params = f"id IN ({', '.join(['%s'] * len(ids))})", ids
-    rows = _rows(f"SELECT {columns} FROM {_table()} WHERE {where}", params)  # noqa: S608
-    return {row[0]: row[1:] for row in rows}
+        for low, high in ranges:
+            yield from _rows(sql, [low, high], first_event_column=3)
+        return
+    if not ranges:
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.wrap_database_errors, raw.pipeline(), raw.cursor() as cursor:
+        cursor.execute(sql, ranges[0], prepare=False)
+        rows = cursor.fetchall()
+        for following in [*ranges[1:], None]:
+            # Sent, not waited for: PostgreSQL reads the next batch while this one is checked.
+            if following is not None:
+                cursor.execute(sql, following, prepare=False)
+            yield from _converted(rows, first_event_column=3)
+            if following is not None:
+                rows = cursor.fetchall()
 
 
-def _occurred_at_column() -> str:
+def _occurred_at_column(alias: str = "") -> str:
     """The event's time as the text its hash covers, straight from PostgreSQL (no parsing)."""
+    column = f"{alias}.occurred_at" if alias else "occurred_at"
     if connection.vendor == "postgresql":
-        return "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
-    return "occurred_at"
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+    return column
 
 
 def _table(model: type[models.Model] = AuditEvent) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _rows(sql: str, params: list) -> list[tuple]:
+def _rows(sql: str, params: list, first_event_column: int = 0) -> list[tuple]:
     """Events straight from the cursor, with no model or converter: the time as the isoformat
-    the hash covers and the details parsed (what the hash's canonical JSON is built from)."""
+    the hash covers and the details parsed (what the hash's canonical JSON is built from).
+    An event's columns start at `first_event_column` (its id), after the row's own."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [(row[0], _iso(row[1]), *row[2:6], _json(row[6]), *row[7:]) for row in rows]
+    return _converted(rows, first_event_column)
+
+
+def _converted(rows: list[tuple], first_event_column: int = 0) -> list[tuple]:
+    at = first_event_column + 1
+    return [
+        row
+        if row[first_event_column] is None  # no event (a seal whose event is gone)
+        else (*row[:at], _iso(row[at]), *row[at + 1 : at + 5], _json(row[at + 5]), *row[at + 6 :])
+        for row in rows
+    ]
 
 
 def _iso(value: datetime | str) -> str:
@@ -632,26 +678,13 @@ def verify_chain(*, batch_size: int = 5000, seal: bool = True) -> tuple[int, Cha
     expected_prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    last_seq = 0
-    while True:
-        # The seals in order, then their events by id: two reads whose plan cannot go wrong,
-        # where a join was planned as a scan of every event once per batch.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT seq, event_id, prev_hash, hash FROM {_table(AuditSeal)} "  # noqa: S608
-                "WHERE seq > %s ORDER BY seq LIMIT %s",
-                [last_seq, batch_size],
-            )
-            seals = cursor.fetchall()
-        if not seals:
-            break
-        events = _events_by_id([event_id for _, event_id, _, _ in seals])
-        for seq, event_id, prev, digest in seals:
-            if seq != expected_seq or event_id not in events:
+    with contextlib.closing(_chain(batch_size)) as chain:
+        for seq, prev, digest, event_id, *fields in chain:
+            if seq != expected_seq or event_id is None:
                 return checked, ChainBreak(expected_seq, "event missing from the sequence")
-            occurred_at, actor, action, object_type, object_id, details = events[event_id]
             if prev != expected_prev:
                 return checked, ChainBreak(seq, "previous hash does not match")
+            occurred_at, actor, action, object_type, object_id, details = fields
             computed = event_hash(
                 seq=seq,
                 occurred_at=occurred_at,
@@ -670,7 +703,6 @@ def verify_chain(*, batch_size: int = 5000, seal: bool = True) -> tuple[int, Cha
             expected_prev = digest
             expected_seq += 1
             checked += 1
-        last_seq = seals[-1][0]
     if any(seq >= expected_seq for seq in expected):
         # A checkpoint past the end: events were removed from the tail.
         return checked, ChainBreak(expected_seq, "event missing from the sequence")

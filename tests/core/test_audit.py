@@ -61,6 +61,29 @@ def test_a_deleted_row_is_detected(db):
     assert (checked, broken.seq) == (1, events[1].seq)
 
 
+def test_a_break_in_a_later_batch_is_found_and_the_connection_stays_usable(db):
+    # Read a batch at a time, the next one already asked for (on PostgreSQL) when the break is
+    # found: what was asked is dropped, and the session goes on.
+    events = write_events(7)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AuditEvent._meta.db_table} SET action = 'forged' "
+            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
+            [events[4].seq],
+        )
+    checked, broken = verify_chain(batch_size=2, seal=False)
+    assert (checked, broken.seq, broken.reason) == (4, 5, "content does not match its hash")
+    assert AuditEvent.objects.filter(action="forged").count() == 1
+
+
+def test_a_seal_removed_from_the_middle_is_a_gap_in_the_sequence(db):
+    write_events(6)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM core_auditseal WHERE seq = 3")
+    checked, broken = verify_chain(batch_size=2, seal=False)
+    assert (checked, broken.seq, broken.reason) == (2, 3, "event missing from the sequence")
+
+
 def test_events_cannot_be_changed_or_deleted_through_the_orm(db):
     (event,) = write_events(1)
     event.action = "forged"
