@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.support.processes import run_django
+
 REPO = Path(settings.BASE_DIR)
 SECRETS = ("SECRET_KEY", "CREDENTIAL_KEYS", "AUDIT_SIGNING_KEY")
 
@@ -101,22 +103,15 @@ def test_production_without_a_secret_refuses_to_start_and_names_it(tmp_path, mis
 def test_the_web_application_keeps_what_loading_made_out_of_the_collectors_sight(tmp_path):
     # A full collection stops every thread of a gunicorn worker; scanning the ~190,000 objects
     # of the loaded project took about 110 ms of it (bench/lending.py's p99, README).
-    script = (
-        "import gc; before = gc.get_freeze_count(); import config.wsgi; "
-        "print(before, gc.get_freeze_count())"
-    )
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(DATA_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    shown = run_django(
+        "import gc\nbefore = gc.get_freeze_count()\nimport config.wsgi\n"
+        "print(before, gc.get_freeze_count())",
+        env,
+        tmp_path / "wsgi.log",
     )
 
-    assert result.returncode == 0, result.stderr
-    before, after = map(int, result.stdout.split())
+    before, after = map(int, shown.split())
     assert before == 0
     assert after > 50_000
