@@ -413,7 +413,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": envint("AUDIT_SEAL_SECONDS", 1),
         "options": {"expires": max(envint("AUDIT_SEAL_SECONDS", 1) * 5, 5)},
     },
+    # The whole chain verified and the outcome kept for the audit-trail page; a run missed
+    # is replaced by the next one.
+    "check-audit-chain": {
+        "task": "core.tasks.check_audit_chain",
+        "schedule": envint("AUDIT_CHECK_SECONDS", 300),
+        "options": {"expires": envint("AUDIT_CHECK_SECONDS", 300)},
+    },
 }
+# How often beat verifies the whole audit chain for the audit-trail page; the page warns when
+# its last check is older than three times this.
+AUDIT_CHECK_SECONDS = envint("AUDIT_CHECK_SECONDS", 300)
 # Stock-takes: days from opening to due, and how long before the due date the reminder goes.
 STOCKTAKE_DUE_DAYS = envint("STOCKTAKE_DUE_DAYS", 7)
 STOCKTAKE_REMINDER_DAYS = envint("STOCKTAKE_REMINDER_DAYS", 2)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from core import services
 from core.models import (
     ApiToken,
+    AuditChainCheck,
     AuditCheckpoint,
     AuditEvent,
     AuditSeal,
@@ -151,6 +152,13 @@ class AuditCheckpointAdmin(ReadOnlyAdmin):
         "witnessed_at",
         "witness_error",
     )
+    readonly_fields = fields
+
+
+@admin.register(AuditChainCheck)
+class AuditChainCheckAdmin(ReadOnlyAdmin):
+    list_display = ("checked_at", "verified", "broken_seq", "broken_reason")
+    fields = list_display
     readonly_fields = fields
 
 

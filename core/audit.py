@@ -19,6 +19,8 @@ from core.sealer import (  # noqa: F401  (the trail's API is here, the machinery
     GENESIS_HASH,
     Backlog,
     ChainBreak,
+    chain_check,
+    latest_chain_check,
     seal_pending,
     unsealed_backlog,
     verify_chain,

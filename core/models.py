@@ -311,6 +311,24 @@ class AuditCheckpoint(models.Model):
         return f"checkpoint #{self.seq} {self.head_hash[:12]}"
 
 
+class AuditChainCheck(models.Model):
+    """One run of verify_chain over the whole trail, kept so that a page shows its outcome
+    instead of walking a trail that grows with every disaster (beat checks it every
+    AUDIT_CHECK_SECONDS, `verify_audit_chain` too)."""
+
+    checked_at = models.DateTimeField(_("checked at"), editable=False)
+    verified = models.PositiveBigIntegerField(_("events verified"), editable=False)
+    broken_seq = models.PositiveBigIntegerField(_("broken at"), null=True, editable=False)
+    broken_reason = models.CharField(_("reason"), max_length=100, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("audit chain check")
+        verbose_name_plural = _("audit chain checks")
+
+    def __str__(self) -> str:
+        return f"check {self.checked_at:%Y-%m-%d %H:%M} {self.verified}"
+
+
 class Lease(models.Model):
     """Who may run a job that must run once at a time (the audit sealer, the scheduler): one row
     per job, taken with an UPDATE that succeeds only once it expired (or by its holder, to renew

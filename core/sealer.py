@@ -66,7 +66,14 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from core.leases import default_holder, lease_release, lease_take
-from core.models import AuditCheckpoint, AuditEvent, AuditSeal, AuditSealGap, event_hash
+from core.models import (
+    AuditChainCheck,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditSeal,
+    AuditSealGap,
+    event_hash,
+)
 
 logger = logging.getLogger("core.audit")
 
@@ -342,6 +349,22 @@ def _write_seals(rows: list[tuple[int, str, str, int]]) -> None:
                 "VALUES (%s, %s, %s, %s)",
                 rows,
             )
+
+
+def chain_check(*, seal: bool = False) -> AuditChainCheck:
+    """Verify the whole chain (sealing what is pending first when `seal`) and keep the outcome:
+    what the audit-trail page shows, so that reading it never walks the trail."""
+    verified, broken = verify_chain(seal=seal)
+    return AuditChainCheck.objects.create(
+        checked_at=timezone.now(),
+        verified=verified,
+        broken_seq=broken.seq if broken else None,
+        broken_reason=broken.reason if broken else "",
+    )
+
+
+def latest_chain_check() -> AuditChainCheck | None:
+    return AuditChainCheck.objects.order_by("-id").first()
 
 
 def _chain(batch_size: int) -> Generator[tuple, None, None]:

@@ -19,6 +19,16 @@ def seal_audit_trail():
     return {"sealed": result.sealed, "checkpoints": result.checkpoints}
 
 
+@shared_task(ignore_result=True)
+def check_audit_chain():
+    """Verify the whole audit trail and keep the outcome for the audit-trail page (beat, every
+    AUDIT_CHECK_SECONDS)."""
+    from core.audit import chain_check
+
+    check = chain_check()
+    return {"verified": check.verified, "broken_seq": check.broken_seq}
+
+
 @shared_task(bind=True, ignore_result=True)
 def worker_heartbeat(self):
     """A worker is alive and taking tasks (beat, every WORKER_HEARTBEAT_SECONDS): /health/

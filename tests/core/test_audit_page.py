@@ -2,16 +2,19 @@
 words, filtered from the URL as the API filters them, with the verdict on the hash chain."""
 
 import datetime as dt
+import io
 import re
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
-from core.audit import record_event, seal_pending
+from core.audit import chain_check, record_event, seal_pending
 from core.models import AuditEvent
+from core.tasks import check_audit_chain
 from terminals import services as inventory
 
 AUDIT = reverse("audit_trail")
@@ -115,31 +118,75 @@ def test_the_pages_keep_the_filters(english, auditor, monkeypatch):
     assert AuditEvent.objects.get(seq=_seqs(second)[0]).action == "test.page"
 
 
-def test_it_says_the_chain_is_intact_with_how_many_events(english, auditor):
+def test_it_says_the_chain_is_intact_with_how_many_events_and_when(english, auditor):
     for i in range(3):
         record_event(actor=None, action="test.x", object_type="t", object_id=str(i))
     seal_pending()
-    page = english(auditor).get(AUDIT, {"action": "test.none"}).content.decode()
+    with time_machine.travel(dt.datetime(2026, 11, 30, 15, 4, 5, tzinfo=TOKYO), tick=False):
+        check_audit_chain()  # what beat runs every AUDIT_CHECK_SECONDS
+    with time_machine.travel(dt.datetime(2026, 11, 30, 15, 6, tzinfo=TOKYO), tick=False):
+        page = english(auditor).get(AUDIT, {"action": "test.none"}).content.decode()
     assert "The hash chain is intact: 3 events verified." in page
+    assert "Last checked at 2026-11-30 15:04:05." in page
+    assert "check that the scheduler" not in page
 
 
-def test_it_says_where_the_chain_breaks(english, auditor):
+def _forge(seq: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AuditEvent._meta.db_table} SET details = %s "
+            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
+            ['{"forged": true}', seq],
+        )
+
+
+def test_it_says_where_the_chain_broke_at_its_last_check(english, auditor):
     ids = [
         record_event(actor=None, action="test.x", object_type="t", object_id=str(i))
         for i in range(4)
     ]
     seal_pending()
     events = list(AuditEvent.objects.filter(pk__in=ids).order_by("id"))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AuditEvent._meta.db_table} SET details = %s "
-            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
-            ['{"forged": true}', events[2].seq],
-        )
+    chain_check()
+    _forge(events[2].seq)
+    # Reading the page does not walk the trail: the rewrite shows from the next check on.
+    assert "The hash chain is intact: 4 events verified." in (
+        english(auditor).get(AUDIT).content.decode()
+    )
+    chain_check()
     page = english(auditor).get(AUDIT).content.decode()
     assert f"The hash chain is broken at event #{events[2].seq}" in page
     assert "the content does not match its hash" in page
     assert "2 events before it verified" in page
+
+
+def test_before_the_first_check_and_after_a_late_one_it_says_so(english, auditor, settings):
+    settings.AUDIT_CHECK_SECONDS = 300
+    page = english(auditor).get(AUDIT).content.decode()
+    assert "The hash chain has not been checked yet: it is checked every 5 minutes." in page
+    with time_machine.travel(dt.datetime(2026, 11, 30, 15, 0, tzinfo=TOKYO), tick=False):
+        chain_check()
+    with time_machine.travel(dt.datetime(2026, 11, 30, 15, 16, tzinfo=TOKYO), tick=False):
+        page = english(auditor).get(AUDIT).content.decode()
+    assert "Last checked at 2026-11-30 15:00:00." in page
+    assert "It is checked every 5 minutes: check that the scheduler and a worker are running." in (
+        page
+    )
+
+
+def test_the_command_keeps_its_outcome_for_the_page(english, auditor):
+    for i in range(2):
+        record_event(actor=None, action="test.x", object_type="t", object_id=str(i))
+    call_command("verify_audit_chain", stdout=io.StringIO())  # seals what is pending first
+    assert "The hash chain is intact: 2 events verified." in (
+        english(auditor).get(AUDIT).content.decode()
+    )
+
+
+def test_beat_checks_the_chain_on_its_schedule(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["check-audit-chain"]
+    assert entry["task"] == check_audit_chain.name
+    assert entry["schedule"] == settings.AUDIT_CHECK_SECONDS
 
 
 def test_the_api_still_returns_the_codes_and_shares_the_page_filters(
@@ -160,6 +207,7 @@ def test_the_api_still_returns_the_codes_and_shares_the_page_filters(
 def test_events_the_sealer_has_not_reached_are_listed_first_and_counted(english, auditor, settings):
     record_event(actor=None, action="test.sealed", object_type="t", object_id="1")
     seal_pending()
+    chain_check()
     record_event(actor=None, action="test.waiting", object_type="t", object_id="2")
 
     page = english(auditor).get(AUDIT).content.decode()

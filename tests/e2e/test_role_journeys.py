@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from compliance.models import Discrepancy, DiscrepancyKind, DiscrepancyOutcome, StockTake
 from compliance.policy_checks import run_policy_checks
 from compliance.services import discrepancy_assign
-from core.audit import seal_pending
+from core.audit import chain_check, seal_pending
 from core.models import AuditEvent, User
 from credentials.models import Account, AccountState, Rotation, RotationReason, SecretVersion
 from lending import services
@@ -374,6 +374,7 @@ def test_an_auditor_reads_the_audit_trail_and_a_close_report_without_writing(
         demo, approved(demo, declaration, OPERATORS, "千葉県館山市 配電復旧現場"), "NW-0004"
     )
     seal_pending()  # what beat's sealer does every second (on PostgreSQL events wait for it)
+    chain_check()  # and what it does every AUDIT_CHECK_SECONDS: the page shows the last check
     before = _snapshot()
     checked_out = AuditEvent.objects.filter(action="loan.checked_out").count()
     assert checked_out == 1
