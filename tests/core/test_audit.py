@@ -35,14 +35,19 @@ def test_the_chain_verifies_after_a_round_trip_through_the_database(db, faciliti
     assert (checked, broken) == (5, None)
 
 
+def behind_the_trails_back(statement: str, seq: int) -> None:
+    """A database writer's statement past the ORM: `{table}` is the events' table and
+    `{at_seq}` the condition that picks the event at `seq`."""
+    at_seq = "id = (SELECT event_id FROM core_auditseal WHERE seq = %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(statement.format(table=AuditEvent._meta.db_table, at_seq=at_seq), [seq])
+
+
 def test_a_tampered_row_is_detected_at_its_sequence_number(db):
     events = write_events(4)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AuditEvent._meta.db_table} SET details = %s "
-            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
-            ['{"i": 99}', events[2].seq],
-        )
+    behind_the_trails_back(
+        """UPDATE {table} SET details = '{{"i": 99}}' WHERE {at_seq}""", events[2].seq
+    )
     checked, broken = verify_chain()
     assert checked == 2
     assert broken.seq == events[2].seq
@@ -51,12 +56,7 @@ def test_a_tampered_row_is_detected_at_its_sequence_number(db):
 
 def test_a_deleted_row_is_detected(db):
     events = write_events(3)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {AuditEvent._meta.db_table} "
-            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
-            [events[1].seq],
-        )
+    behind_the_trails_back("DELETE FROM {table} WHERE {at_seq}", events[1].seq)
     checked, broken = verify_chain()
     assert (checked, broken.seq) == (1, events[1].seq)
 
@@ -65,12 +65,7 @@ def test_a_break_in_a_later_batch_is_found_and_the_connection_stays_usable(db):
     # Read a batch at a time, the next one already asked for (on PostgreSQL) when the break is
     # found: what was asked is dropped, and the session goes on.
     events = write_events(7)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AuditEvent._meta.db_table} SET action = 'forged' "
-            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = %s)",
-            [events[4].seq],
-        )
+    behind_the_trails_back("UPDATE {table} SET action = 'forged' WHERE {at_seq}", events[4].seq)
     checked, broken = verify_chain(batch_size=2, seal=False)
     assert (checked, broken.seq, broken.reason) == (4, 5, "content does not match its hash")
     assert AuditEvent.objects.filter(action="forged").count() == 1
