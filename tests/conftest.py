@@ -110,6 +110,9 @@ def _open_wrappers(main) -> list:
     """The database wrappers of this process, other than `main`, that hold a connection."""
     from django.db.backends.base.base import BaseDatabaseWrapper
 
+    # The live server loads config.wsgi, which freezes what exists then (gc.freeze): frozen
+    # objects are not listed by gc.get_objects() until they are unfrozen.
+    gc.unfreeze()
     # type(), not isinstance(): the heap holds dead weak proxies, which raise when asked.
     return [
         wrapper
