@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from core.client_address import client_address
 from core.health import worker_heartbeat_age
-from core.sealer import unsealed_backlog
+from core.sealer import latest_chain_check, unsealed_backlog
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "nwterm_"
@@ -46,7 +47,18 @@ def gauge(name: str, help_text: str, value: float) -> Metric:
 def core_metrics() -> list[Metric]:
     backlog = unsealed_backlog()
     heartbeat = worker_heartbeat_age()
+    check = latest_chain_check()
     return [
+        gauge(
+            "audit_chain_broken",
+            "1 when the last check of the audit chain found it broken, else 0.",
+            1 if check is not None and check.broken_seq is not None else 0,
+        ),
+        gauge(
+            "audit_chain_check_age_seconds",
+            "Seconds since the audit chain was last checked (+Inf if never).",
+            math.inf if check is None else (timezone.now() - check.checked_at).total_seconds(),
+        ),
         gauge(
             "audit_events_unsealed", "Audit events not yet sealed into the chain.", backlog.count
         ),

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 
 from compliance import selectors as compliance
 from compliance.models import Discrepancy, StockTakeStatus
-from core.audit import unsealed_backlog
+from core.audit import latest_chain_check, unsealed_backlog
 from core.models import User
 from lending import arrangements
 from lending import selectors as lending
@@ -318,12 +318,15 @@ def _stocktakes(user: User) -> dict:
 
 
 def _audit(user: User) -> dict:
-    """For those who read the audit trail: the events still waiting for the sealer."""
+    """For those who read the audit trail: the events still waiting for the sealer, and the
+    chain's last check when it found the chain broken."""
     if not user.has_perm("core.view_auditevent"):
         return {}
+    check = latest_chain_check()
     return {
         "audit_backlog": unsealed_backlog(),
         "audit_alert_seconds": settings.AUDIT_UNSEALED_ALERT_SECONDS,
+        "audit_chain_broken": check if check and check.broken_seq is not None else None,
     }
 
 

@@ -63,6 +63,30 @@ def test_every_figure_follows_the_data(client, facilities, approved, terminals, 
     )
 
 
+def test_the_chains_last_check_is_a_figure_an_alert_can_watch(client, db):
+    from django.db import connection
+
+    from core.audit import chain_check, seal_pending
+
+    never = scrape(client)
+    assert never["nwterm_audit_chain_broken"] == 0
+    assert never["nwterm_audit_chain_check_age_seconds"] == float("inf")
+    for i in range(2):
+        record_event(actor=None, action="test.x", object_type="t", object_id=str(i))
+    seal_pending()
+    chain_check()
+    assert scrape(client)["nwterm_audit_chain_broken"] == 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE core_auditevent SET action = 'forged' "
+            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = 1)"
+        )
+    chain_check()
+    after = scrape(client)
+    assert after["nwterm_audit_chain_broken"] == 1
+    assert 0 <= after["nwterm_audit_chain_check_age_seconds"] < 60
+
+
 def test_a_scrape_takes_a_few_queries(client, db, django_assert_max_num_queries):
     with django_assert_max_num_queries(10):
         scrape(client)

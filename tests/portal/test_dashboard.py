@@ -199,3 +199,25 @@ def test_each_role_gets_only_the_panels_of_its_work(read_as, facilities, securit
 def test_an_empty_panel_says_nothing_waits(read_as, facilities):
     shown = panel(read_as(facilities, reverse("dashboard")), "approve")
     assert shown.startswith("Access requests to approve Nothing waiting")
+
+
+def test_those_who_read_the_trail_see_a_broken_chain_on_the_dashboard(as_user, auditor, facilities):
+    from django.db import connection
+
+    from core.audit import chain_check, record_event, seal_pending
+
+    for i in range(3):
+        record_event(actor=None, action="test.x", object_type="t", object_id=str(i))
+    seal_pending()
+    chain_check()
+    assert "chain-broken" not in as_user(auditor).get(reverse("dashboard")).content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE core_auditevent SET action = 'forged' "
+            "WHERE id = (SELECT event_id FROM core_auditseal WHERE seq = 2)"
+        )
+    chain_check()
+
+    page = as_user(auditor).get(reverse("dashboard")).content.decode()
+    assert "監査ログのハッシュチェーンが記録 #2 で途切れていました" in page
+    assert "chain-broken" not in as_user(facilities).get(reverse("dashboard")).content.decode()
