@@ -327,6 +327,9 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1000)
 
 # Periodic work, declared in one place.
+# How often beat verifies the whole audit chain for the audit-trail page; the page warns when
+# its last check is older than three times this.
+AUDIT_CHECK_SECONDS = envint("AUDIT_CHECK_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "resend-stale-rotations": {
         "task": "credentials.tasks.resend_stale_rotations",
@@ -417,13 +420,10 @@ CELERY_BEAT_SCHEDULE = {
     # is replaced by the next one.
     "check-audit-chain": {
         "task": "core.tasks.check_audit_chain",
-        "schedule": envint("AUDIT_CHECK_SECONDS", 300),
-        "options": {"expires": envint("AUDIT_CHECK_SECONDS", 300)},
+        "schedule": AUDIT_CHECK_SECONDS,
+        "options": {"expires": AUDIT_CHECK_SECONDS},
     },
 }
-# How often beat verifies the whole audit chain for the audit-trail page; the page warns when
-# its last check is older than three times this.
-AUDIT_CHECK_SECONDS = envint("AUDIT_CHECK_SECONDS", 300)
 # Stock-takes: days from opening to due, and how long before the due date the reminder goes.
 STOCKTAKE_DUE_DAYS = envint("STOCKTAKE_DUE_DAYS", 7)
 STOCKTAKE_REMINDER_DAYS = envint("STOCKTAKE_REMINDER_DAYS", 2)

@@ -52,7 +52,7 @@ def core_metrics() -> list[Metric]:
         gauge(
             "audit_chain_broken",
             "1 when the last check of the audit chain found it broken, else 0.",
-            1 if check is not None and check.broken_seq is not None else 0,
+            1 if check is not None and check.broken else 0,
         ),
         gauge(
             "audit_chain_check_age_seconds",

@@ -328,6 +328,10 @@ class AuditChainCheck(models.Model):
     def __str__(self) -> str:
         return f"check {self.checked_at:%Y-%m-%d %H:%M} {self.verified}"
 
+    @property
+    def broken(self) -> bool:
+        return self.broken_seq is not None
+
 
 class Lease(models.Model):
     """Who may run a job that must run once at a time (the audit sealer, the scheduler): one row

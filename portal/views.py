@@ -326,7 +326,7 @@ def _audit(user: User) -> dict:
     return {
         "audit_backlog": unsealed_backlog(),
         "audit_alert_seconds": settings.AUDIT_UNSEALED_ALERT_SECONDS,
-        "audit_chain_broken": check if check and check.broken_seq is not None else None,
+        "audit_chain_broken": check if check and check.broken else None,
     }
 
 

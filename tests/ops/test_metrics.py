@@ -5,10 +5,11 @@ import datetime
 import re
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from compliance.models import Discrepancy, DiscrepancyStatus
-from core.audit import record_event
+from core.audit import chain_check, record_event, seal_pending
 from credentials.models import Account, Rotation
 from credentials.rotation import rotation_request
 from lending.models import Loan
@@ -64,10 +65,6 @@ def test_every_figure_follows_the_data(client, facilities, approved, terminals, 
 
 
 def test_the_chains_last_check_is_a_figure_an_alert_can_watch(client, db):
-    from django.db import connection
-
-    from core.audit import chain_check, seal_pending
-
     never = scrape(client)
     assert never["nwterm_audit_chain_broken"] == 0
     assert never["nwterm_audit_chain_check_age_seconds"] == float("inf")

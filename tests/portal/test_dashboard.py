@@ -1,9 +1,11 @@
 import datetime
 
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from compliance import services as stocktakes
+from core.audit import chain_check, record_event, seal_pending
 from core.roles import Role
 from credentials.models import Account, Rotation, RotationReason, RotationStatus
 from lending.models import Loan
@@ -202,10 +204,6 @@ def test_an_empty_panel_says_nothing_waits(read_as, facilities):
 
 
 def test_those_who_read_the_trail_see_a_broken_chain_on_the_dashboard(as_user, auditor, facilities):
-    from django.db import connection
-
-    from core.audit import chain_check, record_event, seal_pending
-
     for i in range(3):
         record_event(actor=None, action="test.x", object_type="t", object_id=str(i))
     seal_pending()

@@ -13,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         check = chain_check(seal=True)
-        if check.broken_seq is not None:
+        if check.broken:
             raise CommandError(
                 f"BROKEN at seq {check.broken_seq}: {check.broken_reason} "
                 f"({check.verified} events verified before it).",
