@@ -71,7 +71,7 @@ def new_key(key_id: str) -> str:
 def use_keys(spec: str) -> None:
     from django.conf import settings
 
-    from credentials.secrets import reset_keyring
+    from core.crypto import reset_keyring
 
     settings.CREDENTIAL_KEYS = spec
     reset_keyring()
@@ -83,9 +83,9 @@ def build(count: int) -> dict[int, str]:
     each version's password by id, to check the run against."""
     from django.db import transaction
 
+    from core.crypto import keyring
     from core.services import organization_create
     from credentials.models import Account, AccountState, SecretVersion, secret_context
-    from credentials.secrets import keyring
     from credentials.targets import target_system_create
     from terminals.models import Terminal
     from terminals.services import location_create
@@ -145,7 +145,7 @@ def build(count: int) -> dict[int, str]:
 def measure_floor(count: int) -> float:
     """Seconds to decrypt and encrypt `count` secrets of the same size in memory: the work no
     database layout can avoid."""
-    from credentials.crypto import Keyring
+    from core.crypto import Keyring
 
     old_key, new_key_bytes = secrets.token_bytes(32), secrets.token_bytes(32)
     old = Keyring([("old", old_key)])
@@ -163,8 +163,9 @@ def row_at_a_time(limit_pk: int) -> tuple[float, int]:
     row decrypted, encrypted and saved with its own UPDATE. On the rows up to `limit_pk`."""
     from django.db import transaction
 
+    from core.crypto import keyring
     from credentials.models import SecretVersion
-    from credentials.secrets import keyring, secret_encrypt, secret_plaintext
+    from credentials.secrets import secret_encrypt, secret_plaintext
 
     newest = keyring().current_key_id
     done = 0
@@ -186,8 +187,8 @@ def row_at_a_time(limit_pk: int) -> tuple[float, int]:
 
 
 def verify(passwords: dict[int, str], key_id: str) -> list[str]:
+    from core.crypto import keyring
     from credentials.models import SecretVersion
-    from credentials.secrets import keyring
 
     ring, problems, wrong = keyring(), [], 0
     rows = SecretVersion.objects.values_list("pk", "account_id", "version", "key_id", "ciphertext")

@@ -6,10 +6,10 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from compliance.models import Discrepancy, DiscrepancyStatus
+from core.crypto import keyring
 from core.health import CORE_CHECKS, Check
 from core.metrics import Collector, Metric, core_metrics, gauge
 from credentials.models import Account, AccountState, Rotation, RotationStatus
-from credentials.secrets import keyring
 from lending.models import Loan, LoanStatus
 
 PENDING_ROTATIONS = (

@@ -50,10 +50,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    # The second factor of security and facilities staff (TOTP, and recovery codes as static
-    # tokens): core.otp, core.middleware.
+    # The second factor of security and facilities staff: a TOTP authenticator (core's own
+    # device, its key encrypted) and recovery codes as static tokens; core.otp, core.middleware.
     "django_otp",
-    "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "core",
     "terminals",

@@ -4,11 +4,13 @@ Organizations are written through core.services so the admin leaves the same aud
 the pages; tokens and audit events can only be looked at.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_otp.plugins.otp_static.models import StaticDevice
 
-from core import services
+from core import otp, services
 from core.models import (
     ApiToken,
     AuditChainCheck,
@@ -16,6 +18,7 @@ from core.models import (
     AuditEvent,
     AuditSeal,
     AuditSealGap,
+    Authenticator,
     Lease,
     Organization,
     OutboxTask,
@@ -52,9 +55,48 @@ class UserAdmin(DjangoUserAdmin):
         (_("Organization"), {"fields": ("organization",)}),
     )
 
+    actions = ("reset_second_factor",)
+
     def has_delete_permission(self, request, obj=None) -> bool:
         # Audit events keep their actors: users are deactivated, never deleted.
         return False
+
+    @admin.action(
+        description=_("Reset the second factor (they enrol again at their next sign-in)"),
+        permissions=("reset_second_factor",),
+    )
+    def reset_second_factor(self, request, queryset) -> None:
+        reset = sum(otp.second_factor_reset(user=user, actor=request.user) for user in queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d person will enrol an authenticator again.",
+                "%(count)d people will enrol an authenticator again.",
+                reset,
+            )
+            % {"count": reset},
+            messages.SUCCESS,
+        )
+
+    def has_reset_second_factor_permission(self, request) -> bool:
+        return request.user.has_perm("core.delete_authenticator")
+
+
+# The recovery codes are the person's own (stored as digests, issued with the authenticator):
+# django-otp's admin would only let them be edited past core.otp, in English.
+admin.site.unregister(StaticDevice)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(ReadOnlyAdmin):
+    """Who has an authenticator, never its key (encrypted in the database, shown to nobody);
+    reset, with the recovery codes, from the user list."""
+
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__username",)
+    fields = list_display
+    readonly_fields = fields
 
 
 @admin.register(Organization)

@@ -37,6 +37,7 @@ def _register_audit_words() -> None:
             "user.second_factor_enrolled": _("Authenticator app enrolled"),
             "user.recovery_codes_issued": _("Recovery codes issued"),
             "user.recovery_code_used": _("Recovery code used"),
+            "user.second_factor_reset": _("Second factor reset (enrols again)"),
             "user.created": _("User added"),
         }
     )

@@ -1,11 +1,22 @@
 import hashlib
 import json
+import logging
+import time
+from base64 import b32encode
+from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
+
+from core.crypto import DecryptionError, keyring
+
+logger = logging.getLogger(__name__)
 
 
 class OrganizationKind(models.TextChoices):
@@ -37,7 +48,8 @@ class Organization(models.Model):
         return f"{self.name} ({self.code})"
 
 
-class User(AbstractUser):
+# django-otp is untyped: the stubs cannot follow its user field to the authenticators.
+class User(AbstractUser):  # type: ignore[django-manager-missing]
     organization = models.ForeignKey(
         Organization,
         verbose_name=_("organization"),
@@ -331,6 +343,101 @@ class AuditChainCheck(models.Model):
     @property
     def broken(self) -> bool:
         return self.broken_seq is not None
+
+
+def authenticator_key_context(user_id: int) -> str:
+    """What an authenticator's key is bound to: its user (core.crypto's associated data)."""
+    return f"authenticator|user={user_id}"
+
+
+class Authenticator(TimestampMixin, ThrottlingMixin, Device):
+    """A person's TOTP authenticator app (a django-otp device, core.otp). Its key is stored
+    encrypted under CREDENTIAL_KEYS and bound to its user, like every other secret: a copy of the
+    database gives nobody's second factor away (django-otp's own TOTPDevice keeps it in clear).
+    """
+
+    key_id = models.CharField(_("encryption key"), max_length=32, editable=False)
+    key_ciphertext = models.BinaryField(editable=False)
+    step = models.PositiveSmallIntegerField(default=30, editable=False)
+    t0 = models.BigIntegerField(default=0, editable=False)
+    digits = models.PositiveSmallIntegerField(default=6, editable=False)
+    tolerance = models.PositiveSmallIntegerField(default=1, editable=False)
+    drift = models.SmallIntegerField(default=0, editable=False)
+    # The time step of the last code accepted: each code is accepted once.
+    last_t = models.BigIntegerField(default=-1, editable=False)
+
+    class Meta(Device.Meta):
+        verbose_name = _("authenticator")
+        verbose_name_plural = _("authenticators")
+
+    def key_set(self, key: bytes) -> None:
+        """Encrypt the key under the newest key (not saved)."""
+        self.key_id, self.key_ciphertext = keyring().encrypt(
+            key.hex(), context=authenticator_key_context(self.user_id)
+        )
+
+    @property
+    def bin_key(self) -> bytes:
+        return bytes.fromhex(
+            keyring().decrypt(
+                self.key_id,
+                bytes(self.key_ciphertext),
+                context=authenticator_key_context(self.user_id),
+            )
+        )
+
+    def verify_token(self, token) -> bool:
+        """django-otp's TOTP check (the code of the step now, or one either side; a step used
+        once is not accepted again), on the decrypted key."""
+        allowed, _data = self.verify_is_allowed()
+        if not allowed:
+            return False
+        try:
+            code = int(token)
+        except (TypeError, ValueError):
+            code = None
+        try:
+            key = self.bin_key
+        except DecryptionError:
+            # A key dropped from CREDENTIAL_KEYS too early, or a tampered row: no code can be
+            # accepted; an administrator resets the authenticator (the person enrols again).
+            logger.error("the authenticator of user %s cannot be decrypted", self.user_id)
+            code = None
+        verified = False
+        if code is not None:
+            totp = TOTP(key, self.step, self.t0, self.digits, self.drift)
+            totp.time = time.time()
+            verified = totp.verify(code, self.tolerance, self.last_t + 1)
+            if verified:
+                self.last_t = totp.t()
+                self.drift = totp.drift
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+        if not verified:
+            self.throttle_increment(commit=True)
+        return verified
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1)
+
+    @property
+    def config_url(self) -> str:
+        """The otpauth:// URL an authenticator app reads from the enrolment QR code."""
+        label = self.user.get_username()
+        params = urlencode(
+            {
+                "secret": b32encode(self.bin_key),
+                "algorithm": "SHA1",
+                "digits": self.digits,
+                "period": self.step,
+            }
+        )
+        issuer = settings.OTP_TOTP_ISSUER.replace(":", "")
+        if issuer:
+            label = f"{issuer}:{label}"
+            params += f"&issuer={quote(issuer)}"
+        return f"otpauth://totp/{quote(label)}?{params}"
 
 
 class Lease(models.Model):

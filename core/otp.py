@@ -20,11 +20,11 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_login
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.audit import record_event
+from core.crypto import keyring
 from core.errors import InvalidInput
-from core.models import User
+from core.models import Authenticator, User
 from core.roles import Role, user_role
 
 SECOND_FACTOR_ROLES = frozenset({Role.SECURITY.value, Role.FACILITIES.value})
@@ -34,6 +34,7 @@ REQUIRED_KEY = "second_factor_required"
 SIGNED_IN_AT_KEY = "signed_in_at"
 SEEN_AT_KEY = "seen_at"
 RECOVERY_CODE_COUNT = 10
+KEY_BYTES = 20  # an authenticator's key: 160 bits, as RFC 4226 recommends
 AUTHENTICATOR_NAME = "authenticator"
 RECOVERY_NAME = "recovery"
 # seed_demo's devices: their secrets are published, and `manage.py totp_code` tells their codes.
@@ -63,31 +64,40 @@ def session_verified(session) -> bool:
     return not session.get(REQUIRED_KEY) or bool(session.get(DEVICE_ID_SESSION_KEY))
 
 
-def confirmed_authenticator(user: User) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("-id").first()
+def confirmed_authenticator(user: User) -> Authenticator | None:
+    return Authenticator.objects.filter(user=user, confirmed=True).order_by("-id").first()
 
 
-def pending_authenticator(user: User) -> TOTPDevice:
+def pending_authenticator(user: User) -> Authenticator:
     """The authenticator being enrolled: the same secret on every visit of the enrolment page
     until it is confirmed (so a reload does not break the app the person already set up)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+    device = Authenticator.objects.filter(user=user, confirmed=False).order_by("-id").first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
+        device = _authenticator_add(
+            user=user, name=AUTHENTICATOR_NAME, key=os.urandom(KEY_BYTES), confirmed=False
+        )
     return device
 
 
-def secret_text(device: TOTPDevice) -> str:
+def _authenticator_add(*, user: User, name: str, key: bytes, confirmed: bool) -> Authenticator:
+    device = Authenticator(user=user, name=name, confirmed=confirmed)
+    device.key_set(key)
+    device.save()
+    return device
+
+
+def secret_text(device: Authenticator) -> str:
     """The secret as an authenticator app asks for it: base32, in groups of four."""
     text = base64.b32encode(device.bin_key).decode()
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
-def qr_svg(device: TOTPDevice) -> str:
+def qr_svg(device: Authenticator) -> str:
     """The enrolment QR code (otpauth:// URL), inline SVG."""
     return segno.make(device.config_url, error="m").svg_inline(scale=5, border=2)
 
 
-def current_code(device: TOTPDevice, *, at: float | None = None) -> str:
+def current_code(device: Authenticator, *, at: float | None = None) -> str:
     """The device's code now (or at the Unix time `at`): for `manage.py totp_code` and tests."""
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time() if at is None else at
@@ -116,14 +126,14 @@ def recovery_code_digest(code: str) -> str:
 def totp_enrol_confirm(*, request: HttpRequest, user: User, code: str) -> list[str]:
     """Confirm the pending authenticator with one code from the app; the session is verified
     and ten new recovery codes are returned (shown once)."""
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).last()
+    device = Authenticator.objects.select_for_update().filter(user=user, confirmed=False).last()
     if device is None or not device.verify_token(_clean(code)):
         raise InvalidInput(
             _("The code was not accepted."),
             field_errors={"code": [_("Wrong code. Enter the 6 digits the app shows now.")]},
         )
     # One authenticator per person: enrolling again replaces the earlier one.
-    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    Authenticator.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     record_event(actor=user, action="user.second_factor_enrolled", obj=user, details={})
@@ -174,7 +184,7 @@ def second_factor_verify(*, request: HttpRequest, user: User, code: str) -> bool
     if not code:
         return False
     if code.isdigit() and len(code) <= 8:  # an app's code; recovery codes are letters too
-        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).last()
+        device = Authenticator.objects.select_for_update().filter(user=user, confirmed=True).last()
         if device is not None and device.verify_token(code):
             otp_login(request, device)
             return True
@@ -190,23 +200,35 @@ def token_second_factor_ok(*, user: User, code: str) -> bool:
     """The API token endpoint's check of the code sent with the password (no session)."""
     code = _clean(code)
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=True).last()
+        device = Authenticator.objects.select_for_update().filter(user=user, confirmed=True).last()
         if code.isdigit() and len(code) <= 8:
             return device is not None and device.verify_token(code)
         return bool(code) and _recovery_code_use(user=user, code=code) is not None
 
 
 @transaction.atomic
-def demo_authenticator_enrol(*, user: User, secret: str) -> TOTPDevice:
+def second_factor_reset(*, user: User, actor: User) -> bool:
+    """Forget a person's authenticator and recovery codes (a lost or replaced phone): their
+    next sign-in asks them to enrol again. Audited; False when there was nothing to forget."""
+    authenticators, _by_model = Authenticator.objects.filter(user=user).delete()
+    recovery, _by_model = StaticDevice.objects.filter(user=user).delete()
+    if not authenticators and not recovery:
+        return False
+    record_event(actor=actor, action="user.second_factor_reset", obj=user, details={})
+    return True
+
+
+@transaction.atomic
+def demo_authenticator_enrol(*, user: User, secret: str) -> Authenticator:
     """seed_demo's authenticator for a demo user, with a published base32 `secret`, marked as a
     demo device; a user who already has an authenticator keeps it."""
-    found = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    found = Authenticator.objects.filter(user=user, confirmed=True).first()
     if found is not None:
         return found
-    device = TOTPDevice.objects.create(
+    device = _authenticator_add(
         user=user,
         name=DEMO_DEVICE_NAME,
-        key=base64.b32decode(secret.replace(" ", "").upper()).hex(),
+        key=base64.b32decode(secret.replace(" ", "").upper()),
         confirmed=True,
     )
     record_event(actor=None, action="user.second_factor_enrolled", obj=user, details={})
@@ -216,7 +238,7 @@ def demo_authenticator_enrol(*, user: User, secret: str) -> TOTPDevice:
 def demo_code(username: str) -> str:
     """The current code of a demo user's authenticator (seed_demo's, marked DEMO_DEVICE_NAME);
     refused for any other device, so that this never helps against a real account."""
-    device = TOTPDevice.objects.filter(
+    device = Authenticator.objects.filter(
         user__username=username, name=DEMO_DEVICE_NAME, confirmed=True
     ).first()
     if device is None:
@@ -227,5 +249,14 @@ def demo_code(username: str) -> str:
     return current_code(device)
 
 
-def session_device_id(session) -> str:
-    return session.get(DEVICE_ID_SESSION_KEY, "")
+def authenticators_reencrypt() -> int:
+    """Move every authenticator's key under the newest encryption key (rotate_encryption_keys);
+    answers how many moved. One per person: one short transaction does them all."""
+    with transaction.atomic():
+        devices = Authenticator.objects.select_for_update().exclude(key_id=keyring().current_key_id)
+        moved = 0
+        for device in devices:
+            device.key_set(device.bin_key)
+            device.save(update_fields=["key_id", "key_ciphertext"])
+            moved += 1
+    return moved

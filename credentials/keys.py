@@ -4,17 +4,20 @@ the older keys can be dropped."""
 
 from django.db import connection, transaction
 
+from core.crypto import keyring
+from core.otp import authenticators_reencrypt
 from credentials.models import SecretVersion, TargetSystem, secret_context
-from credentials.secrets import bind_password_encrypt, bind_password_plaintext, keyring
+from credentials.secrets import bind_password_encrypt, bind_password_plaintext
 
 PAGE_SIZE = 2000
 
 
 def reencrypt_under_newest_key(*, batch_size: int = PAGE_SIZE) -> dict[str, int]:
-    """Re-encrypt every secret (and LDAP bind password) not under the newest key, a page at a
-    time in its own short transaction, so that an interrupted run simply continues when run
-    again. Pages follow the primary key (keyset: each starts after the last one's highest id,
-    never with an OFFSET), and each page is written back in one statement."""
+    """Re-encrypt every secret not under the newest key (LDAP bind passwords and the
+    authenticators' keys too), a page at a time in its own short transaction, so that an
+    interrupted run simply continues when run again. Pages follow the primary key (keyset:
+    each starts after the last one's highest id, never with an OFFSET), and each page is
+    written back in one statement."""
     ring = keyring()
     newest = ring.current_key_id
     counts = {"secret_versions": 0, "target_systems": 0}
@@ -51,6 +54,7 @@ def reencrypt_under_newest_key(*, batch_size: int = PAGE_SIZE) -> dict[str, int]
                 update_fields=["ldap_bind_password_key_id", "ldap_bind_password_ciphertext"]
             )
             counts["target_systems"] += 1
+    counts["authenticators"] = authenticators_reencrypt()
     return counts
 
 

@@ -52,7 +52,7 @@ class TargetSystem(models.Model):
     ldap_url = models.CharField(_("LDAP URL"), max_length=300, blank=True)
     ldap_base_dn = models.CharField(_("base DN"), max_length=300, blank=True)
     ldap_bind_dn = models.CharField(_("bind DN"), max_length=300, blank=True)
-    # The bind password is encrypted like every other secret (credentials.crypto).
+    # The bind password is encrypted like every other secret (core.crypto).
     ldap_bind_password_key_id = models.CharField(max_length=32, blank=True, editable=False)
     ldap_bind_password_ciphertext = models.BinaryField(null=True, blank=True, editable=False)
     ldap_timeout_seconds = models.PositiveSmallIntegerField(_("timeout (seconds)"), default=5)

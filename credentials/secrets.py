@@ -1,25 +1,10 @@
 """Stored secrets in and out of their ciphertext: account passwords (secret versions) and LDAP
-bind passwords (target systems), each bound to its row (crypto.py). The one module that holds
-the keyring and decrypts; connectors may use it, and nothing else of credentials but the models.
+bind passwords (target systems), each bound to its row (core.crypto). The one module of credentials
+that decrypts; connectors may use it, and nothing else of credentials but the models.
 """
 
-from functools import cache
-
-from django.conf import settings
-
-from credentials.crypto import Keyring
+from core.crypto import keyring
 from credentials.models import SecretVersion, TargetSystem
-
-
-@cache
-def keyring() -> Keyring:
-    """The process's keyring, built once from settings.CREDENTIAL_KEYS (newest key first)."""
-    return Keyring.from_spec(settings.CREDENTIAL_KEYS)
-
-
-def reset_keyring() -> None:
-    """Forget the cached keyring (after settings change, e.g. in key-rotation tests)."""
-    keyring.cache_clear()
 
 
 def secret_plaintext(version: SecretVersion) -> str:

@@ -100,7 +100,6 @@ def test_connectors_use_no_service():
         and not imported.startswith(
             (
                 "credentials.connectors",
-                "credentials.crypto",
                 "credentials.secrets",
                 "credentials.models",
                 "core",

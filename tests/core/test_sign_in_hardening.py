@@ -14,10 +14,9 @@ from django.core.management.base import CommandError
 from django.test import Client, RequestFactory
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.client_address import client_address
-from core.models import AuditEvent
+from core.models import AuditEvent, Authenticator
 from core.otp import current_code, demo_authenticator_enrol, recovery_code_digest
 from tests.support.db import nothing_written
 from tests.support.otp import authenticator, fresh_code
@@ -299,7 +298,7 @@ def test_a_newcomer_enrols_an_app_and_gets_ten_recovery_codes_once(client, secur
     html = page.content.decode()
     assert "<svg" in html
     secret = re.search(r'class="otp-secret">([A-Z2-7 ]+)<', html).group(1)
-    device = TOTPDevice.objects.get(user=security, confirmed=False)
+    device = Authenticator.objects.get(user=security, confirmed=False)
     assert secret.replace(" ", "") == device.config_url.split("secret=")[1].split("&")[0]
     assert client.post(ENROL, {"code": "123456"}).status_code == 400
 
@@ -309,7 +308,7 @@ def test_a_newcomer_enrols_an_app_and_gets_ten_recovery_codes_once(client, secur
     assert done.status_code == 200
     assert len(set(codes)) == 10
     assert client.get("/").status_code == 200
-    assert TOTPDevice.objects.get(user=security).confirmed
+    assert Authenticator.objects.get(user=security).confirmed
     # Stored as digests only: a copy of the database does not give the codes away.
     stored = set(StaticToken.objects.filter(device__user=security).values_list("token", flat=True))
     assert stored == {recovery_code_digest(code) for code in codes}

@@ -2,7 +2,7 @@ import base64
 
 import pytest
 
-from credentials.crypto import DecryptionError, Keyring, KeyringError
+from core.crypto import DecryptionError, Keyring, KeyringError
 
 KEY_A = Keyring.new_key_spec("a")
 KEY_B = Keyring.new_key_spec("b")

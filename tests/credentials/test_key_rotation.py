@@ -4,9 +4,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from credentials.crypto import DecryptionError, Keyring
+from core.crypto import DecryptionError, Keyring, reset_keyring
 from credentials.models import SecretVersion
-from credentials.secrets import reset_keyring, secret_plaintext
+from credentials.secrets import secret_plaintext
 from tests.credentials.helpers import rotated_account
 from tests.factories import make_terminal
 

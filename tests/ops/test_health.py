@@ -9,8 +9,8 @@ import time_machine
 from celery import current_app
 from django.utils import timezone
 
+from core.crypto import reset_keyring
 from core.tasks import worker_heartbeat
-from credentials.secrets import reset_keyring
 from tests.support.polling import free_port
 
 

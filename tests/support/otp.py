@@ -4,25 +4,28 @@ A TOTP code is accepted once (django-otp keeps the last time step used): `fresh_
 code of the first step after the last one used, within the step either side of now that
 devices accept, and waits for the clock when two were used already."""
 
+import os
 import time
 
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from core.otp import AUTHENTICATOR_NAME
+from core.models import Authenticator
+from core.otp import AUTHENTICATOR_NAME, KEY_BYTES
 from tests.support.polling import wait_for
 
 
-def authenticator(user) -> TOTPDevice:
+def authenticator(user) -> Authenticator:
     """The user's confirmed authenticator (seed_demo's, or one made now)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+    device = Authenticator.objects.filter(user=user, confirmed=True).order_by("id").first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=True)
+        device = Authenticator(user=user, name=AUTHENTICATOR_NAME, confirmed=True)
+        device.key_set(os.urandom(KEY_BYTES))
+        device.save()
     return device
 
 
-def fresh_code(device: TOTPDevice) -> str:
+def fresh_code(device: Authenticator) -> str:
     """A code the device accepts now and has not accepted before."""
     device.refresh_from_db()
 

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from credentials.crypto import DecryptionError
+from core.crypto import DecryptionError, keyring
 from credentials.keys import reencrypt_under_newest_key
-from credentials.secrets import keyring
 
 
 class Command(BaseCommand):
@@ -21,5 +20,6 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Re-encrypted under key {keyring().current_key_id}: "
             f"{counts['secret_versions']} secret versions, "
-            f"{counts['target_systems']} LDAP bind passwords."
+            f"{counts['target_systems']} LDAP bind passwords, "
+            f"{counts['authenticators']} authenticator keys."
         )

@@ -1,18 +1,23 @@
-"""The keyring and authenticated encryption of stored secrets. No Django imports on purpose:
-this module is small enough to read whole, and testable alone.
+"""The keyring and authenticated encryption of stored secrets: account passwords and LDAP bind
+passwords (credentials.secrets), and the second factor's TOTP keys (core.otp). Small enough to
+read whole; the Keyring itself needs no Django and is testable alone, and `keyring()` builds the
+process's one from settings.CREDENTIAL_KEYS.
 
 Each ciphertext is AES-256-GCM with a random 96-bit nonce, and its associated data names the row
-it belongs to (account, version) and the key id, so a ciphertext copied to another row, or
-relabelled with another key id, fails to decrypt instead of revealing someone else's password.
+it belongs to (an account's version, a target, a user's authenticator) and the key id, so a
+ciphertext copied to another row, or relabelled with another key id, fails to decrypt instead of
+revealing someone else's secret.
 """
 
 import base64
 import binascii
 import os
 import re
+from functools import cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 NONCE_BYTES = 12
@@ -86,3 +91,14 @@ class Keyring:
 
 def _aad(context: str, key_id: str) -> bytes:
     return f"{context}|key={key_id}".encode()
+
+
+@cache
+def keyring() -> Keyring:
+    """The process's keyring, built once from settings.CREDENTIAL_KEYS (newest key first)."""
+    return Keyring.from_spec(settings.CREDENTIAL_KEYS)
+
+
+def reset_keyring() -> None:
+    """Forget the cached keyring (after settings change, e.g. in key-rotation tests)."""
+    keyring.cache_clear()
