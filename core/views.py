@@ -153,7 +153,8 @@ def second_factor_enrol(request: HttpRequest) -> HttpResponse:
     if not otp.needs_second_factor(user):
         raise Http404
     if otp.session_verified(request.session) or otp.confirmed_authenticator(user) is not None:
-        # Enrolling again (a lost phone) is a security officer's matter, not a signed-in one's.
+        # Enrolling again (a lost phone) follows an administrator's reset (core.admin), never
+        # a signed-in session's own choice.
         return redirect(reverse("second-factor") + _next_query(request))
     device = otp.pending_authenticator(user)
     form = CodeForm(request.POST or None)

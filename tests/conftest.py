@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import translation
 from rest_framework.test import APIClient
 
+from core.crypto import reset_keyring
 from core.models import Organization
 from core.roles import Role
 from tests.factories import (
@@ -25,6 +26,7 @@ from tests.factories import (
     make_terminal,
     make_user,
 )
+from tests.support.keys import KEY_A
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM refuses to run
 # beside one unless told it is safe (it is: the test thread is the only one using it).
@@ -218,6 +220,20 @@ def _force_login_passes_the_second_factor(monkeypatch):
             verify_session(self, user)
 
     monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture
+def keys(settings):
+    """`keys(spec)`: the process's encryption keys are now CREDENTIAL_KEYS=spec (key A to start
+    with); the settings' own keys again afterwards."""
+
+    def use(spec):
+        settings.CREDENTIAL_KEYS = spec
+        reset_keyring()
+
+    use(KEY_A)
+    yield use
+    reset_keyring()
 
 
 @pytest.fixture(autouse=True)

@@ -16,28 +16,16 @@ from django.db import connection
 from django.test import Client
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from core.crypto import Keyring, reset_keyring
 from core.models import AuditEvent, Authenticator
 from core.otp import current_code, recovery_codes_issue
 from tests.factories import make_user
+from tests.support.keys import KEY_A, KEY_B
 from tests.support.otp import authenticator, fresh_code
 
 LOGIN = "/login/"
 SECOND_FACTOR = "/login/second-factor/"
 ENROL = "/login/second-factor/enrol/"
-KEY_A, KEY_B = Keyring.new_key_spec("a"), Keyring.new_key_spec("b")
 move_migration = importlib.import_module("core.migrations.0009_authenticators")
-
-
-@pytest.fixture
-def keys(settings):
-    def use(spec):
-        settings.CREDENTIAL_KEYS = spec
-        reset_keyring()
-
-    use(KEY_A)
-    yield use
-    reset_keyring()
 
 
 def _signed_in_with_code(user, password: str, code: str) -> bool:

@@ -4,24 +4,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from core.crypto import DecryptionError, Keyring, reset_keyring
+from core.crypto import DecryptionError
 from credentials.models import SecretVersion
 from credentials.secrets import secret_plaintext
 from tests.credentials.helpers import rotated_account
 from tests.factories import make_terminal
-
-KEY_A, KEY_B = Keyring.new_key_spec("a"), Keyring.new_key_spec("b")
-
-
-@pytest.fixture
-def keys(settings):
-    def use(spec):
-        settings.CREDENTIAL_KEYS = spec
-        reset_keyring()
-
-    use(KEY_A)
-    yield use
-    reset_keyring()
+from tests.support.keys import KEY_A, KEY_B
 
 
 def test_secrets_written_under_key_a_read_after_rotation_to_key_b(
