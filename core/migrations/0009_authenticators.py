@@ -15,7 +15,9 @@ COLUMNS = ("user_id", "name", "confirmed", "key", "step", "t0", "digits", "toler
 
 def move_plaintext_devices(apps, schema_editor) -> None:
     """Each TOTP device django-otp stored becomes an authenticator with its key encrypted, and
-    the plaintext row is deleted: nobody enrols again, and no key stays readable."""
+    django-otp's table is dropped (with its migrations' record, the app being uninstalled):
+    nobody enrols again, no key stays readable, and no table of an uninstalled app keeps a
+    foreign key to the users."""
     connection = schema_editor.connection
     if PLAINTEXT_TABLE not in connection.introspection.table_names():
         return
@@ -33,7 +35,8 @@ def move_plaintext_devices(apps, schema_editor) -> None:
             )
             moved.append(Authenticator(**row, key_id=key_id, key_ciphertext=ciphertext))
         Authenticator.objects.bulk_create(moved)
-        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        cursor.execute(f"DROP TABLE {table}")
+        cursor.execute("DELETE FROM django_migrations WHERE app = %s", ["otp_totp"])
 
 
 class Migration(migrations.Migration):
