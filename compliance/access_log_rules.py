@@ -26,7 +26,10 @@ an attempt with an old or unknown ID is itself the finding; 5 failures):
 7. Terminal not lent: a loan covered the moment, but the terminal's status at that moment was
    not `lent` (lost, sent to maintenance or retired while on loan, or still being handed out).
 4. After the window: a loan covered the moment and the terminal was lent, but the moment is at or
-   after the loan's due time, or at or after its declaration's lift plus LENDING_GRACE_HOURS.
+   after the loan's due time, or at or after its declaration's lift plus the grace that lift gave
+   (the declaration's `grace_hours`; LENDING_GRACE_HOURS only for a lift with none recorded).
+   The lift makes each loan then out due at the end of that grace, so its due time mostly says
+   so already; the lift's own grace still bounds one the lift did not reach.
    So 1, 7 and 4 never judge the same sign-in: 1 when no loan covers it, 7 when one does but the
    terminal was not lent, 4 when it was lent but too late.
 3. Foreign host: the source is not the account's terminal: it has a host name whose first label
@@ -60,8 +63,11 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DurationField,
     Exists,
+    ExpressionWrapper,
     F,
+    IntegerField,
     Min,
     OuterRef,
     Q,
@@ -364,24 +370,48 @@ def _terminal_not_lent(rows: Iterable[dict]) -> Iterator[dict]:
         )
 
 
+def _lift_grace_hours() -> Coalesce:
+    """The grace (hours) the covering loan's declaration was lifted with; LENDING_GRACE_HOURS
+    for a lift with none recorded."""
+    return Coalesce(
+        _of_loan("request__declaration__grace_hours"),
+        Value(settings.LENDING_GRACE_HOURS),
+        output_field=IntegerField(),
+    )
+
+
 def _rule_after_window(after: int, upto: int) -> Iterator[dict]:
-    grace = timedelta(hours=settings.LENDING_GRACE_HOURS)
     qs = (
         _valid_successes(after, upto)
         .filter(loan_ref__isnull=False)
         .annotate(status_then=_status_then())
         .filter(status_then=TerminalStatus.LENT)
-        .annotate(due=_of_loan("due_at"), lifted=_of_loan("request__declaration__lifted_at"))
-        .filter(Q(occurred_at__gte=F("due")) | Q(occurred_at__gte=F("lifted") + grace))
+        .annotate(
+            due=_of_loan("due_at"),
+            lifted=_of_loan("request__declaration__lifted_at"),
+            lift_grace=_lift_grace_hours(),
+        )
+        .filter(
+            Q(occurred_at__gte=F("due"))
+            | Q(
+                occurred_at__gte=F("lifted")
+                + ExpressionWrapper(
+                    F("lift_grace") * Value(timedelta(hours=1)), output_field=DurationField()
+                )
+            )
+        )
     )
     return _after_window(
-        _with_names(qs).values(*_FIELDS, "due", "lifted").order_by("pk").iterator(BATCH)
+        _with_names(qs)
+        .values(*_FIELDS, "due", "lifted", "lift_grace")
+        .order_by("pk")
+        .iterator(BATCH)
     )
 
 
 def _after_window(rows: Iterable[dict]) -> Iterator[dict]:
-    grace = timedelta(hours=settings.LENDING_GRACE_HOURS)
     for row in rows:
+        grace = timedelta(hours=row["lift_grace"])
         until = row["due"] if row["lifted"] is None else min(row["due"], row["lifted"] + grace)
         yield _finding(
             row,
@@ -669,12 +699,16 @@ LEFT JOIN LATERAL (
 WHERE e.id > %(after)s AND e.id <= %(upto)s AND e.result = %(success)s
 """  # noqa: S608
 
+# The grace (hours) the covering loan's declaration was lifted with; LENDING_GRACE_HOURS for a
+# lift with none recorded.
+_LIFT_GRACE = "COALESCE(declaration.grace_hours, %(grace_hours)s)"
 # What every finding of rules 1, 7, 4 and 3 reads, as _FIELDS and the rule's own columns.
 _JUDGED_ROWS = f"""
 SELECT e.id AS pk, e.occurred_at, e.login_id, e.line_number, e.ingestion_id,
        target.code AS target_code, j.account_id AS account_ref, j.terminal_id AS terminal_ref,
        t.asset_tag, j.loan_id AS loan_ref, contractor.code AS contractor,
        j.status_then, l.due_at AS due, declaration.lifted_at AS lifted,
+       {_LIFT_GRACE} AS lift_grace,
        e.source_host, e.source_address, COALESCE(t.hostname, '') AS hostname
 FROM {_JUDGED} j
 JOIN compliance_signinevent e ON e.id = j.sign_in_id
@@ -692,7 +726,8 @@ _NOT_LENT = "j.loan_id IS NULL"
 _TERMINAL_NOT_LENT = "j.loan_id IS NOT NULL AND j.status_then <> %(lent)s"
 _AFTER_WINDOW = (
     "j.loan_id IS NOT NULL AND j.status_then = %(lent)s"
-    " AND (e.occurred_at >= l.due_at OR e.occurred_at >= declaration.lifted_at + %(grace)s)"
+    " AND (e.occurred_at >= l.due_at"
+    f" OR e.occurred_at >= declaration.lifted_at + {_LIFT_GRACE} * INTERVAL '1 hour')"
 )
 # The first label of a host name, lower case: split_part(lower(...), '.', 1).
 _FOREIGN_HOST = """
@@ -741,7 +776,7 @@ def _judged(condition: str, *, pass_over: tuple[int, int] | None = None) -> Iter
         _judge_valid_successes(*pass_over)
     params: dict[str, Any] = {
         "lent": TerminalStatus.LENT.value,
-        "grace": timedelta(hours=settings.LENDING_GRACE_HOURS),
+        "grace_hours": settings.LENDING_GRACE_HOURS,
     }
     with connection.cursor() as cursor:
         cursor.execute(_JUDGED_ROWS.format(condition=condition), params)

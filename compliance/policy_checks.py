@@ -132,14 +132,28 @@ def _findings_directories(now):
 
 
 def _findings_stocktakes(now):
+    """A site whose count is late, as the stock-take service means it: a stock-take of it still
+    open after its due date (what the reminders' overdue notice and the API's `overdue` say), or,
+    with none open, none opened for the interval and the due window a scheduled one would have
+    had since its last one opened (no count was even started in time). A count the scheduler
+    opened on time and still within its due date is not late, however long ago the last one was
+    completed; one closed and under review was counted in time."""
+    due_window = timedelta(days=settings.STOCKTAKE_DUE_DAYS)  # what stocktake_open gives
     sites = Location.objects.filter(kind=Location.Kind.SITE).annotate(
         last_completed=Max(
             "stocktakes__opened_at", filter=Q(stocktakes__status=StockTakeStatus.COMPLETED)
-        )
+        ),
+        last_opened=Max("stocktakes__opened_at"),  # what the scheduler counts its interval from
+        open_due=Max("stocktakes__due_at", filter=Q(stocktakes__status=StockTakeStatus.OPEN)),
     )
     for site in sites:
-        interval = timedelta(days=site.stocktake_interval_days)
-        if site.last_completed is None or now - site.last_completed > interval:
+        if site.open_due is not None:  # one open per site at most, and the latest opened
+            due = site.open_due
+        elif site.last_opened is not None:
+            due = site.last_opened + timedelta(days=site.stocktake_interval_days) + due_window
+        else:
+            due = None  # never counted
+        if due is None or due < now:
             yield (
                 Kind.STOCKTAKE_OVERDUE,
                 site.code,

@@ -57,6 +57,22 @@ class UserAdmin(DjangoUserAdmin):
 
     actions = ("reset_second_factor",)
 
+    # Roles, permissions and activation changed here are audited like any other change of who
+    # may do what: read before the form saves, compared once its groups are saved too.
+    def save_model(self, request, obj, form, change) -> None:
+        request._access_before = services.user_access(
+            User.objects.get(pk=obj.pk) if change else None
+        )
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        services.user_access_record(
+            actor=request.user,
+            user=form.instance,
+            before=getattr(request, "_access_before", {}),
+        )
+
     def has_delete_permission(self, request, obj=None) -> bool:
         # Audit events keep their actors: users are deactivated, never deleted.
         return False

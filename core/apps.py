@@ -39,6 +39,7 @@ def _register_audit_words() -> None:
             "user.recovery_code_used": _("Recovery code used"),
             "user.second_factor_reset": _("Second factor reset (enrols again)"),
             "user.created": _("User added"),
+            "user.updated": _("Roles, permissions or sign-in changed"),
         }
     )
     register_detail_labels(
@@ -60,6 +61,11 @@ def _register_audit_words() -> None:
             "until": _("until"),
             "codes": _("recovery codes"),
             "codes_left": _("recovery codes left"),
+            "groups": _("roles"),
+            "permissions": _("permissions"),
+            "is_active": _("may sign in"),
+            "is_staff": _("may use the admin"),
+            "is_superuser": _("may do everything"),
         }
     )
     register_detail_values("kind", OrganizationKind.choices, family="organization")

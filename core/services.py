@@ -130,3 +130,43 @@ def user_create(
         },
     )
     return user
+
+
+def user_access(user: User | None) -> dict[str, object]:
+    """What decides what a person may do: their roles (groups), their own permissions, and
+    whether they may sign in, reach the admin or do everything. None: not a user yet."""
+    if user is None or user.pk is None:
+        return {}
+    return {
+        "groups": sorted(user.groups.values_list("name", flat=True)),
+        "permissions": sorted(
+            f"{app}.{codename}"
+            for app, codename in user.user_permissions.values_list(
+                "content_type__app_label", "codename"
+            )
+        ),
+        "is_active": user.is_active,
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+    }
+
+
+def user_access_record(*, actor: User | None, user: User, before: dict[str, object]) -> bool:
+    """Audit a change of a person's access made outside the services (the admin's user form):
+    `user.updated` with each field that changed as [before, after] (`user.created`, with what
+    they may do, for one just added). False when nothing changed."""
+    after = user_access(user)
+    if not before:
+        details: dict[str, object] = {"username": user.get_username(), **after}
+        action = "user.created"
+    else:
+        details = {
+            field: [before.get(field), value]
+            for field, value in after.items()
+            if before.get(field) != value
+        }
+        if not details:
+            return False
+        action = "user.updated"
+    record_event(actor=actor, action=action, obj=user, details=details)
+    return True

@@ -62,6 +62,7 @@ def _register_audit_words() -> None:
             "grace_hours": _("grace period (hours)"),
             "due_at": _("due"),
             "loans_made_due": _("loans made due"),
+            "requests_cancelled": _("requests cancelled"),
             "loans": _("loans"),
             "declaration": _("declaration"),
             "contractor": _("contractor"),

@@ -87,6 +87,11 @@ class Declaration(models.Model):
     # Requests may not ask for terminals beyond this time (empty: no limit until lifted).
     lending_limit = models.DateTimeField(_("lending limit"), null=True, blank=True)
     lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
+    # The lift's grace: loans still out are due this many hours after lifted_at (the check-out
+    # that finishes after the lift, and the access-log analysis, read it here).
+    grace_hours = models.PositiveIntegerField(
+        _("grace after the lift (hours)"), null=True, blank=True
+    )
     lifted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

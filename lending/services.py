@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.audit import record_event
+from core.audit import record_event, record_events
 from core.errors import InvalidInput, RuleViolation
 from core.models import Organization, User
 from core.transitions import check_transition
@@ -44,6 +44,7 @@ from lending.selectors import (
     checkout_refusals,
     close_blockers,
     loans_due_soon,
+    loans_taken_annotation,
     overdue_loans,
 )
 from terminals import services as inventory
@@ -122,24 +123,46 @@ def declaration_lift(
         now,
         actor,
     )
-    declaration.save(update_fields=["status", "lifted_at", "lifted_by"])
+    declaration.grace_hours = grace
+    declaration.save(update_fields=["status", "lifted_at", "lifted_by", "grace_hours"])
+    # A loan still being handed out is made due too; one whose check-out had not committed yet
+    # is made due when it is confirmed (_confirm_lent reads the grace stored above).
     made_due = Loan.objects.filter(
-        request__declaration=declaration, status=LoanStatus.OPEN, due_at__gt=due
+        request__declaration=declaration, status__in=Loan.OUT, due_at__gt=due
     )
     loan_ids = list(made_due.values_list("pk", flat=True))
     made_due.update(due_at=due)
-    # Requests not yet served can no longer be served.
-    AccessRequest.objects.filter(declaration=declaration, status=RequestStatus.SUBMITTED).update(
+    # Requests not yet decided can no longer be served: cancelled, each with its event and its
+    # email to the contractor and staff, as a cancellation by hand has.
+    undecided = AccessRequest.objects.select_for_update(of=("self",)).filter(
+        declaration=declaration, status=RequestStatus.SUBMITTED
+    )
+    cancelled = list(undecided.order_by("pk"))
+    AccessRequest.objects.filter(pk__in=[request.pk for request in cancelled]).update(
         status=RequestStatus.CANCELLED,
         decided_at=now,
         decision_reason="",
         decision_phrase=phrases.DECLARATION_LIFTED().stored(),
     )
+    record_events(
+        actor=actor,
+        events=[
+            ("access_request.cancelled", request, {"reason": phrases.DECLARATION_LIFTED().stored()})
+            for request in cancelled
+        ],
+    )
+    for request in cancelled:
+        notifications.request_event(request_id=request.pk, event=RequestStatus.CANCELLED)
     record_event(
         actor=actor,
         action="declaration.lifted",
         obj=declaration,
-        details={"grace_hours": grace, "due_at": due.isoformat(), "loans_made_due": loan_ids},
+        details={
+            "grace_hours": grace,
+            "due_at": due.isoformat(),
+            "loans_made_due": loan_ids,
+            "requests_cancelled": [request.pk for request in cancelled],
+        },
     )
     return declaration
 
@@ -456,8 +479,9 @@ def _reserve(
         .select_related(None)
         .select_related("declaration", "contractor")
         .order_by()
-        # Contractor supervision, read in the same statement (lending.supervision).
+        # Contractor supervision and the loans already taken, read in the same statement.
         .annotate(**supervision.checkout_annotations(operator_name=operator_name))
+        .annotate(loans_taken=loans_taken_annotation())
         .filter(pk=request_pk)
         .first()
     )
@@ -651,6 +675,16 @@ def _confirm_lent(
 ) -> Loan:
     _to_status(Loan, loan.pk, "status", LoanStatus.OPEN)
     loan.status = LoanStatus.OPEN
+    # Lifted after this check-out began (read now, not as _reserve saw it): due at the end of
+    # the lift's grace, as the lift made every loan it found out.
+    lifted_at, grace_hours = Declaration.objects.values_list("lifted_at", "grace_hours").get(
+        pk=loan.request.declaration_id
+    )
+    if lifted_at is not None:
+        grace_ends = lifted_at + timedelta(hours=grace_hours or 0)
+        if loan.due_at > grace_ends:
+            Loan.objects.filter(pk=loan.pk, due_at__gt=grace_ends).update(due_at=grace_ends)
+            loan.due_at = grace_ends
     accounts_record_state(accounts=accounts, actor=actor, to_state=AccountState.UNLOCKED)
     loan.terminal = inventory.terminal_lend(
         terminal=loan.terminal,

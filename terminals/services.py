@@ -509,15 +509,16 @@ def terminal_return_to_storage(
         actor=actor,
         reason=reason,
         to_location=to_location,
-        guard=_credentials_rotated_after_return,
+        guard=_storable,
     )
 
 
-def _credentials_rotated_after_return(terminal: Terminal) -> list[str]:
-    """A returned terminal is stored again only once its accounts were rotated."""
-    if terminal.status != Status.RETURNED:
-        return []
-    return hooks.storage_blockers(terminal)
+def _storable(terminal: Terminal) -> list[str]:
+    """A reserved or lent terminal is stored only through its loan (a check-out that failed or
+    was abandoned), a returned one only once its accounts were rotated."""
+    if terminal.status == Status.RETURNED:
+        return hooks.storage_blockers(terminal)
+    return _not_held_by_a_loan(terminal)
 
 
 def _not_held_by_a_loan(terminal: Terminal) -> list[str]:

@@ -1,10 +1,14 @@
 import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.utils import timezone
 
 from compliance import services as stocktakes
-from compliance.models import Discrepancy
+from compliance.api.views import StockTakeSerializer
+from compliance.models import Discrepancy, StockTake
 from compliance.policy_checks import run_policy_checks
 from core.models import AuditEvent, Organization
 from credentials.accounts import account_unlock
@@ -117,6 +121,93 @@ def test_an_old_secret_and_a_long_failed_rotation_are_found(clean, target):
     assert run_policy_checks() == {"rotation_failed_long": 1}
 
 
-def test_a_site_without_a_recent_completed_stocktake_is_found(clean, site):
-    later = timezone.now() + datetime.timedelta(days=site.stocktake_interval_days + 1)
+def test_a_site_not_counted_within_the_interval_and_the_due_window_is_found(clean, site):
+    window = datetime.timedelta(days=site.stocktake_interval_days + settings.STOCKTAKE_DUE_DAYS)
+    later = timezone.now() + window + datetime.timedelta(days=1)
     assert run_policy_checks(now=later) == {"secret_too_old": 1, "stocktake_overdue": 1}
+
+
+# Stock-take overdue, on the scheduler's clock: it opens stock-takes at 06:00, the policy checks
+# run at 05:30 (config.settings' beat schedule).
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+FIRST_OPENED = datetime.datetime(2026, 11, 1, 6, 0, tzinfo=TOKYO)
+
+
+def at(moment, call, /, **kwargs):
+    with time_machine.travel(moment, tick=False):
+        return call(**kwargs)
+
+
+def morning_check(day: datetime.datetime) -> datetime.datetime:
+    """The first policy check after `day`: 05:30 the next morning."""
+    return day.replace(hour=5, minute=30) + datetime.timedelta(days=1)
+
+
+@pytest.fixture
+def counted_once(site, security):
+    """The site's first stock-take: opened by the scheduler and completed the same day."""
+    (first,) = at(FIRST_OPENED, stocktakes.stocktakes_open_due)
+    at(FIRST_OPENED.replace(hour=15), stocktakes.stocktake_close, stocktake=first, actor=security)
+    assert StockTake.objects.get(pk=first.pk).status == "completed"
+    return first
+
+
+@pytest.fixture
+def next_count(site, counted_once):
+    """The next one, opened by the scheduler on the morning the interval ends, not counted yet."""
+    opens = FIRST_OPENED + datetime.timedelta(days=site.stocktake_interval_days)
+    (opened,) = at(opens, stocktakes.stocktakes_open_due)
+    assert opened.due_at == opens + datetime.timedelta(days=settings.STOCKTAKE_DUE_DAYS)
+    return opened
+
+
+def test_a_stocktake_opened_on_schedule_is_not_overdue_until_its_due_date(next_count):
+    check = morning_check(next_count.opened_at)
+    while check < next_count.due_at:  # the morning after it opened, up to its due date
+        assert at(check, run_policy_checks) == {}, check
+        check += datetime.timedelta(days=1)
+    assert not Discrepancy.objects.exists()
+
+
+def test_a_stocktake_open_past_its_due_date_is_overdue(site, counted_once, next_count):
+    check = morning_check(next_count.due_at)
+    assert at(check, run_policy_checks) == {"stocktake_overdue": 1}
+    # What the stock-take service itself says of it (the API's `overdue`, the reminders).
+    assert at(check, lambda: StockTakeSerializer(next_count).data["overdue"]) is True
+    finding = Discrepancy.objects.get()
+    assert (finding.subject, finding.location, finding.details) == (
+        site.code,
+        site,
+        {
+            "last_completed": counted_once.opened_at.isoformat(),
+            "interval_days": site.stocktake_interval_days,
+        },
+    )
+    assert at(check + datetime.timedelta(days=1), run_policy_checks) == {}  # no duplicate
+
+
+def test_a_site_never_counted_is_overdue(site):
+    assert run_policy_checks() == {"stocktake_overdue": 1}
+    finding = Discrepancy.objects.get()
+    assert (finding.subject, finding.details["last_completed"]) == (site.code, None)
+
+
+def test_a_site_whose_next_count_was_never_opened_is_overdue_after_the_interval_and_due_window(
+    site, counted_once
+):
+    """The scheduler did not run: no count was even started in time."""
+    window = datetime.timedelta(days=site.stocktake_interval_days + settings.STOCKTAKE_DUE_DAYS)
+    last_in_time = morning_check(FIRST_OPENED + window) - datetime.timedelta(days=1)
+    assert at(last_in_time, run_policy_checks) == {}
+    assert at(last_in_time + datetime.timedelta(days=1), run_policy_checks) == {
+        "stocktake_overdue": 1
+    }
+
+
+def test_a_count_closed_in_time_and_under_review_is_not_overdue(site, cabinet, security):
+    make_terminal(location=cabinet)  # not scanned: missing, for security to review
+    (count,) = at(FIRST_OPENED, stocktakes.stocktakes_open_due)
+    at(FIRST_OPENED.replace(hour=15), stocktakes.stocktake_close, stocktake=count, actor=security)
+    assert StockTake.objects.get(pk=count.pk).status == "closed"
+    assert "stocktake_overdue" not in at(morning_check(count.due_at), run_policy_checks)

@@ -4,11 +4,13 @@ and returned through the real services."""
 import datetime
 
 import pytest
+import time_machine
 
 from compliance.access_log_rules import access_log_analyse
 from compliance.models import AccessLogAnalysis, DiscrepancyKind
 from credentials.models import LoginIdRecord
-from lending.models import LoanStatus
+from lending import services as lending
+from lending.models import Declaration, DeclarationStatus, Loan, LoanStatus
 from terminals.models import TerminalAddress
 from tests.compliance.access_log_rules.conftest import (
     HOUR,
@@ -219,6 +221,117 @@ def test_a_sign_in_after_the_due_time_of_a_loan_kept_too_long_is_a_finding(
     (finding,) = findings(Kind.SIGN_IN_AFTER_WINDOW)
     assert (finding.sign_in, finding.loan) == (late, loan)
     assert moment(finding.details["due_at"]) == due
+
+
+def lift_with_grace(lent, *, at: datetime.datetime, grace_hours: int) -> None:
+    """The declaration lifted with a grace of its own (the lift's `grace_hours`)."""
+    with time_machine.travel(at, tick=False):
+        lending.declaration_lift(
+            declaration=lent.declaration, actor=lent.security, grace_hours=grace_hours
+        )
+
+
+def as_if_the_lift_had_not_reached(loan, due: datetime.datetime) -> None:
+    """The loan keeps its own due time, as one still being handed out at the lift does."""
+    Loan.objects.filter(pk=loan.pk).update(due_at=due)
+
+
+@pytest.mark.parametrize("reached", [True, False], ids=["made-due", "not-reached"])
+def test_a_sign_in_within_a_lifts_longer_grace_than_the_setting_is_no_finding(
+    lent, account, terminal, sign_in, settings, reached
+):
+    settings.LENDING_GRACE_HOURS = 24
+    due = T0 + datetime.timedelta(days=10)
+    loan = lent.checkout(terminal, at=T0, due=due)
+    login_id = current_login_id(account)
+    lifted_at = T0 + 2 * HOUR
+    lift_with_grace(lent, at=lifted_at, grace_hours=48)
+    loan.refresh_from_db()
+    assert loan.due_at == lifted_at + 48 * HOUR  # the lift made it due after its own grace
+    if not reached:
+        as_if_the_lift_had_not_reached(loan, due)
+
+    # After the lift plus the setting's 24 hours, before the lift's own 48.
+    beyond_the_setting = sign_in(lifted_at + 30 * HOUR, login_id)
+    last_minute = sign_in(lifted_at + 48 * HOUR - MINUTE, login_id)
+
+    access_log_analyse()
+
+    assert beyond_the_setting.discrepancies.count() == 0
+    assert last_minute.discrepancies.count() == 0
+    assert findings(Kind.SIGN_IN_AFTER_WINDOW) == []
+
+
+@pytest.mark.parametrize("reached", [True, False], ids=["made-due", "not-reached"])
+def test_a_sign_in_after_a_lifts_longer_grace_is_a_finding(
+    lent, account, terminal, sign_in, settings, reached
+):
+    settings.LENDING_GRACE_HOURS = 24
+    due = T0 + datetime.timedelta(days=10)
+    loan = lent.checkout(terminal, at=T0, due=due)
+    login_id = current_login_id(account)
+    lifted_at = T0 + 2 * HOUR
+    lift_with_grace(lent, at=lifted_at, grace_hours=48)
+    if not reached:
+        as_if_the_lift_had_not_reached(loan, due)
+
+    late = sign_in(lifted_at + 48 * HOUR + MINUTE, login_id)
+
+    access_log_analyse()
+
+    (finding,) = findings(Kind.SIGN_IN_AFTER_WINDOW)
+    assert (finding.sign_in, finding.loan, finding.terminal) == (late, loan, terminal)
+    assert moment(finding.details["lifted_at"]) == lifted_at
+    # The window the lift gave, not the setting's.
+    assert moment(finding.details["expected"]["params"]["until"]) == lifted_at + 48 * HOUR
+    assert {f.kind for f in findings()} == {Kind.SIGN_IN_AFTER_WINDOW}
+
+
+@pytest.mark.parametrize("reached", [True, False], ids=["made-due", "not-reached"])
+def test_a_sign_in_after_a_lifts_shorter_grace_within_the_setting_is_a_finding(
+    lent, account, terminal, sign_in, settings, reached
+):
+    settings.LENDING_GRACE_HOURS = 24
+    due = T0 + datetime.timedelta(days=10)
+    loan = lent.checkout(terminal, at=T0, due=due)
+    login_id = current_login_id(account)
+    lifted_at = T0 + 2 * HOUR
+    lift_with_grace(lent, at=lifted_at, grace_hours=6)
+    if not reached:
+        as_if_the_lift_had_not_reached(loan, due)
+
+    on_time = sign_in(lifted_at + 6 * HOUR - MINUTE, login_id)
+    # After the lift's own 6 hours, within the setting's 24.
+    late = sign_in(lifted_at + 10 * HOUR, login_id)
+
+    access_log_analyse()
+
+    assert on_time.discrepancies.count() == 0
+    (finding,) = findings(Kind.SIGN_IN_AFTER_WINDOW)
+    assert (finding.sign_in, finding.loan) == (late, loan)
+    assert moment(finding.details["expected"]["params"]["until"]) == lifted_at + 6 * HOUR
+
+
+def test_a_lift_with_no_grace_recorded_falls_back_to_the_setting(
+    lent, account, terminal, sign_in, settings
+):
+    """A declaration lifted before its grace was recorded (grace_hours empty): the setting."""
+    settings.LENDING_GRACE_HOURS = 24
+    loan = lent.checkout(terminal, at=T0, due=T0 + datetime.timedelta(days=10))
+    login_id = current_login_id(account)
+    lifted_at = T0 + 2 * HOUR
+    Declaration.objects.filter(pk=lent.declaration.pk).update(
+        status=DeclarationStatus.LIFTED, lifted_at=lifted_at, lifted_by=lent.security
+    )
+    within = sign_in(lifted_at + 23 * HOUR, login_id)
+    late = sign_in(lifted_at + 24 * HOUR + MINUTE, login_id)
+
+    access_log_analyse()
+
+    assert within.discrepancies.count() == 0
+    (finding,) = findings(Kind.SIGN_IN_AFTER_WINDOW)
+    assert (finding.sign_in, finding.loan) == (late, loan)
+    assert moment(finding.details["expected"]["params"]["until"]) == lifted_at + 24 * HOUR
 
 
 def test_a_sign_in_with_the_terminal_lost_during_its_loan_is_a_finding(

@@ -94,7 +94,18 @@ EXPECTED = {
 
 
 @pytest.fixture
-def world(stocktake, security):
+def late(stocktake):
+    """The site's last count was opened and closed long ago: the policy check finds it late."""
+    long_ago = datetime.timedelta(days=stocktake.site.stocktake_interval_days + 60)
+    StockTake.objects.filter(pk=stocktake.pk).update(
+        opened_at=stocktake.opened_at - long_ago, due_at=stocktake.due_at - long_ago
+    )
+    return stocktake
+
+
+@pytest.fixture
+def world(late, security):
+    stocktake = late
     missing = of_kind(stocktake, "missing")
     evidence = stocktakes.discrepancy_add_evidence(
         discrepancy=missing, actor=security, file=upload("shelf.png", PNG, "image/png")
@@ -184,7 +195,7 @@ def test_the_list_filters_by_kind_status_stocktake_and_site(api_as, security, st
     assert subjects(client, status="resolved") == []
 
 
-def test_the_site_filter_finds_policy_findings_by_their_location(api_as, security, stocktake):
+def test_the_site_filter_finds_policy_findings_by_their_location(api_as, security, late):
     api_as(security).post("/api/v1/discrepancies/run-policy-checks/")
 
     assert subjects(api_as(security), site="hq", kind="stocktake_overdue") == ["hq"]
@@ -444,9 +455,7 @@ def test_evidence_of_another_discrepancy_is_not_found_here(api_as, security, sto
 # Policy checks on demand ----------------------------------------------------------------------
 
 
-def test_running_the_policy_checks_twice_records_no_duplicates(
-    api_as, security, stocktake, open_room
-):
+def test_running_the_policy_checks_twice_records_no_duplicates(api_as, security, late, open_room):
     make_terminal(location=open_room, asset_tag="LOBBY-1")  # outside a secured location
     client = api_as(security)
 
