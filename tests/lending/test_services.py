@@ -248,6 +248,16 @@ def test_lifting_makes_open_loans_due_after_the_grace_period(world, approved, fa
         checkout(approved, world["terminals"][1], facilities)  # not active any more
 
 
+def returned_with_card(loan, world, facilities, cabinet, capture) -> None:
+    """The loan returned in good condition with its card; its rotations are requested, not run."""
+    with capture(execute=False):
+        services.loan_return(
+            loan=loan, actor=facilities, condition="ok", cards_returned=[world["card"]],
+            return_location=cabinet, handed_back_by="山田", operator_signature="山田",
+            data_disposition="destroyed",
+        )  # fmt: skip
+
+
 def test_closing_is_refused_until_everything_is_back_and_rotated(
     world, approved, facilities, security, cabinet, django_capture_on_commit_callbacks
 ):
@@ -258,12 +268,7 @@ def test_closing_is_refused_until_everything_is_back_and_rotated(
         services.declaration_close(declaration=declaration, actor=security)
     assert any(loan.terminal.asset_tag in reason for reason in refused.value.reasons)
     assert any(world["card"].card_number in reason for reason in refused.value.reasons)
-    with django_capture_on_commit_callbacks(execute=False):
-        services.loan_return(
-            loan=loan, actor=facilities, condition="ok", cards_returned=[world["card"]],
-            return_location=cabinet, handed_back_by="山田", operator_signature="山田",
-            data_disposition="destroyed",
-        )  # fmt: skip
+    returned_with_card(loan, world, facilities, cabinet, django_capture_on_commit_callbacks)
     with nothing_written(declaration), pytest.raises(RuleViolation) as refused:
         services.declaration_close(declaration=declaration, actor=security)
     assert any("rotation" in reason for reason in refused.value.reasons)
@@ -309,12 +314,7 @@ def test_a_returned_terminal_moved_on_by_hand_does_not_hold_up_the_close_once_ro
 
     declaration = world["declaration"]
     loan = checkout(approved, world["terminals"][0], facilities)
-    with django_capture_on_commit_callbacks(execute=False):
-        services.loan_return(
-            loan=loan, actor=facilities, condition="ok", cards_returned=[world["card"]],
-            return_location=cabinet, handed_back_by="山田", operator_signature="山田",
-            data_disposition="destroyed",
-        )  # fmt: skip
+    returned_with_card(loan, world, facilities, cabinet, django_capture_on_commit_callbacks)
     # Dropped on the way to the cabinet: to maintenance by hand before the settle step ran.
     inventory.terminal_send_to_maintenance(
         terminal=loan.terminal, actor=facilities, reason="screen cracked"

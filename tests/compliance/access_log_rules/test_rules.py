@@ -236,20 +236,30 @@ def as_if_the_lift_had_not_reached(loan, due: datetime.datetime) -> None:
     Loan.objects.filter(pk=loan.pk).update(due_at=due)
 
 
+def lifted_with_grace(lent, terminal, account, settings, *, grace_hours: int, reached: bool):
+    """A loan out when its declaration is lifted 2 hours in, with `grace_hours` of its own
+    (the setting: 24); `reached`: the lift made the loan due (else it kept its own due time).
+    Answers the loan, its login ID and the lift's time."""
+    settings.LENDING_GRACE_HOURS = 24
+    due = T0 + datetime.timedelta(days=10)
+    loan = lent.checkout(terminal, at=T0, due=due)
+    lifted_at = T0 + 2 * HOUR
+    lift_with_grace(lent, at=lifted_at, grace_hours=grace_hours)
+    loan.refresh_from_db()
+    if reached:
+        assert loan.due_at == lifted_at + grace_hours * HOUR  # due after the lift's own grace
+    else:
+        as_if_the_lift_had_not_reached(loan, due)
+    return loan, current_login_id(account), lifted_at
+
+
 @pytest.mark.parametrize("reached", [True, False], ids=["made-due", "not-reached"])
 def test_a_sign_in_within_a_lifts_longer_grace_than_the_setting_is_no_finding(
     lent, account, terminal, sign_in, settings, reached
 ):
-    settings.LENDING_GRACE_HOURS = 24
-    due = T0 + datetime.timedelta(days=10)
-    loan = lent.checkout(terminal, at=T0, due=due)
-    login_id = current_login_id(account)
-    lifted_at = T0 + 2 * HOUR
-    lift_with_grace(lent, at=lifted_at, grace_hours=48)
-    loan.refresh_from_db()
-    assert loan.due_at == lifted_at + 48 * HOUR  # the lift made it due after its own grace
-    if not reached:
-        as_if_the_lift_had_not_reached(loan, due)
+    _loan, login_id, lifted_at = lifted_with_grace(
+        lent, terminal, account, settings, grace_hours=48, reached=reached
+    )
 
     # After the lift plus the setting's 24 hours, before the lift's own 48.
     beyond_the_setting = sign_in(lifted_at + 30 * HOUR, login_id)
@@ -266,14 +276,9 @@ def test_a_sign_in_within_a_lifts_longer_grace_than_the_setting_is_no_finding(
 def test_a_sign_in_after_a_lifts_longer_grace_is_a_finding(
     lent, account, terminal, sign_in, settings, reached
 ):
-    settings.LENDING_GRACE_HOURS = 24
-    due = T0 + datetime.timedelta(days=10)
-    loan = lent.checkout(terminal, at=T0, due=due)
-    login_id = current_login_id(account)
-    lifted_at = T0 + 2 * HOUR
-    lift_with_grace(lent, at=lifted_at, grace_hours=48)
-    if not reached:
-        as_if_the_lift_had_not_reached(loan, due)
+    loan, login_id, lifted_at = lifted_with_grace(
+        lent, terminal, account, settings, grace_hours=48, reached=reached
+    )
 
     late = sign_in(lifted_at + 48 * HOUR + MINUTE, login_id)
 
@@ -291,14 +296,9 @@ def test_a_sign_in_after_a_lifts_longer_grace_is_a_finding(
 def test_a_sign_in_after_a_lifts_shorter_grace_within_the_setting_is_a_finding(
     lent, account, terminal, sign_in, settings, reached
 ):
-    settings.LENDING_GRACE_HOURS = 24
-    due = T0 + datetime.timedelta(days=10)
-    loan = lent.checkout(terminal, at=T0, due=due)
-    login_id = current_login_id(account)
-    lifted_at = T0 + 2 * HOUR
-    lift_with_grace(lent, at=lifted_at, grace_hours=6)
-    if not reached:
-        as_if_the_lift_had_not_reached(loan, due)
+    loan, login_id, lifted_at = lifted_with_grace(
+        lent, terminal, account, settings, grace_hours=6, reached=reached
+    )
 
     on_time = sign_in(lifted_at + 6 * HOUR - MINUTE, login_id)
     # After the lift's own 6 hours, within the setting's 24.
