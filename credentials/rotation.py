@@ -38,6 +38,7 @@ from core.audit import record_event, record_events
 from core.errors import RuleViolation
 from core.models import User
 from core.queue import enqueue
+from core.roles import Role, user_role
 from core.selectors import emails_of_users_holding
 from core.transitions import check_transition
 from credentials.connectors import Connector, ConnectorError
@@ -708,9 +709,20 @@ def rotation_force(*, actor: User, accounts) -> list[Rotation]:
 # Manual targets: an administrator sets the values by hand, a second person verifies ----------
 
 
+# Roles that only read: never shown a password, even if named a target's administrator.
+_READ_ONLY_ROLES = frozenset({Role.AUDITOR.value, Role.CONTRACTOR.value})
+
+
 def _require_manual_admin(rotation: Rotation, actor: User) -> None:
     if not rotation.account.target_system.administrators.filter(pk=actor.pk).exists():
         raise RuleViolation(_("Only an administrator of this target system may do this."))
+    if user_role(actor) in _READ_ONLY_ROLES:
+        raise RuleViolation(
+            _(
+                "Auditors and contractors are never shown a password: a security officer or "
+                "facilities staff sets this target's values."
+            )
+        )
 
 
 def manual_rotation_values(*, rotation: Rotation, actor: User) -> tuple[str, str]:

@@ -221,13 +221,18 @@ def test_manual_targets_need_an_administrator_and_a_second_person(
         make_user("admin-b", "security", operator),
     )
     stranger = make_user("stranger", "security", operator)
-    target.administrators.add(admin_a, admin_b)
+    # Named an administrator by mistake: read-only roles are never shown a password.
+    reader = make_user("reader", "auditor", operator)
+    target.administrators.add(admin_a, admin_b, reader)
     with django_capture_on_commit_callbacks(execute=True):
         account = account_create(actor=None, target_system=target, terminal=terminal)
     rotation = account.rotations.get()
     assert rotation.status == RotationStatus.AWAITING_ADMIN
     with nothing_written(rotation, account), pytest.raises(RuleViolation):
         manual_rotation_values(rotation=rotation, actor=stranger)
+    with nothing_written(rotation, account), pytest.raises(RuleViolation) as refused:
+        manual_rotation_values(rotation=rotation, actor=reader)
+    assert "never shown a password" in refused.value.message
     login_id, password = manual_rotation_values(rotation=rotation, actor=admin_a)
     assert policy_of(target).satisfied_by(password)
     manual_rotation_confirm_set(rotation=rotation, actor=admin_a)
