@@ -30,7 +30,7 @@ def enqueue(task_name: str, *args: object, countdown: float = 0) -> bool:
     try:
         # Run here in eager mode (tests), as a message otherwise (run `countdown` s later).
         task = app.tasks[task_name]
-        task.apply_async(args, countdown=countdown) if countdown else task.apply_async(args)
+        task.apply_async(args, countdown=countdown) if countdown else task.delay(*args)
     except Exception:  # any broker or connection failure: the database row is the record
         logger.warning("task %s could not be sent to a worker", task_name, exc_info=True)
         return False

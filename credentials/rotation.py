@@ -221,8 +221,9 @@ def _message_waiting(wait: float) -> bool:
     """Whether a message already waits to take these rotations up; if none does, this caller's
     becomes the one. A cache that cannot be reached answers no: a message too many is harmless."""
     try:
-        # Expires on its own: a message lost with the mark set delays the next one only so long.
-        return not cache.add(GATHERING_KEY, 1, timeout=max(10, int(wait * 20)))
+        # Expires on its own soon after the message should have started: a message lost, or a
+        # worker that never cleared it, holds the next ones back only so long.
+        return not cache.add(GATHERING_KEY, 1, timeout=max(2, round(wait * 4)))
     except Exception:
         return False
 
@@ -253,6 +254,8 @@ def rotations_dispatch(*, rotation_ids: Sequence[int]) -> None:
             if len(chunk) == 1
             else enqueue(BATCH_TASK, chunk, countdown=wait)
         )
+        if not sent and wait:
+            rotations_gathered()  # no message waits: the next dispatch tries again
         if not sent:
             sending.update(dispatched_at=None)
             if len(chunk) == 1:

@@ -234,6 +234,24 @@ def test_a_cache_that_cannot_be_reached_sends_every_message(
     assert sent == [(ONE_ROTATION_TASK, r.pk, 0.5) for r in burst]
 
 
+def test_a_gathering_message_the_broker_refused_leaves_the_next_return_to_send(
+    local_target, cabinet, django_capture_on_commit_callbacks, gathering, monkeypatch
+):
+    accounts = rotated_accounts(local_target, cabinet, 2, django_capture_on_commit_callbacks)
+    gathering()
+    tried = []
+
+    def broker_down(task_name, *args, countdown=0):
+        tried.append(args[0])
+        return False
+
+    monkeypatch.setattr(rotation_module, "enqueue", broker_down)
+    burst = returned_one_by_one(accounts, django_capture_on_commit_callbacks)
+
+    assert tried == [rotation.pk for rotation in burst]  # no mark left behind by the first
+    assert not Rotation.objects.filter(pk__in=tried, dispatched_at__isnull=False).exists()
+
+
 def test_a_worker_that_took_up_a_full_batch_sends_for_the_rest(
     local_target, cabinet, django_capture_on_commit_callbacks, messages, gathering, settings,
     monkeypatch,
