@@ -295,10 +295,10 @@ def stocktake_scan(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         last, batch = None, None
         mine = Scan.objects.filter(stocktake=stocktake, scanned_by=request.user)
-        if location and request.GET.get("last", "").isdigit():
+        if location and request.GET.get("last", "").isdecimal():
             last = mine.select_related("terminal__location").filter(pk=request.GET["last"]).first()
         first, _sep, final = request.GET.get("batch", "").partition("-")
-        if location and first.isdigit() and final.isdigit():
+        if location and first.isdecimal() and final.isdecimal():
             batch = list(
                 mine.filter(location=location, pk__gte=first, pk__lte=final)
                 .select_related("terminal__location")
@@ -371,7 +371,7 @@ def stocktake_undo(request: HttpRequest, pk: int) -> HttpResponse:
         )
     url = reverse("compliance:stocktake_scan", kwargs={"pk": stocktake.pk})
     location = request.POST.get("location", "")
-    return redirect(f"{url}?location={location}" if location.isdigit() else url)
+    return redirect(f"{url}?location={location}" if location.isdecimal() else url)
 
 
 @require_http_methods(["GET", "POST"])

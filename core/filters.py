@@ -12,8 +12,17 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import StrOrPromise, known_actions, object_type_spellings
+from core.identifiers import normalise_identifier
 from core.input_limits import BoundedIsoDateTimeFilter
 from core.models import AuditEvent
+
+
+class IdentifierFilter(django_filters.CharFilter):
+    """A filter on an identifier people type (asset tag, card number), matched in its one stored
+    form (core.identifiers): nw-0001 and ＮＷ－０００１ find NW-0001."""
+
+    def filter(self, qs, value):
+        return super().filter(qs, normalise_identifier(value) if value else value)
 
 
 def _start_of_day(day: dt.date) -> dt.datetime:

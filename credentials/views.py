@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 import credentials.accounts
 import credentials.rotation
 from core.errors import ApplicationError
+from core.identifiers import normalise_identifier
 from core.web import confirmation, confirmed, requires, safe_next
 from credentials import selectors
 from credentials.forms import AccountCreateForm
@@ -51,9 +52,12 @@ def target_system_list(request: HttpRequest) -> HttpResponse:
 def rotation_force(request: HttpRequest) -> HttpResponse:
     """Force rotations of one account, of a terminal's accounts, or of a target's accounts."""
     if request.POST.get("account"):
-        accounts = Account.objects.filter(pk=request.POST["account"])
+        account = request.POST["account"].strip()
+        accounts = Account.objects.filter(pk=int(account) if account.isdecimal() else None)
     elif request.POST.get("terminal"):
-        accounts = Account.objects.filter(terminal__asset_tag=request.POST["terminal"])
+        accounts = Account.objects.filter(
+            terminal__asset_tag=normalise_identifier(request.POST["terminal"])
+        )
     elif request.POST.get("target_system"):
         target = TargetSystem.objects.filter(code=request.POST["target_system"]).first()
         accounts = Account.objects.filter(target_system=target)

@@ -14,6 +14,7 @@ Who records what:
 Lending asks here (lending.selectors.checkout_refusals, lending.services.access_request_errors):
 this module imports neither of them, so both may import it."""
 
+import logging
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -96,6 +97,8 @@ STATE_LABELS = {
 
 # Who reviews reports and grants exceptions: security officers.
 REVIEWS = "lending.change_contractorreport"
+
+logger = logging.getLogger(__name__)
 
 
 def person_key(name: str) -> str:
@@ -882,13 +885,25 @@ def supervision_reminders(*, now: datetime | None = None) -> int:
             for user in contractor_users[item.contractor_id] + security:
                 if item not in by_recipient[user.email][kind]:
                     by_recipient[user.email][kind].append(item)
+    sent, unsent_reports, unsent_trainings = 0, set[int](), set[int]()
     for email, theirs in sorted(by_recipient.items()):
         subject, body = bilingual(
             "supervision_summary",
             {**theirs, "count": len(theirs["reports"]) + len(theirs["trainings"])},
         )
-        send_mail(subject, body, None, [email])
-    return len(by_recipient)
+        try:
+            send_mail(subject, body, None, [email])
+        except Exception:  # a mail server that is down: reminded again at the next run
+            logger.warning("a supervision reminder could not be sent", exc_info=True)
+            unsent_reports.update(r.pk for r in theirs["reports"])
+            unsent_trainings.update(t.pk for t in theirs["trainings"])
+            continue
+        sent += 1
+    # Claimed above, so that two runs never both send; released when an email did not go out
+    # (a recipient who got it may get it again: reminded twice rather than never).
+    ContractorReport.objects.filter(pk__in=unsent_reports).update(reminder_sent_at=None)
+    OperatorTraining.objects.filter(pk__in=unsent_trainings).update(reminder_sent_at=None)
+    return sent
 
 
 def register_audit_words() -> None:

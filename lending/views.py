@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -695,10 +695,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
         .filter(status=RequestStatus.APPROVED, declaration__status=DeclarationStatus.ACTIVE)
         .order_by("decided_at")
     )
-    chosen_pk = request.POST.get("request") or request.GET.get("request")
+    chosen_pk = (request.POST.get("request") or request.GET.get("request") or "").strip()
     if not chosen_pk:
         return render(request, "lending/checkout.html", {"approved": approved, "chosen": None})
-    chosen = _request_or_404(request, chosen_pk)
+    if not chosen_pk.isdecimal():  # a number typed by hand, or a link someone edited
+        raise Http404
+    chosen = _request_or_404(request, int(chosen_pk))
     results = request.session.get(_counter_key(chosen), [])
     form = CheckoutForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -1,5 +1,7 @@
 """The terminal list's search, filters and sorting: shared by the page, the export and the API."""
 
+import unicodedata
+
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -38,10 +40,13 @@ class TerminalFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
+        # Full width typed (ＮＷ－００１) finds tags as they are stored; the others as typed too.
+        folded = unicodedata.normalize("NFKC", value)
         return queryset.filter(
-            Q(asset_tag__icontains=value)
+            Q(asset_tag__icontains=folded)
             | Q(serial_number__icontains=value)
-            | Q(hostname__icontains=value)
+            | Q(serial_number__icontains=folded)
+            | Q(hostname__icontains=folded)
         )
 
     def within_location(self, queryset, name, value):

@@ -275,7 +275,7 @@ def _confirm_terminal_status(request: HttpRequest, terminal: Terminal, to_status
 @require_GET
 @requires("terminals.view_terminal")
 def terminal_labels(request: HttpRequest) -> HttpResponse:
-    tags = list(dict.fromkeys(request.GET.getlist("tag")))
+    tags = list(dict.fromkeys(normalise_identifier(tag) for tag in request.GET.getlist("tag")))
     found = {
         terminal.asset_tag: terminal
         for terminal in selectors.terminal_queryset(user=request.user).filter(asset_tag__in=tags)
@@ -356,7 +356,7 @@ _CHILD_KIND = {
 def location_create(request: HttpRequest) -> HttpResponse:
     initial: dict = {"secured": True}
     parent_pk = request.GET.get("parent", "")
-    parent = Location.objects.filter(pk=int(parent_pk)).first() if parent_pk.isdigit() else None
+    parent = Location.objects.filter(pk=int(parent_pk)).first() if parent_pk.isdecimal() else None
     if parent is not None:
         initial.update(parent=parent, kind=_CHILD_KIND.get(Location.Kind(parent.kind), ""))
     form = LocationCreateForm(request.POST or None, initial=initial)

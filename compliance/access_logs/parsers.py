@@ -203,11 +203,12 @@ def parse_time(value: str, spec: MappingSpec, zone: ZoneInfo) -> datetime:
             moment = datetime.strptime(value, spec.time_format)
         else:
             moment = datetime.fromisoformat(value)
-    except ValueError as exc:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        # OverflowError: a time at the edge of the calendar (year 1 or 9999) in another zone.
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
         raise _Bad(_("bad time: %(value)s") % {"value": value[:40]}) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
 
 
 def parse_result(value: str, spec: MappingSpec) -> str:
@@ -461,11 +462,11 @@ def _slapd_time(text: str, clock: _SlapdClock) -> tuple[datetime, str] | None:
     if match := _SYSLOG_ISO.match(text):
         try:
             moment = datetime.fromisoformat(match["stamp"])
-        except ValueError as exc:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=clock.zone)
+            return moment.astimezone(UTC), text[match.end() :]
+        except (OverflowError, ValueError) as exc:
             raise _Bad(_("bad time: %(value)s") % {"value": match["stamp"]}) from exc
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=clock.zone)
-        return moment.astimezone(UTC), text[match.end() :]
     return None
 
 

@@ -48,6 +48,7 @@ from core.api.permissions import ChangeActionPermission, model_permission
 from core.api.reports import report_action, report_response
 from core.api.serializers import REFUSED, validated
 from core.errors import RuleViolation
+from core.filters import IdentifierFilter
 from core.input_limits import TEXT_MAX_LENGTH, BoundedIsoDateTimeFilter
 from core.models import User
 from terminals.api.serializers import LocationCodeField
@@ -568,9 +569,7 @@ class DiscrepancyFilter(django_filters.FilterSet):
     unassigned = django_filters.BooleanFilter(
         field_name="assignee", lookup_expr="isnull", label=_("Unassigned")
     )
-    terminal = django_filters.CharFilter(
-        field_name="terminal__asset_tag", label=_("Terminal (asset tag)")
-    )
+    terminal = IdentifierFilter(field_name="terminal__asset_tag", label=_("Terminal (asset tag)"))
     opened_before = BoundedIsoDateTimeFilter(
         field_name="opened_at", lookup_expr="lt", label=_("Opened before (ISO 8601)")
     )

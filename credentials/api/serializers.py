@@ -3,6 +3,7 @@ endpoint builds its one answer by hand."""
 
 from rest_framework import serializers
 
+from core.api.serializers import IdentifierSlugField
 from credentials.models import Account, ConnectorKind, Rotation, TargetSystem
 from credentials.targets import POLICY_FIELDS, ldap_url_errors
 from terminals.models import Terminal
@@ -102,7 +103,7 @@ class AccountInputSerializer(serializers.Serializer):
     target_system = serializers.SlugRelatedField(
         slug_field="code", queryset=TargetSystem.objects.all()
     )
-    terminal = serializers.SlugRelatedField(slug_field="asset_tag", queryset=Terminal.objects.all())
+    terminal = IdentifierSlugField(slug_field="asset_tag", queryset=Terminal.objects.all())
 
 
 class RevealSerializer(serializers.Serializer):
@@ -143,7 +144,7 @@ class ForceRotationSerializer(serializers.Serializer):
     """Exactly one of: an account, every account of a terminal, every account of a target."""
 
     account = serializers.PrimaryKeyRelatedField(queryset=Account.objects.all(), required=False)
-    terminal = serializers.SlugRelatedField(
+    terminal = IdentifierSlugField(
         slug_field="asset_tag", queryset=Terminal.objects.all(), required=False
     )
     target_system = serializers.SlugRelatedField(

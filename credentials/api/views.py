@@ -9,6 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from core.api.permissions import requires
+from core.filters import IdentifierFilter
 from core.ratelimit import check_api
 from credentials import selectors
 from credentials.accounts import account_create
@@ -71,7 +72,7 @@ class TargetSystemViewSet(
 
 
 class AccountFilter(django_filters.FilterSet):
-    terminal = django_filters.CharFilter(field_name="terminal__asset_tag")
+    terminal = IdentifierFilter(field_name="terminal__asset_tag")
     target_system = django_filters.CharFilter(field_name="target_system__code")
     state = django_filters.MultipleChoiceFilter(choices=AccountState.choices)
 

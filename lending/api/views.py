@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from core.api.permissions import ChangeActionPermission, requires, requires_any
 from core.api.reports import report_action, report_response
 from core.api.serializers import REFUSED, validated
+from core.filters import IdentifierFilter
 from core.ratelimit import check_api
 from lending import selectors, services
 from lending.api.serializers import (
@@ -166,9 +167,7 @@ class AccessRequestViewSet(
 class LoanFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=LoanStatus.choices)
     declaration = django_filters.NumberFilter(field_name="request__declaration")
-    terminal = django_filters.CharFilter(
-        field_name="terminal__asset_tag", label=_("Terminal (asset tag)")
-    )
+    terminal = IdentifierFilter(field_name="terminal__asset_tag", label=_("Terminal (asset tag)"))
 
     class Meta:
         model = Loan

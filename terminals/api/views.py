@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from core.api.permissions import ChangeActionPermission
 from core.api.serializers import IdentifierLookupMixin, validated
+from core.filters import IdentifierFilter
 from terminals import services
 from terminals.api.serializers import (
     AccessCardCreateSerializer,
@@ -224,9 +225,7 @@ class TerminalViewSet(
 class AccessCardFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=AccessCard.Status.choices)
     kind = django_filters.ChoiceFilter(choices=AccessCard.Kind.choices)
-    terminal = django_filters.CharFilter(
-        field_name="terminal__asset_tag", label=_("Terminal (asset tag)")
-    )
+    terminal = IdentifierFilter(field_name="terminal__asset_tag", label=_("Terminal (asset tag)"))
     location = django_filters.CharFilter(
         method="within_location", label=_("Location (code), including everything inside it")
     )

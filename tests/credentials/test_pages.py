@@ -50,6 +50,21 @@ def test_security_rotates_a_terminal_account_from_its_page(
     assert AuditEvent.objects.filter(action="rotation.succeeded").count() == 2
 
 
+def test_a_terminal_typed_in_lower_case_or_full_width_is_rotated_and_a_bad_account_is_refused(
+    client, account, terminal, security, django_capture_on_commit_callbacks
+):
+    client.force_login(security)
+    typed = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in terminal.asset_tag)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/credentials/rotations/force/", {"terminal": typed.lower()})
+    assert Rotation.objects.filter(reason="forced", account=account).count() == 1
+
+    with nothing_written(Rotation):
+        for bad in ("abc", "²", "1e3"):
+            response = client.post("/credentials/rotations/force/", {"account": bad})
+            assert response.status_code == 302
+
+
 @pytest.mark.parametrize(
     ("role", "code"), [("facilities", 403), ("auditor", 403), ("contractor", 403)]
 )

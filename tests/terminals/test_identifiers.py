@@ -136,3 +136,28 @@ def test_two_rows_of_the_same_tag_stop_the_migration_and_change_nothing():
     Old.objects.filter(asset_tag="nw-2").update(asset_tag="nw-3")  # a person renamed one
     _migrate()
     assert sorted(Terminal.objects.values_list("asset_tag", flat=True)) == ["NW-2", "NW-3"]
+
+
+@pytest.mark.parametrize("typed", ["nw-0042", "ＮＷ－００４２"])
+def test_every_api_filter_and_field_naming_a_terminal_finds_it_typed_any_way(
+    typed, api_as, security, cabinet, django_capture_on_commit_callbacks
+):
+    from credentials.accounts import account_create
+    from credentials.targets import target_system_create
+
+    local_target = target_system_create(actor=None, code="t", name="T", connector="local")
+    terminal = make_terminal(location=cabinet, asset_tag="NW-0042")
+    make_terminal(location=cabinet, asset_tag="NW-0043")
+    with django_capture_on_commit_callbacks(execute=True):
+        account = account_create(actor=None, target_system=local_target, terminal=terminal)
+    client = api_as(security)
+
+    listed = client.get("/api/v1/accounts/", {"terminal": typed}).json()
+    assert [row["id"] for row in listed["results"]] == [account.pk]
+    searched = client.get("/api/v1/terminals/", {"q": typed[:4]}).json()
+    assert {row["asset_tag"] for row in searched["results"]} == {"NW-0042", "NW-0043"}
+    with django_capture_on_commit_callbacks(execute=True):
+        forced = client.post("/api/v1/rotations/", {"terminal": typed}, format="json")
+    assert forced.status_code in (200, 201, 202), forced.content
+    for path in ("/api/v1/loans/", "/api/v1/access-cards/", "/api/v1/discrepancies/"):
+        assert client.get(path, {"terminal": typed}).status_code == 200

@@ -146,6 +146,23 @@ def test_malformed_lines_are_counted_with_their_numbers_and_never_stop_the_file(
     assert [e.line_number for e in events(target)] == [7, 10]
 
 
+def test_times_at_the_edge_of_the_calendar_are_malformed_lines_not_a_stuck_file(target):
+    content = (
+        HEADER
+        + "2026-11-20T10:00:00,nwabc123,success,,\n"  # 2: fine
+        + "0001-01-01T00:00:00+09:00,nwabc123,success,,\n"  # 3: before year 1 in UTC
+        + "9999-12-31T23:59:59-05:00,nwabc123,success,,\n"  # 4: after year 9999 in UTC
+        + "2026-11-20T10:01:00,nwabc123,success,,\n"  # 5: fine
+    )
+
+    ingestion = ingest(target, content)
+
+    assert ingestion.status == IngestionStatus.DONE
+    assert (ingestion.accepted, ingestion.malformed) == (2, 2)
+    assert {p["line"] for p in ingestion.problems} == {3, 4}
+    assert all("time" in p["reason"] for p in ingestion.problems)
+
+
 def test_only_the_first_hundred_problems_are_kept_but_all_are_counted(target):
     content = HEADER + "bad,nwabc123,success,,\n" * 150
     ingestion = ingest(target, content)

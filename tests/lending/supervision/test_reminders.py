@@ -64,6 +64,24 @@ def test_an_item_is_reminded_once(firm, firm_user, officer):
     assert mail.outbox == []
 
 
+def test_a_reminder_the_mail_server_refused_is_sent_at_the_next_run(
+    firm, firm_user, officer, monkeypatch
+):
+    training(firm, officer, expires=10)
+
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(supervision, "send_mail", down)
+        assert supervision.supervision_reminders() == 0
+    assert OperatorTraining.objects.get(contractor=firm).reminder_sent_at is None
+
+    assert supervision.supervision_reminders() == 2
+    assert len(_sent_to(firm_user.email)) == 1
+    assert OperatorTraining.objects.get(contractor=firm).reminder_sent_at is not None
+
+
 def test_a_renewed_item_is_not_reminded(firm, firm_user, officer):
     accepted_report(firm, officer, start=-300, end=10)
     accepted_report(firm, officer, start=11, end=370)
