@@ -1,7 +1,12 @@
 """One application error type, mapped to JSON by core.api.errors and to messages by pages.
 Each error carries its HTTP status, so the one exception handler needs no list of cases."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from django.db import IntegrityError, transaction
+
+T = TypeVar("T")
 
 
 class ApplicationError(Exception):
@@ -43,3 +48,14 @@ class RuleViolation(ApplicationError):
 
 class TransitionNotAllowed(RuleViolation):
     pass
+
+
+def created_unless_taken(create: Callable[[], T], message: str, field_errors: dict) -> T:
+    """Insert a row whose unique value was checked free just before: if another person's insert
+    took it in between, refuse as the check would have (InvalidInput on that field). A savepoint
+    leaves the caller's transaction usable."""
+    try:
+        with transaction.atomic():
+            return create()
+    except IntegrityError as exc:
+        raise InvalidInput(message, field_errors=field_errors) from exc

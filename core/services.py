@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.audit import record_event
-from core.errors import InvalidInput
+from core.errors import InvalidInput, created_unless_taken
 from core.identifiers import ORGANIZATION_CODE_PATTERN, ORGANIZATION_CODE_RULE
 from core.models import Organization, User
 from core.roles import Role
@@ -24,7 +24,11 @@ def organization_create(*, actor: User | None, code: str, name: str, kind: str) 
         errors["kind"] = [_("Unknown kind: %(kind)s.") % {"kind": kind}]
     if errors:
         raise InvalidInput(_("The organization was not saved."), field_errors=errors)
-    organization = Organization.objects.create(code=code, name=name, kind=kind)
+    organization = created_unless_taken(
+        lambda: Organization.objects.create(code=code, name=name, kind=kind),
+        _("The organization was not saved."),
+        {"code": [_("An organization with code %(code)s already exists.") % {"code": code}]},
+    )
     record_event(
         actor=actor,
         action="organization.created",

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import record_event, record_events
-from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed
+from core.errors import InvalidInput, RuleViolation, TransitionNotAllowed, created_unless_taken
 from core.models import User
 from core.queue import enqueue
 from core.transitions import check_transition
@@ -29,22 +29,22 @@ def account_create(
     """A new account for a terminal: its first login ID and password come from a rotation."""
     if terminal.status == Terminal.Status.RETIRED:
         raise RuleViolation(_("A retired terminal keeps no accounts."))
+    taken = {"target_system": [_("This terminal already has an account on this target system.")]}
     if (
         Account.objects.filter(target_system=target_system, terminal=terminal)
         .exclude(state=AccountState.DELETED)
         .exists()
     ):
-        raise InvalidInput(
-            _("The account was not created."),
-            field_errors={
-                "target_system": [_("This terminal already has an account on this target system.")]
-            },
-        )
-    account = Account.objects.create(
-        target_system=target_system,
-        terminal=terminal,
-        login_id=unused_login_id(target_system),
-        state=AccountState.ROTATION_PENDING,
+        raise InvalidInput(_("The account was not created."), field_errors=taken)
+    account = created_unless_taken(
+        lambda: Account.objects.create(
+            target_system=target_system,
+            terminal=terminal,
+            login_id=unused_login_id(target_system),
+            state=AccountState.ROTATION_PENDING,
+        ),
+        _("The account was not created."),
+        taken,
     )
     record_event(
         actor=actor,

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.audit import record_event
-from core.errors import InvalidInput, RuleViolation
+from core.errors import InvalidInput, RuleViolation, created_unless_taken
 from core.models import User
 from credentials.connectors import Connector, LdapSettings
 from credentials.connectors.ldap import LdapConnector, ldap_url_problem
@@ -154,7 +154,11 @@ def target_system_create(
         ]
     if errors:
         raise InvalidInput(_("The target system was not saved."), field_errors=errors)
-    target.save()
+    created_unless_taken(
+        target.save,
+        _("The target system was not saved."),
+        {"code": [_("A target system with code %(code)s already exists.") % {"code": code}]},
+    )
     if ldap_bind_password:
         bind_password_encrypt(target, ldap_bind_password)
         target.save(update_fields=["ldap_bind_password_key_id", "ldap_bind_password_ciphertext"])

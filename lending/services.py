@@ -265,6 +265,12 @@ def access_request_submit(
     purpose: str,
     needed_until: datetime,
 ) -> AccessRequest:
+    if declaration is not None:
+        # Locked until the request is stored: a lift waits for it, and then cancels it with the
+        # others; a submit that comes second sees the declaration lifted.
+        declaration = (
+            Declaration.objects.select_for_update(of=("self",)).filter(pk=declaration.pk).first()
+        )
     errors = access_request_errors(
         actor=actor,
         declaration=declaration,
@@ -276,8 +282,6 @@ def access_request_submit(
     )
     if errors:
         raise InvalidInput(_("The request was not submitted."), field_errors=errors)
-    if declaration is not None:
-        declaration = Declaration.objects.filter(pk=declaration.pk).first()
     organization = actor.organization
     operators = [name.strip() for name in operators if name.strip()]
     assert declaration is not None, "no declaration is refused above, in errors['declaration']"

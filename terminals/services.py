@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from core import phrases
 from core.audit import record_event
-from core.errors import InvalidInput, RuleViolation
+from core.errors import InvalidInput, RuleViolation, created_unless_taken
 from core.identifiers import normalise_identifier
 from core.models import Organization, User
 from core.phrases import Reason
@@ -65,15 +65,19 @@ def location_create(
     errors = location_errors(code=code, kind=kind, parent=parent)
     if errors:
         raise InvalidInput(_("The location was not saved."), field_errors=errors)
-    location = Location.objects.create(
-        code=code,
-        name=name,
-        kind=kind,
-        parent=parent,
-        custodian=custodian,
-        secured=secured,
-        address=address,
-        path="",
+    location = created_unless_taken(
+        lambda: Location.objects.create(
+            code=code,
+            name=name,
+            kind=kind,
+            parent=parent,
+            custodian=custodian,
+            secured=secured,
+            address=address,
+            path="",
+        ),
+        _("The location was not saved."),
+        {"code": [_("A location with code %(code)s already exists.") % {"code": code}]},
     )
     # Zero-padded, so that ordering by path lists siblings in creation order.
     location.path = f"{parent.path if parent else '/'}{location.pk:08d}/"
@@ -159,21 +163,20 @@ def terminal_create(
     }
     if Terminal.objects.filter(asset_tag=asset_tag).exists():
         raise InvalidInput(_("The terminal was not saved."), field_errors=duplicate)
-    try:
-        # A savepoint, so that losing a race for the tag leaves the caller's transaction usable.
-        with transaction.atomic():
-            terminal = Terminal.objects.create(
-                asset_tag=asset_tag,
-                serial_number=serial_number,
-                hostname=hostname,
-                model_name=model_name,
-                location=location,
-                custodian=custodian,
-                notes=notes,
-                status=Status.IN_STORAGE,
-            )
-    except IntegrityError as exc:
-        raise InvalidInput(_("The terminal was not saved."), field_errors=duplicate) from exc
+    terminal = created_unless_taken(
+        lambda: Terminal.objects.create(
+            asset_tag=asset_tag,
+            serial_number=serial_number,
+            hostname=hostname,
+            model_name=model_name,
+            location=location,
+            custodian=custodian,
+            notes=notes,
+            status=Status.IN_STORAGE,
+        ),
+        _("The terminal was not saved."),
+        duplicate,
+    )
     _save_addresses(terminal, address_list)
     Movement.objects.create(
         terminal=terminal,
@@ -611,8 +614,16 @@ def access_card_create(
         errors["kind"] = [_("Unknown kind: %(kind)s.") % {"kind": kind}]
     if errors:
         raise InvalidInput(_("The access card was not saved."), field_errors=errors)
-    card = AccessCard.objects.create(
-        card_number=card_number, kind=kind, location=location, terminal=terminal, notes=notes
+    card = created_unless_taken(
+        lambda: AccessCard.objects.create(
+            card_number=card_number, kind=kind, location=location, terminal=terminal, notes=notes
+        ),
+        _("The access card was not saved."),
+        {
+            "card_number": [
+                _("An access card with number %(number)s already exists.") % {"number": card_number}
+            ]
+        },
     )
     record_event(
         actor=actor,
