@@ -33,8 +33,13 @@ def ingest_access_log(ingestion_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def resend_stale_access_log_ingestions() -> int:
-    from compliance.access_logs.ingestion import access_log_ingestions_resend
+    """The ingestions' sweeper: sends again the stalled ones, removes the files left behind."""
+    from compliance.access_logs.ingestion import (
+        access_log_files_remove_left,
+        access_log_ingestions_resend,
+    )
 
+    access_log_files_remove_left()
     return access_log_ingestions_resend()
 
 

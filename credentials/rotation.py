@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from core.audit import record_event, record_events
 from core.errors import RuleViolation
 from core.models import User
-from core.queue import enqueue
+from core.queue import enqueue, enqueue_on_commit
 from core.roles import Role, user_role
 from core.selectors import emails_of_users_holding
 from core.transitions import check_transition
@@ -630,17 +630,22 @@ def rotation_fail(*, rotation_id: int, error: str) -> None:
             "attempts": rotation.attempts,
         },
     )
-    terminal_tag = rotation.account.terminal.asset_tag
-    transaction.on_commit(
-        lambda: _alert_security(account_label=str(account), terminal_tag=terminal_tag, error=error),
-        robust=True,
+    # Through the outbox: a mail server that is down, or a worker killed after this commit, delays
+    # the alert (the task retries, the sweeper resends) but never loses it.
+    enqueue_on_commit("credentials.tasks.alert_rotation_failed", rotation.pk)
+
+
+def rotation_failed_alert(*, rotation_id: int) -> int:
+    """Email security officers that a rotation failed for good (the outbox's task); answers how
+    many were told. Raises when the mail server refuses, so that the task tries again."""
+    rotation = Rotation.objects.select_related("account__terminal", "account__target_system").get(
+        pk=rotation_id
     )
-
-
-def _alert_security(*, account_label: str, terminal_tag: str, error: str) -> None:
     recipients = emails_of_users_holding(DECIDES_ROTATIONS)
     if not recipients:
-        return
+        return 0
+    account_label, terminal_tag = str(rotation.account), rotation.account.terminal.asset_tag
+    error = rotation.last_error
     send_mail(
         subject=_("Rotation failed: %(account)s (terminal %(tag)s)")
         % {"account": account_label, "tag": terminal_tag},
@@ -653,8 +658,8 @@ def _alert_security(*, account_label: str, terminal_tag: str, error: str) -> Non
         % {"account": account_label, "tag": terminal_tag, "error": error},
         from_email=None,
         recipient_list=recipients,
-        fail_silently=True,
     )
+    return len(recipients)
 
 
 def retry_delay(retries: int) -> float:

@@ -13,6 +13,7 @@ from credentials.rotation import (
     BATCH_TASK,
     retry_delay,
     rotation_fail,
+    rotation_failed_alert,
     rotation_note_error,
     rotation_request_aged,
     rotation_resend_stale,
@@ -80,6 +81,11 @@ def _rotate(task, rotation_ids: list[int]) -> list[int]:
                 "rotation %s failed: %s", rotation_id, type(outcome).__name__, exc_info=outcome
             )
     return retry
+
+
+@shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def alert_rotation_failed(rotation_id: int) -> int:
+    return rotation_failed_alert(rotation_id=rotation_id)
 
 
 @shared_task(ignore_result=True)

@@ -624,3 +624,17 @@ def access_log_ingestions_resend(*, now: datetime | None = None) -> int:
     for pk in list(stale[:1000]):
         sent += enqueue(INGEST_TASK, pk)
     return sent
+
+
+def access_log_files_remove_left() -> int:
+    """Remove the files of finished ingestions that are still stored: a process killed between
+    an ingestion's commit and its file's removal left them (the row naming the file is the
+    record of that work). Answers how many were removed."""
+    left = AccessLogIngestion.objects.filter(
+        status__in=[IngestionStatus.DONE, IngestionStatus.FAILED]
+    ).exclude(file="")
+    removed = 0
+    for ingestion in left.order_by("pk")[:1000]:
+        _remove_file(ingestion)
+        removed += 1
+    return removed

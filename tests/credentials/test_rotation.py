@@ -1,8 +1,14 @@
+from datetime import timedelta
+
 import pytest
+import time_machine
+from celery.app.task import Task
 from django.core import mail
+from django.utils import timezone
 
 from core.errors import TransitionNotAllowed
-from core.models import AuditEvent
+from core.models import AuditEvent, OutboxTask
+from core.queue import outbox_resend
 from credentials.accounts import account_create, account_delete, account_lock, account_unlock
 from credentials.connectors import ConnectorError
 from credentials.models import AccountState, Rotation, RotationStatus, SecretStatus, SecretVersion
@@ -10,6 +16,7 @@ from credentials.rotation import (
     manual_rotation_confirm_set,
     manual_rotation_values,
     manual_rotation_verify,
+    rotation_fail,
     rotation_force,
     rotation_perform,
     rotation_request,
@@ -280,3 +287,30 @@ def test_retiring_a_terminal_deletes_its_accounts(
     account.refresh_from_db()
     assert account.state == AccountState.DELETED
     assert account.login_id_records.get().valid_until is not None
+
+
+def test_the_alert_of_a_failed_rotation_outlives_a_broker_that_is_down(
+    local_target, terminal, security, monkeypatch, django_capture_on_commit_callbacks
+):
+    security.email = "sec@example.jp"
+    security.save()
+    account = rotated_account(local_target, terminal, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False):
+        rotation = rotation_request(account=account, reason="return", actor=None)
+
+    def broker_down(self, *args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    with monkeypatch.context() as down:
+        down.setattr(Task, "delay", broker_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            rotation_fail(rotation_id=rotation.pk, error="target unreachable")
+    assert mail.outbox == []
+    assert OutboxTask.objects.filter(task_name="credentials.tasks.alert_rotation_failed").exists()
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert outbox_resend() == 1
+
+    (alert,) = mail.outbox
+    assert alert.to == ["sec@example.jp"]
+    assert terminal.asset_tag in alert.subject and "target unreachable" in alert.body

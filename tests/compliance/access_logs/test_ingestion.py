@@ -7,8 +7,10 @@ import json
 import pytest
 import time_machine
 
+import compliance.access_logs.ingestion as ingestion_module
 from compliance.access_logs.ingestion import (
     FileRefused,
+    access_log_files_remove_left,
     access_log_ingestion_create,
     access_log_ingestion_run,
     access_log_ingestions_resend,
@@ -341,3 +343,21 @@ def test_a_running_ingestion_whose_worker_died_is_read_again_with_stored_lines_a
     assert ingestion.status == IngestionStatus.DONE
     assert (ingestion.accepted, ingestion.duplicates) == (3, 2)
     assert SignInEvent.objects.count() == 5
+
+
+def test_a_log_file_left_by_a_process_killed_after_the_commit_is_removed_by_the_sweeper(
+    target, monkeypatch
+):
+    with monkeypatch.context() as killed:
+        killed.setattr(ingestion_module, "_remove_file", lambda ingestion: None)
+        ingestion = ingest(target, HEADER + "2026-11-20T10:00:00,nwabc123,success,,\n")
+    assert ingestion.status == IngestionStatus.DONE
+    stored = ingestion.file.name
+    assert stored and ingestion.file.storage.exists(stored)
+
+    assert access_log_files_remove_left() == 1
+
+    ingestion.refresh_from_db()
+    assert ingestion.file.name == ""
+    assert not ingestion.file.storage.exists(stored)
+    assert access_log_files_remove_left() == 0
