@@ -980,8 +980,7 @@ def run(args, folder: Path) -> int:
         rotation_notes = (
             [
                 f"Rotations run as deployed: a Celery worker (prefork, concurrency "
-                f"{args.worker_concurrency}, ROTATION_COALESCE={settings.ROTATION_COALESCE}, "
-                f"ROTATION_GATHER_MS={settings.ROTATION_GATHER_MS}) on a "
+                f"{args.worker_concurrency}, ROTATION_COALESCE={settings.ROTATION_COALESCE}) on a "
                 "Redis of its own;",
                 "  the loan phase lasts until the last rotation it asked for is done, and the "
                 "worker's CPU counts in the cost of a loan.",

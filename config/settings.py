@@ -470,10 +470,6 @@ ROTATION_RESEND_AFTER_SECONDS = envint("ROTATION_RESEND_AFTER_SECONDS", 300)
 # own message (a burst of returns rotates in batches); 0 turns it off. Each stays in its hands
 # as long as a message sent is left alone by the sweeper.
 ROTATION_COALESCE = envint("ROTATION_COALESCE", 49)
-# Under a burst of returns, rotations gather this long before a worker takes them up: the
-# first dispatch sends one message this much later, and those that follow while it waits send
-# none (the message takes them up). 0: a message per transaction, at once.
-ROTATION_GATHER_MS = envint("ROTATION_GATHER_MS", 500)
 
 # The audit trail (core.audit). Events are written unsealed in the caller's transaction; the
 # sealer chains them, on SQLite as on PostgreSQL (sealing in the writer's transaction, which

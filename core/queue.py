@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 _importing = threading.Lock()
 
 
-def enqueue(task_name: str, *args: object, countdown: float = 0) -> bool:
+def enqueue(task_name: str, *args: object) -> bool:
     """Send one task; answer False, with a warning in the log, when the broker cannot be reached.
     Call it after the commit: whatever asked for the work is a database row, and a sweeper sends
     again what could not be sent, so a request that committed never fails here."""
@@ -28,9 +28,7 @@ def enqueue(task_name: str, *args: object, countdown: float = 0) -> bool:
             if task_name not in app.tasks:
                 app.loader.import_default_modules()
     try:
-        # Run here in eager mode (tests), as a message otherwise (run `countdown` s later).
-        task = app.tasks[task_name]
-        task.apply_async(args, countdown=countdown) if countdown else task.delay(*args)
+        app.tasks[task_name].delay(*args)  # run here in eager mode (tests), as a message otherwise
     except Exception:  # any broker or connection failure: the database row is the record
         logger.warning("task %s could not be sent to a worker", task_name, exc_info=True)
         return False

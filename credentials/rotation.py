@@ -10,13 +10,9 @@ A crash anywhere leaves the pending version in place, so a retry pushes the same
 
 Rotations travel and run in batches: the rotations a transaction asks for go to the workers as
 one message per `BATCH_SIZE` once it commits (the sweeper sends the same way), and a worker runs
-steps 1 and 3 of a whole batch as a handful of set-based statements. Under a burst of small
-ones (a return's), they gather first (ROTATION_GATHER_MS): the first dispatch sends its message
-that much later and marks in the shared cache that one is waiting; dispatches that follow send
-none, and the waiting message takes their rotations up (its worker clears the mark before it
-claims, so a rotation committed after that claim sends a message of its own). A rotation that
-fails in a set-based step is tried again alone, and a target that refuses one account fails
-that account only: one failure never fails the batch.
+steps 1 and 3 of a whole batch as a handful of set-based statements. A rotation that fails in a
+set-based step is tried again alone, and a target that refuses one account fails that account
+only: one failure never fails the batch.
 """
 
 import logging
@@ -25,9 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from celery import current_app
 from django.conf import settings
-from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
@@ -201,61 +195,17 @@ def _dispatch_after_commit(rotation_ids: list[int]) -> None:
     batch.rotation_ids.extend(rotation_ids)
 
 
-# Set while a message that takes waiting rotations up has not started claiming (see above).
-GATHERING_KEY = "credentials:rotations-gathering"
-
-
-def _gathering_wait() -> float:
-    """Seconds the next message waits for rotations to gather; 0 when they do not gather (a
-    worker that takes none up could not run those that sent no message)."""
-    if (
-        settings.ROTATION_GATHER_MS <= 0
-        or settings.ROTATION_COALESCE <= 0
-        or current_app.conf.task_always_eager
-    ):
-        return 0
-    return settings.ROTATION_GATHER_MS / 1000
-
-
-def _message_waiting(wait: float) -> bool:
-    """Whether a message already waits to take these rotations up; if none does, this caller's
-    becomes the one. A cache that cannot be reached answers no: a message too many is harmless."""
-    try:
-        # Expires on its own soon after the message should have started: a message lost, or a
-        # worker that never cleared it, holds the next ones back only so long.
-        return not cache.add(GATHERING_KEY, 1, timeout=max(2, round(wait * 4)))
-    except Exception:
-        return False
-
-
-def rotations_gathered() -> None:
-    """A worker about to claim: rotations committed from now on send a message again."""
-    try:
-        cache.delete(GATHERING_KEY)
-    except Exception:
-        logger.warning("the rotations' gathering mark could not be cleared", exc_info=True)
-
-
 def rotations_dispatch(*, rotation_ids: Sequence[int]) -> None:
-    """Send requested rotations to the workers, `BATCH_SIZE` per message (a smaller one after
-    the gathering wait, and only when no message waits already). A broker that is down is only
-    logged: the sweeper re-sends every rotation that has waited too long."""
+    """Send requested rotations to the workers, `BATCH_SIZE` per message. A broker that is down
+    is only logged: the sweeper re-sends every rotation that has waited too long."""
     for start in range(0, len(rotation_ids), BATCH_SIZE):
         chunk = list(rotation_ids[start : start + BATCH_SIZE])
         # Marked before it is sent: once sent, a worker may already hold these rows locked.
         sending = Rotation.objects.filter(pk__in=chunk)
         sending.update(dispatched_at=timezone.now())
-        # A full batch is worth a message at once; a few rotations gather with others.
-        wait = _gathering_wait() if len(chunk) < BATCH_SIZE else 0
-        if wait and _message_waiting(wait):
-            continue
         sent = (
-            enqueue(ONE_ROTATION_TASK, chunk[0], countdown=wait)
-            if len(chunk) == 1
-            else enqueue(BATCH_TASK, chunk, countdown=wait)
+            enqueue(ONE_ROTATION_TASK, chunk[0]) if len(chunk) == 1 else enqueue(BATCH_TASK, chunk)
         )
-        if not sent and wait:
-            rotations_gathered()  # no message waits: the next dispatch tries again
         if not sent:
             sending.update(dispatched_at=None)
             if len(chunk) == 1:
@@ -318,14 +268,11 @@ def rotations_perform(*, rotation_ids: Iterable[int], coalesce: int = 0) -> dict
     burst of returns, a worker rotates in batches rather than one message at a time."""
     ids = sorted(set(rotation_ids))
     outcomes: dict[int, Outcome] = {}
-    if ids:
-        pushes = _one_at_a_time_if_needed(
-            lambda batch: _prepare_pending(batch, coalesce=coalesce if batch == ids else 0),
-            ids,
-            outcomes,
-        )
-    else:  # a message sent to take up what is waiting (after a full batch)
-        pushes = _prepare_pending([], coalesce=coalesce) if coalesce else []
+    pushes = _one_at_a_time_if_needed(
+        lambda batch: _prepare_pending(batch, coalesce=coalesce if batch == ids else 0),
+        ids,
+        outcomes,
+    )
     # Rotations not requested any more (a duplicate delivery, one already finished) and
     # rotations of manual targets end here.
     ready = {push.rotation.pk for push in pushes}

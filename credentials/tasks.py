@@ -6,18 +6,15 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from core.queue import enqueue
 from credentials.accounts import accounts_delete_for_terminal, retired_accounts_delete_pending
 from credentials.connectors import ConnectorError
 from credentials.rotation import (
-    BATCH_TASK,
     retry_delay,
     rotation_fail,
     rotation_failed_alert,
     rotation_note_error,
     rotation_request_aged,
     rotation_resend_stale,
-    rotations_gathered,
     rotations_perform,
 )
 
@@ -56,12 +53,7 @@ def _rotate(task, rotation_ids: list[int]) -> list[int]:
     retry = []
     # Only a first try takes others up: a retry's count is each of its rotations' own.
     coalesce = 0 if task.request.is_eager or task.request.retries else settings.ROTATION_COALESCE
-    if coalesce:
-        rotations_gathered()
     outcomes = rotations_perform(rotation_ids=rotation_ids, coalesce=coalesce)
-    if coalesce and len(outcomes.keys() - set(rotation_ids)) >= coalesce:
-        # It took up as many as it may: more may be waiting, with no message of their own.
-        enqueue(BATCH_TASK, [])
     for rotation_id, outcome in outcomes.items():
         if isinstance(outcome, ConnectorError):
             message = str(outcome)

@@ -57,8 +57,8 @@ def messages(monkeypatch):
     def start() -> list:
         sent = []
 
-        def enqueue(task_name, *args, countdown=0):
-            sent.append((task_name, args[0], countdown) if countdown else (task_name, args[0]))
+        def enqueue(task_name, *args):
+            sent.append((task_name, args[0]))
             return True
 
         monkeypatch.setattr(rotation_module, "enqueue", enqueue)
@@ -151,131 +151,6 @@ def test_the_rotations_of_one_transaction_travel_in_one_message(
         third = rotation_request(account=accounts[2], reason="return", actor=None)
     assert sent == [(BATCH_TASK, [first.pk, second.pk]), (ONE_ROTATION_TASK, third.pk)]
     assert Rotation.objects.filter(dispatched_at__isnull=False, reason="return").count() == 3
-
-
-def returned_one_by_one(accounts, capture) -> list[Rotation]:
-    """A return's rotation per account, each in a transaction of its own (a burst of returns)."""
-    rotations = []
-    for account in accounts:
-        with capture(execute=True):
-            rotations.append(rotation_request(account=account, reason="return", actor=None))
-    return rotations
-
-
-@pytest.fixture
-def gathering(settings, monkeypatch):
-    """From its call on, rotations gather as deployed: tasks are messages (not run in this
-    process), and the first waits 0.5 s."""
-    from config.celery import app
-
-    def start() -> None:
-        monkeypatch.setitem(app.conf, "task_always_eager", False)
-        settings.ROTATION_GATHER_MS = 500
-        rotation_module.rotations_gathered()
-
-    yield start
-    rotation_module.rotations_gathered()
-
-
-def test_a_burst_of_returns_sends_one_message_later_that_takes_all_their_rotations_up(
-    local_target, cabinet, django_capture_on_commit_callbacks, messages, gathering
-):
-    accounts = rotated_accounts(local_target, cabinet, 3, django_capture_on_commit_callbacks)
-    sent = messages()
-    gathering()
-    burst = returned_one_by_one(accounts, django_capture_on_commit_callbacks)
-
-    assert sent == [(ONE_ROTATION_TASK, burst[0].pk, 0.5)]
-    assert Rotation.objects.filter(dispatched_at__isnull=False, reason="return").count() == 3
-    rotation_module.rotations_gathered()  # the worker, before it claims
-    outcomes = rotations_perform(rotation_ids=[burst[0].pk], coalesce=49)
-    assert outcomes == dict.fromkeys((r.pk for r in burst), RotationStatus.SUCCEEDED)
-    # Taken up: the next return sends its own message again.
-    with django_capture_on_commit_callbacks(execute=True):
-        after = rotation_request(account=accounts[0], reason="return", actor=None)
-    assert sent[1:] == [(ONE_ROTATION_TASK, after.pk, 0.5)]
-
-
-def test_a_full_batch_goes_at_once_while_small_ones_gather(
-    local_target, cabinet, django_capture_on_commit_callbacks, messages, gathering
-):
-    accounts = rotated_accounts(
-        local_target, cabinet, BATCH_SIZE + 1, django_capture_on_commit_callbacks
-    )
-    sent = messages()
-    gathering()
-    (small,) = returned_one_by_one(accounts[:1], django_capture_on_commit_callbacks)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        rotations_request(accounts=accounts[1:], reason="forced", actor=None)
-
-    full = list(
-        Rotation.objects.filter(reason="forced").order_by("pk").values_list("pk", flat=True)
-    )
-    assert sent == [(ONE_ROTATION_TASK, small.pk, 0.5), (BATCH_TASK, full)]
-
-
-def test_a_cache_that_cannot_be_reached_sends_every_message(
-    local_target, cabinet, django_capture_on_commit_callbacks, messages, gathering, monkeypatch
-):
-    accounts = rotated_accounts(local_target, cabinet, 2, django_capture_on_commit_callbacks)
-    sent = messages()
-    gathering()
-
-    class Unreachable:
-        def add(self, *args, **kwargs):
-            raise ConnectionError("cache down")
-
-        delete = add
-
-    monkeypatch.setattr(rotation_module, "cache", Unreachable())
-    burst = returned_one_by_one(accounts, django_capture_on_commit_callbacks)
-
-    assert sent == [(ONE_ROTATION_TASK, r.pk, 0.5) for r in burst]
-
-
-def test_a_gathering_message_the_broker_refused_leaves_the_next_return_to_send(
-    local_target, cabinet, django_capture_on_commit_callbacks, gathering, monkeypatch
-):
-    accounts = rotated_accounts(local_target, cabinet, 2, django_capture_on_commit_callbacks)
-    gathering()
-    tried = []
-
-    def broker_down(task_name, *args, countdown=0):
-        tried.append(args[0])
-        return False
-
-    monkeypatch.setattr(rotation_module, "enqueue", broker_down)
-    burst = returned_one_by_one(accounts, django_capture_on_commit_callbacks)
-
-    assert tried == [rotation.pk for rotation in burst]  # no mark left behind by the first
-    assert not Rotation.objects.filter(pk__in=tried, dispatched_at__isnull=False).exists()
-
-
-def test_a_worker_that_took_up_a_full_batch_sends_for_the_rest(
-    local_target, cabinet, django_capture_on_commit_callbacks, messages, gathering, settings,
-    monkeypatch,
-):  # fmt: skip
-    from types import SimpleNamespace
-
-    import credentials.tasks as tasks_module
-
-    settings.ROTATION_COALESCE = 2
-    accounts = rotated_accounts(local_target, cabinet, 5, django_capture_on_commit_callbacks)
-    messages()
-    gathering()
-    burst = returned_one_by_one(accounts, django_capture_on_commit_callbacks)
-    follow_ups = []
-    monkeypatch.setattr(tasks_module, "enqueue", lambda *args: follow_ups.append(args))
-    worker = SimpleNamespace(request=SimpleNamespace(is_eager=False, retries=0))
-
-    tasks_module._rotate(worker, [burst[0].pk])
-
-    assert follow_ups == [(BATCH_TASK, [])]
-    assert Rotation.objects.filter(status=RotationStatus.SUCCEEDED, reason="return").count() == 3
-    tasks_module._rotate(worker, [])  # the follow-up message: two more, then one more message
-    tasks_module._rotate(worker, [])
-    assert Rotation.objects.filter(status=RotationStatus.SUCCEEDED, reason="return").count() == 5
 
 
 def test_a_rolled_back_transaction_sends_nothing_and_the_next_one_sends_its_own(
