@@ -356,6 +356,14 @@ class Authenticator(TimestampMixin, ThrottlingMixin, Device):
     database gives nobody's second factor away (django-otp's own TOTPDevice keeps it in clear).
     """
 
+    # django-otp's own fields, named in the reader's language on the admin's pages.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("person")
+    )
+    name = models.CharField(_("name"), max_length=64)
+    confirmed = models.BooleanField(_("confirmed"), default=True)
+    created_at = models.DateTimeField(_("enrolled at"), null=True, blank=True, auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
     key_id = models.CharField(_("encryption key"), max_length=32, editable=False)
     key_ciphertext = models.BinaryField(editable=False)
     step = models.PositiveSmallIntegerField(default=30, editable=False)

@@ -56,13 +56,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "name",
-                    models.CharField(
-                        help_text="The human-readable name of this device.", max_length=64
-                    ),
+                    models.CharField(max_length=64, verbose_name="name"),
                 ),
                 (
                     "confirmed",
-                    models.BooleanField(default=True, help_text="Is this device ready for use?"),
+                    models.BooleanField(default=True, verbose_name="confirmed"),
                 ),
                 (
                     "throttling_failure_timestamp",
@@ -81,19 +79,11 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "created_at",
-                    models.DateTimeField(
-                        auto_now_add=True,
-                        help_text="The date and time when this device was initially created in the system.",
-                        null=True,
-                    ),
+                    models.DateTimeField(auto_now_add=True, null=True, verbose_name="enrolled at"),
                 ),
                 (
                     "last_used_at",
-                    models.DateTimeField(
-                        blank=True,
-                        help_text="The most recent date and time this device was used.",
-                        null=True,
-                    ),
+                    models.DateTimeField(blank=True, null=True, verbose_name="last used at"),
                 ),
                 (
                     "key_id",
@@ -109,9 +99,9 @@ class Migration(migrations.Migration):
                 (
                     "user",
                     models.ForeignKey(
-                        help_text="The user that this device belongs to.",
                         on_delete=django.db.models.deletion.CASCADE,
                         to=settings.AUTH_USER_MODEL,
+                        verbose_name="person",
                     ),
                 ),
             ],

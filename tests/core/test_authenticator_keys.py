@@ -204,9 +204,16 @@ def test_the_authenticator_admin_shows_who_enrolled_never_a_key(admin_client, fa
 
 
 def test_the_admin_in_japanese_names_the_second_factor_in_japanese_and_hides_django_otps_own(
-    admin_client,
+    admin_client, facilities
 ):
+    authenticator(facilities)
     index = admin_client.get("/admin/", HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    listing = admin_client.get(
+        "/admin/core/authenticator/", HTTP_ACCEPT_LANGUAGE="ja"
+    ).content.decode()
 
     assert "認証アプリ" in index
     assert "/admin/otp_static/" not in index and "/admin/otp_totp/" not in index
+    # django-otp's own fields are named in Japanese too (columns and filter).
+    for label in ("利用者", "登録確認済", "登録日時", "最終使用日時"):
+        assert label in listing
