@@ -13,6 +13,12 @@ def normalise_identifier(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().upper()
 
 
+def normalise_code(value: str) -> str:
+    """The one form of a code (an organization's, a location's, a target system's): trimmed, NFKC
+    and lower case, as the codes are written in URLs and files (ＨＯＮＴＥＮ is honten)."""
+    return unicodedata.normalize("NFKC", value).strip().lower()
+
+
 # An organization's code (a contractor's, say) is part of URLs and of files exported: the same
 # rule and the same words on every edge, rather than Django's message about "slugs".
 ORGANIZATION_CODE_PATTERN = r"^[-a-zA-Z0-9_]+\Z"

@@ -9,12 +9,14 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F
+from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 
 from core.crypto import DecryptionError, keyring
+from core.fields import CodeField
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ class Organization(models.Model):
 
     Kind = OrganizationKind
 
-    code = models.SlugField(_("code"), max_length=32, unique=True)
+    code = CodeField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
 
@@ -41,7 +43,10 @@ class Organization(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind__in=OrganizationKind.values), name="organization_kind_valid"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(code=Lower(Trim("code"))), name="organization_code_normalised"
+            ),
         ]
 
     def __str__(self) -> str:

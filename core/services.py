@@ -8,13 +8,14 @@ from django.utils.translation import gettext as _
 
 from core.audit import record_event
 from core.errors import InvalidInput, created_unless_taken
-from core.identifiers import ORGANIZATION_CODE_PATTERN, ORGANIZATION_CODE_RULE
+from core.identifiers import ORGANIZATION_CODE_PATTERN, ORGANIZATION_CODE_RULE, normalise_code
 from core.models import Organization, User
 from core.roles import Role
 
 
 @transaction.atomic
 def organization_create(*, actor: User | None, code: str, name: str, kind: str) -> Organization:
+    code = normalise_code(code)
     errors: dict[str, list[str]] = {}
     if not re.match(ORGANIZATION_CODE_PATTERN, code):
         errors["code"] = [str(ORGANIZATION_CODE_RULE)]

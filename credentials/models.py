@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower, Trim
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import CodeField
 from terminals.models import Terminal
 
 
@@ -46,7 +48,7 @@ class RotationReason(models.TextChoices):
 class TargetSystem(models.Model):
     """A system terminals sign in to, how to reach it, and the rules for its IDs and passwords."""
 
-    code = models.SlugField(_("code"), max_length=32, unique=True)
+    code = CodeField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=200)
     connector = models.CharField(_("connector"), max_length=16, choices=ConnectorKind.choices)
     ldap_url = models.CharField(_("LDAP URL"), max_length=300, blank=True)
@@ -84,6 +86,9 @@ class TargetSystem(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(connector__in=ConnectorKind.values), name="target_connector_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(code=Lower(Trim("code"))), name="target_code_normalised"
             ),
             models.CheckConstraint(
                 condition=Q(password_length__gte=8) & Q(password_length__lte=128),

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation, created_unless_taken
+from core.identifiers import normalise_code
 from core.models import User
 from credentials.connectors import Connector, LdapSettings
 from credentials.connectors.ldap import LdapConnector, ldap_url_problem
@@ -113,6 +114,7 @@ def target_system_create(
     unknown = set(policy) - set(POLICY_FIELDS)
     if unknown:
         raise TypeError(f"unknown target system fields: {sorted(unknown)}")
+    code = normalise_code(code)
     errors: dict[str, list[str]] = {}
     if TargetSystem.objects.filter(code=code).exists():
         errors["code"] = [_("A target system with code %(code)s already exists.") % {"code": code}]

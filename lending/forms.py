@@ -4,6 +4,7 @@ from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import CodeFormField
 from core.identifiers import ORGANIZATION_CODE_RULE
 from lending.models import DataDisposition, Loan, ReturnCondition
 from lending.selectors import active_declarations
@@ -186,7 +187,7 @@ class PasswordForm(forms.Form):
 
 
 class ContractorForm(forms.Form):
-    code = forms.SlugField(
+    code = CodeFormField(
         label=capfirst(_("code")),
         max_length=32,
         error_messages={"invalid": ORGANIZATION_CODE_RULE},

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 
 from core import input_limits
 from core.errors import InvalidInput, RuleViolation
-from core.identifiers import normalise_identifier
+from core.identifiers import normalise_code, normalise_identifier
 from core.models import Organization, User
 from core.spreadsheets import BOM, FORMULA_STARTS, safe_cell
 from terminals import services
@@ -47,6 +47,9 @@ TERMINAL_COLUMNS = (
 TERMINAL_EXPORT_ONLY_COLUMNS = ("status", "site")
 LOCATION_COLUMNS = ("code", "name", "kind", "parent", "custodian", "secured", "address")
 
+# Columns that hold a code (a location's, an organization's), read in its one form: HONTEN in a
+# file is the site honten.
+_CODE_COLUMNS = frozenset({"code", "location", "custodian", "parent"})
 # CSV column -> model field, where they differ.
 _TERMINAL_FIELDS = {"model": "model_name"}
 _TRUE = frozenset({"true", "1", "yes"})
@@ -194,6 +197,8 @@ def _read(
             continue
         values = dict.fromkeys(accepted, "")
         values.update(zip(columns, (_cell(value) for value in record), strict=True))
+        for column in _CODE_COLUMNS.intersection(values):
+            values[column] = normalise_code(values[column])
         rows.append(_Row(line, values))
     return rows, errors
 

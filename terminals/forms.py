@@ -5,6 +5,7 @@ from django import forms
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import CodeFormField
 from core.identifiers import normalise_identifier
 from core.models import Organization
 from terminals.filters import TerminalFilter
@@ -201,7 +202,7 @@ class LocationEditForm(forms.Form):
 
 
 class LocationCreateForm(forms.Form):
-    code = forms.SlugField(
+    code = CodeFormField(
         label=capfirst(_("code")),
         max_length=64,
         help_text=_("Letters, digits, hyphens and underscores; it cannot be changed later."),

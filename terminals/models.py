@@ -3,9 +3,10 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models.functions import Trim, Upper
+from django.db.models.functions import Lower, Trim, Upper
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import CodeField
 from core.models import Organization
 from core.phrases import describe
 from terminals.validators import validate_hostname
@@ -52,7 +53,7 @@ class Location(models.Model):
     # Depth of each kind; a child must be deeper than its parent, and only sites have no parent.
     DEPTH = {Kind.SITE: 0, Kind.BUILDING: 1, Kind.FLOOR: 2, Kind.ROOM: 3, Kind.CABINET: 4}
 
-    code = models.SlugField(_("code"), max_length=64, unique=True)
+    code = CodeField(_("code"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     parent = models.ForeignKey(
@@ -96,6 +97,9 @@ class Location(models.Model):
                 condition=(models.Q(kind="site") & models.Q(parent__isnull=True))
                 | (~models.Q(kind="site") & models.Q(parent__isnull=False)),
                 name="location_only_sites_are_roots",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(code=Lower(Trim("code"))), name="location_code_normalised"
             ),
         ]
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from core import phrases
 from core.audit import record_event
 from core.errors import InvalidInput, RuleViolation, created_unless_taken
-from core.identifiers import normalise_identifier
+from core.identifiers import normalise_code, normalise_identifier
 from core.models import Organization, User
 from core.phrases import Reason
 from core.transitions import check_transition
@@ -62,6 +62,7 @@ def location_create(
     secured: bool = False,
     address: str = "",
 ) -> Location:
+    code = normalise_code(code)
     errors = location_errors(code=code, kind=kind, parent=parent)
     if errors:
         raise InvalidInput(_("The location was not saved."), field_errors=errors)

@@ -2,7 +2,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.identifiers import ORGANIZATION_CODE_RULE, normalise_identifier
+from core.identifiers import ORGANIZATION_CODE_RULE, normalise_code, normalise_identifier
 from core.models import AuditEvent, Organization
 from core.tokens import token_expiry
 
@@ -13,6 +13,14 @@ class IdentifierSlugField(serializers.SlugRelatedField):
 
     def to_internal_value(self, data):
         return super().to_internal_value(normalise_identifier(str(data)))
+
+
+class CodeInputField(serializers.SlugField):
+    """A new code (an organization's, a location's, a target system's), taken in its one form
+    (core.identifiers.normalise_code) before the slug rule is checked."""
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(normalise_code(str(data)))
 
 
 class IdentifierLookupMixin:
@@ -85,7 +93,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
 
 class OrganizationInputSerializer(serializers.Serializer):
-    code = serializers.SlugField(max_length=32, error_messages={"invalid": ORGANIZATION_CODE_RULE})
+    code = CodeInputField(max_length=32, error_messages={"invalid": ORGANIZATION_CODE_RULE})
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=Organization.Kind.choices)
 

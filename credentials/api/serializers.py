@@ -3,7 +3,7 @@ endpoint builds its one answer by hand."""
 
 from rest_framework import serializers
 
-from core.api.serializers import IdentifierSlugField
+from core.api.serializers import CodeInputField, IdentifierSlugField
 from credentials.models import Account, ConnectorKind, Rotation, TargetSystem
 from credentials.targets import POLICY_FIELDS, ldap_url_errors
 from terminals.models import Terminal
@@ -31,7 +31,7 @@ class TargetSystemSerializer(serializers.ModelSerializer):
 
 
 class TargetSystemInputSerializer(serializers.Serializer):
-    code = serializers.SlugField(max_length=32)
+    code = CodeInputField(max_length=32)
     name = serializers.CharField(max_length=200)
     connector = serializers.ChoiceField(choices=ConnectorKind.choices)
     ldap_url = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)

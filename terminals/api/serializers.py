@@ -4,7 +4,7 @@ requests (by code, not by primary key) before the services decide."""
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from core.api.serializers import IdentifierSlugField
+from core.api.serializers import CodeInputField, IdentifierSlugField
 from core.input_limits import TEXT_MAX_LENGTH
 from core.models import Organization
 from terminals.models import AccessCard, Location, Movement, Terminal
@@ -82,7 +82,7 @@ class LocationSerializer(serializers.ModelSerializer):
 
 
 class LocationCreateSerializer(serializers.Serializer):
-    code = serializers.SlugField(max_length=64)
+    code = CodeInputField(max_length=64)
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=Location.Kind.choices)
     parent = LocationCodeField(required=False, allow_null=True, default=None)

@@ -1,0 +1,54 @@
+"""Locations' codes in their one form (core.identifiers.normalise_code: trimmed, NFKC, lower
+case): existing rows are rewritten, then the database refuses any other form. Two rows that were
+the same code typed differently cannot both stay: the migration stops and names them, and nothing
+is changed until a person renames one (rows refer to each other by key, so a rename is safe)."""
+
+import unicodedata
+
+import core.fields
+import django.db.models.functions.text
+from django.db import migrations, models
+
+
+def _normalise(value):
+    # A copy of core.identifiers.normalise_code as of this migration: history must not move.
+    return unicodedata.normalize("NFKC", value).strip().lower()
+
+
+def normalise_codes(apps, schema_editor):
+    model = apps.get_model("terminals", "Location")
+    seen = {}
+    changes = []
+    for pk, code in model.objects.values_list("pk", "code"):
+        normal = _normalise(code)
+        if normal in seen:
+            raise RuntimeError(
+                f"Location codes {seen[normal]!r} and {code!r} are the same code ({normal}); "
+                "rename one, then migrate again."
+            )
+        seen[normal] = code
+        if normal != code:
+            changes.append((pk, normal))
+    for pk, normal in changes:
+        model.objects.filter(pk=pk).update(code=normal)
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('core', '0010_organization_code_normalised'),
+        ('terminals', '0006_terminal_addresses'),
+    ]
+
+    operations = [
+        migrations.RunPython(normalise_codes, migrations.RunPython.noop),
+        migrations.AlterField(
+            model_name='location',
+            name='code',
+            field=core.fields.CodeField(max_length=64, unique=True, verbose_name='code'),
+        ),
+        migrations.AddConstraint(
+            model_name='location',
+            constraint=models.CheckConstraint(condition=models.Q(('code', django.db.models.functions.text.Lower(django.db.models.functions.text.Trim('code')))), name='location_code_normalised'),
+        ),
+    ]
