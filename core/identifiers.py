@@ -14,8 +14,9 @@ def normalise_identifier(value: str) -> str:
 
 
 def normalise_code(value: str) -> str:
-    """The one form of a code (an organization's, a location's, a target system's): trimmed, NFKC
-    and lower case, as the codes are written in URLs and files (ＨＯＮＴＥＮ is honten)."""
+    """The one form of a code (an organization's, a location's, a target system's) and of a
+    username: trimmed, NFKC and lower case, as codes are written in URLs and files (ＨＯＮＴＥＮ is
+    honten, and Yamada signs in as yamada)."""
     return unicodedata.normalize("NFKC", value).strip().lower()
 
 

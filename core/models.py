@@ -16,7 +16,7 @@ from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 
 from core.crypto import DecryptionError, keyring
-from core.fields import CodeField
+from core.fields import CodeField, UsernameField
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,15 @@ class Organization(models.Model):
 
 # django-otp is untyped: the stubs cannot follow its user field to the authenticators.
 class User(AbstractUser):  # type: ignore[django-manager-missing]
+    # Django's own field in one form (core.fields): Yamada and yamada are one person.
+    username = UsernameField(
+        _("username"),
+        max_length=150,
+        unique=True,
+        help_text=_("Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only."),
+        validators=[AbstractUser.username_validator],
+        error_messages={"unique": _("A user with that username already exists.")},
+    )
     organization = models.ForeignKey(
         Organization,
         verbose_name=_("organization"),
@@ -63,6 +72,14 @@ class User(AbstractUser):  # type: ignore[django-manager-missing]
         blank=True,
         related_name="users",
     )
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(username=Lower(Trim("username"))),
+                name="user_username_normalised",
+            )
+        ]
 
     @property
     def role(self) -> str | None:

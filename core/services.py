@@ -102,6 +102,7 @@ def user_create(
     email: str = "",
 ) -> User:
     """Create a user in one role; the password is checked by Django's validators, never logged."""
+    username = normalise_code(username)
     errors: dict[str, list[str]] = {}
     if not username:
         errors["username"] = [_("A username is required.")]

@@ -174,6 +174,16 @@ def _tasks_run_in_the_test_process():
 
 
 @pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test():
+    """A test that fails before it stops its Celery worker does not leave it running against
+    the next test's database."""
+    from tests.support.processes import Worker
+
+    yield
+    Worker.stop_all()
+
+
+@pytest.fixture(autouse=True)
 def _english_outside_requests():
     """Messages built outside a request (services, tasks) are read in English by the tests;
     pages choose their language per request, as for users (Japanese by default)."""

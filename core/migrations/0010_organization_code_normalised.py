@@ -19,7 +19,7 @@ def normalise_codes(apps, schema_editor):
     model = apps.get_model("core", "Organization")
     seen = {}
     changes = []
-    for pk, code in model.objects.values_list("pk", "code"):
+    for pk, code in model.objects.order_by("pk").values_list("pk", "code"):
         normal = _normalise(code)
         if normal in seen:
             raise RuntimeError(

@@ -99,6 +99,10 @@ class Worker:
     """`celery worker` with the project's app (`config`), or another module that runs it
     (tests.support.slow_target: the same app with a slow target)."""
 
+    # Started and not stopped yet: a test that fails before it stops its worker must not leave
+    # it writing to the next test's database (tests/conftest.py stops them after each test).
+    running: set["Worker"] = set()
+
     def __init__(
         self,
         name: str,
@@ -120,6 +124,7 @@ class Worker:
         self.process = subprocess.Popen(
             args, cwd=REPO, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT
         )
+        Worker.running.add(self)
         wait_for(
             lambda: b" ready." in self.log.read_bytes(),
             timeout=60,
@@ -132,6 +137,7 @@ class Worker:
         """SIGKILL: no shutdown, no acknowledgement, nothing handed back to the broker."""
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=15)
+        Worker.running.discard(self)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -140,6 +146,12 @@ class Worker:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+        Worker.running.discard(self)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for worker in list(cls.running):
+            worker.stop()
 
 
 def run_django(code: str, env: dict[str, str], log: Path) -> str:
