@@ -3,34 +3,11 @@ case): existing rows are rewritten, then the database refuses any other form. Tw
 the same code typed differently cannot both stay: the migration stops and names them, and nothing
 is changed until a person renames one (rows refer to each other by key, so a rename is safe)."""
 
-import unicodedata
-
 import core.fields
 import django.db.models.functions.text
 from django.db import migrations, models
 
-
-def _normalise(value):
-    # A copy of core.identifiers.normalise_code as of this migration: history must not move.
-    return unicodedata.normalize("NFKC", value).strip().lower()
-
-
-def normalise_codes(apps, schema_editor):
-    model = apps.get_model("core", "Organization")
-    seen = {}
-    changes = []
-    for pk, code in model.objects.order_by("pk").values_list("pk", "code"):
-        normal = _normalise(code)
-        if normal in seen:
-            raise RuntimeError(
-                f"Organization codes {seen[normal]!r} and {code!r} are the same code ({normal}); "
-                "rename one, then migrate again."
-            )
-        seen[normal] = code
-        if normal != code:
-            changes.append((pk, normal))
-    for pk, normal in changes:
-        model.objects.filter(pk=pk).update(code=normal)
+from core.migrations._one_form import normalise_rows
 
 
 class Migration(migrations.Migration):
@@ -40,7 +17,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(normalise_codes, migrations.RunPython.noop),
+        migrations.RunPython(
+            normalise_rows("core", "Organization", "code"), migrations.RunPython.noop
+        ),
         migrations.AlterField(
             model_name='organization',
             name='code',

@@ -3,35 +3,12 @@ rows are rewritten, then the database refuses any other form. Two people whose u
 only in case or width cannot both stay: the migration stops and names them, and nothing is
 changed until a person renames one."""
 
-import unicodedata
-
 import core.fields
 import django.contrib.auth.validators
 import django.db.models.functions.text
 from django.db import migrations, models
 
-
-def _normalise(value):
-    # A copy of core.identifiers.normalise_code as of this migration: history must not move.
-    return unicodedata.normalize("NFKC", value).strip().lower()
-
-
-def normalise_usernames(apps, schema_editor):
-    model = apps.get_model("core", "User")
-    seen = {}
-    changes = []
-    for pk, username in model.objects.order_by("pk").values_list("pk", "username"):
-        normal = _normalise(username)
-        if normal in seen:
-            raise RuntimeError(
-                f"Usernames {seen[normal]!r} and {username!r} are the same username ({normal}); "
-                "rename one, then migrate again."
-            )
-        seen[normal] = username
-        if normal != username:
-            changes.append((pk, normal))
-    for pk, normal in changes:
-        model.objects.filter(pk=pk).update(username=normal)
+from core.migrations._one_form import normalise_rows
 
 
 class Migration(migrations.Migration):
@@ -42,7 +19,9 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(normalise_usernames, migrations.RunPython.noop),
+        migrations.RunPython(
+            normalise_rows("core", "User", "username"), migrations.RunPython.noop
+        ),
         migrations.AlterField(
             model_name='user',
             name='username',

@@ -4,9 +4,9 @@ ids that were kept in `details` turned into foreign keys, and the permissions st
 
 import pytest
 from django.contrib.auth.models import Group, Permission
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.support.db import migrate_to
 
 BEFORE = [
     ("terminals", "0002_stocktakes_and_discrepancies"),
@@ -15,21 +15,9 @@ BEFORE = [
 ]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def _leaves():
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_move_keeps_every_row_and_turns_ids_into_foreign_keys():
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     now = timezone.now()
     Organization = old.get_model("core", "Organization")
     User = old.get_model("core", "User")
@@ -98,7 +86,7 @@ def test_the_move_keeps_every_row_and_turns_ids_into_foreign_keys():
     reviewers = OldGroup.objects.create(name="reviewers")
     reviewers.permissions.add(change_stocktake)
 
-    _migrate(_leaves())
+    migrate_to()
 
     from compliance.models import (
         Discrepancy as NewDiscrepancy,

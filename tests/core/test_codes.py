@@ -5,7 +5,6 @@ rows are migrated, and two rows that were one code stop the migration."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 
 from core.errors import InvalidInput
 from core.identifiers import normalise_code
@@ -16,7 +15,7 @@ from credentials.targets import target_system_create
 from terminals import services
 from terminals.csv_io import CsvImportError, import_locations_csv, import_terminals_csv
 from terminals.models import Location, Terminal
-from tests.support.db import nothing_written
+from tests.support.db import migrate_to, nothing_written
 
 
 @pytest.mark.parametrize(
@@ -155,14 +154,6 @@ BEFORE = [
 ]
 
 
-def _migrate(targets=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 def _old_rows(old, *, site_code: str):
     operator = old.get_model("core", "Organization").objects.create(
         code="OP", name="送配電", kind="network_operator"
@@ -177,9 +168,9 @@ def _old_rows(old, *, site_code: str):
 
 @pytest.mark.django_db(transaction=True)
 def test_existing_codes_are_migrated_to_their_one_form():
-    _old_rows(_migrate(BEFORE), site_code="ＨＱ")
+    _old_rows(migrate_to(BEFORE), site_code="ＨＱ")
 
-    _migrate()
+    migrate_to()
 
     assert list(Organization.objects.values_list("code", flat=True)) == ["op"]
     assert list(Location.objects.values_list("code", flat=True)) == ["hq"]
@@ -188,7 +179,7 @@ def test_existing_codes_are_migrated_to_their_one_form():
 
 @pytest.mark.django_db(transaction=True)
 def test_two_locations_of_one_code_stop_the_migration_and_change_nothing():
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     _old_rows(old, site_code="HQ")
     OldLocation = old.get_model("terminals", "Location")
     OldLocation.objects.create(
@@ -200,9 +191,9 @@ def test_two_locations_of_one_code_stop_the_migration_and_change_nothing():
     )
 
     with pytest.raises(RuntimeError, match="'HQ' and 'hq'"):
-        _migrate()
+        migrate_to()
 
     assert sorted(OldLocation.objects.values_list("code", flat=True)) == ["HQ", "hq"]
     OldLocation.objects.filter(code="hq").update(code="hq-2")  # a person renamed one
-    _migrate()
+    migrate_to()
     assert sorted(Location.objects.values_list("code", flat=True)) == ["hq", "hq-2"]

@@ -115,3 +115,13 @@ def test_the_web_application_keeps_what_loading_made_out_of_the_collectors_sight
     before, after = map(int, shown.split())
     assert before == 0
     assert after > 50_000
+
+
+def test_an_empty_database_url_is_the_embedded_sqlite_database(tmp_path):
+    result = manage(
+        tmp_path, "shell", "-c", "from django.db import connection; print(connection.vendor)",
+        APP_ENV="development", DATABASE_URL="",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "sqlite"

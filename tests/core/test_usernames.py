@@ -4,14 +4,13 @@ beside yamada, and signs in as yamada from the page and the API; existing rows a
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
 from core.errors import InvalidInput
 from core.models import User
 from core.roles import Role
 from core.services import user_create
-from tests.support.db import nothing_written
+from tests.support.db import migrate_to, nothing_written
 
 
 def test_a_username_is_stored_in_its_one_form_and_once(contractor_org, password):
@@ -77,25 +76,17 @@ def test_the_admin_refuses_a_second_person_in_another_case(as_user, auditor, sec
 BEFORE = [("core", "0010_organization_code_normalised")]
 
 
-def _migrate(targets=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_existing_usernames_are_migrated_and_two_of_one_name_stop_the_migration():
-    OldUser = _migrate(BEFORE).get_model("core", "User")
+    OldUser = migrate_to(BEFORE).get_model("core", "User")
     OldUser.objects.create(username="Fiona")
     OldUser.objects.create(username="ｓａｍ")
     OldUser.objects.create(username="SAM")
 
     with pytest.raises(RuntimeError, match="'ｓａｍ' and 'SAM'"):
-        _migrate()
+        migrate_to()
     assert sorted(OldUser.objects.values_list("username", flat=True)) == ["Fiona", "SAM", "ｓａｍ"]
 
     OldUser.objects.filter(username="SAM").update(username="sam2")  # a person renamed one
-    _migrate()
+    migrate_to()
     assert sorted(User.objects.values_list("username", flat=True)) == ["fiona", "sam", "sam2"]

@@ -53,3 +53,16 @@ def nothing_written(*watched: models.Model | type[models.Model]):
     for (name, rows), item in zip(before, watched, strict=True):
         _, now = _rows(item)
         assert now == rows, f"a refused write changed {name}: {rows} -> {now}"
+
+
+def migrate_to(targets=None):
+    """Migrate the test database to `targets` (app, migration) pairs, or to the latest of every
+    app; the apps as they stand there, to write rows as an older version of the service did."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    targets = targets or executor.loader.graph.leaf_nodes()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps

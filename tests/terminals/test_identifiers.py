@@ -3,8 +3,7 @@ Unicode NFKC (a Japanese IME's full width) and one case, at every edge, with the
 refusing any other stored form; existing rows are migrated."""
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 
 from compliance import services as stocktakes
 from compliance.models import Discrepancy
@@ -13,7 +12,7 @@ from core.identifiers import normalise_identifier
 from terminals import services
 from terminals.models import AccessCard, Terminal
 from tests.factories import make_terminal
-from tests.support.db import nothing_written
+from tests.support.db import migrate_to, nothing_written
 
 
 @pytest.mark.parametrize(
@@ -88,17 +87,9 @@ BEFORE = [
 ]
 
 
-def _migrate(targets=None):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.mark.django_db(transaction=True)
 def test_existing_tags_and_card_numbers_are_migrated_to_their_one_form():
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     operator = old.get_model("core", "Organization").objects.create(
         code="op", name="送配電", kind="network_operator"
     )
@@ -110,7 +101,7 @@ def test_existing_tags_and_card_numbers_are_migrated_to_their_one_form():
     )
     old.get_model("terminals", "AccessCard").objects.create(card_number="ic-1", kind="entry")
 
-    _migrate()
+    migrate_to()
 
     assert list(Terminal.objects.values_list("asset_tag", flat=True)) == ["NW-1"]
     assert list(AccessCard.objects.values_list("card_number", flat=True)) == ["IC-1"]
@@ -118,7 +109,7 @@ def test_existing_tags_and_card_numbers_are_migrated_to_their_one_form():
 
 @pytest.mark.django_db(transaction=True)
 def test_two_rows_of_the_same_tag_stop_the_migration_and_change_nothing():
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     operator = old.get_model("core", "Organization").objects.create(
         code="op", name="送配電", kind="network_operator"
     )
@@ -130,11 +121,11 @@ def test_two_rows_of_the_same_tag_stop_the_migration_and_change_nothing():
     Old.objects.create(asset_tag="nw-2", location=site, custodian=operator)
 
     with pytest.raises(RuntimeError, match="same asset_tag"):
-        _migrate()
+        migrate_to()
 
     assert sorted(Old.objects.values_list("asset_tag", flat=True)) == ["NW-2", "nw-2"]
     Old.objects.filter(asset_tag="nw-2").update(asset_tag="nw-3")  # a person renamed one
-    _migrate()
+    migrate_to()
     assert sorted(Terminal.objects.values_list("asset_tag", flat=True)) == ["NW-2", "NW-3"]
 
 
