@@ -7,14 +7,15 @@ from collections.abc import Sequence
 import django_filters
 from django import forms
 from django.apps import apps
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import StrOrPromise, known_actions, object_type_spellings
-from core.identifiers import normalise_identifier
+from core.identifiers import normalise_code, normalise_identifier
 from core.input_limits import BoundedIsoDateTimeFilter
-from core.models import AuditEvent
+from core.models import AuditEvent, User
 
 
 class IdentifierFilter(django_filters.CharFilter):
@@ -45,7 +46,7 @@ def _audited_object_types() -> list[tuple[str, str]]:
 
 
 class AuditEventFilter(django_filters.FilterSet):
-    actor = django_filters.CharFilter(field_name="actor_username", label=_("Actor (username)"))
+    actor = django_filters.CharFilter(method="filter_actor", label=_("Actor (username)"))
     action = django_filters.CharFilter(field_name="action", label=capfirst(_("action")))
     action_prefix = django_filters.CharFilter(
         field_name="action", lookup_expr="startswith", label=_("Action starts with")
@@ -81,6 +82,14 @@ class AuditEventFilter(django_filters.FilterSet):
             "date_from",
             "date_to",
         ]
+
+    def filter_actor(self, queryset, name, value):
+        # The person however the name is typed (User.username is in one form), and by id: an
+        # event keeps the spelling of its day (the hash covers it), and users are never deleted.
+        return queryset.filter(
+            Q(actor__in=User.objects.filter(username=value).values("pk"))
+            | Q(actor_username=normalise_code(value))
+        )
 
     def filter_object_type(self, queryset, name, value):
         return queryset.filter(object_type__in=object_type_spellings(value))

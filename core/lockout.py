@@ -18,12 +18,15 @@ from django.utils.translation import ngettext
 
 from core.audit import record_event
 from core.client_address import client_address
+from core.identifiers import normalise_code
 from core.models import User
 from core.ratelimit import count_in_window, hashed
 
 
 def _user_key(username: str) -> str:
-    return f"user:{hashed(username.strip().casefold())}"
+    # The username's one form (core.identifiers), the form sign-in finds the person by: every
+    # spelling of one name (Yamada, ｙａｍａｄａ) counts against the same person.
+    return f"user:{hashed(normalise_code(username))}"
 
 
 def _address_key(address: str) -> str:

@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 from rest_framework.exceptions import Throttled
 
 from core.client_address import client_address
+from core.identifiers import normalise_code
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
@@ -102,7 +103,7 @@ def request_keys(request, *, username: str = "") -> list[str]:
     if user is not None and user.is_authenticated:
         keys.append(f"user:{user.pk}")
     elif username:
-        keys.append(f"name:{username.strip().casefold()}")
+        keys.append(f"name:{normalise_code(username)}")  # every spelling of one name
     return keys
 
 

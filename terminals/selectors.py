@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.text import capfirst
 
 from core.audit import events_about
+from core.identifiers import normalise_code
 from core.models import Organization, User
 from terminals import hooks
 from terminals.models import AccessCard, Location, Movement, Terminal
@@ -96,7 +97,8 @@ def _edit_changes(details: dict, organizations: dict[str, str]) -> list[FieldCha
         label = str(capfirst(verbose_name))
         old, new = values if isinstance(values, list) and len(values) == 2 else (None, values)
         if name == "custodian":
-            old, new = (organizations.get(str(v), v) for v in (old, new))
+            # An edit recorded before codes took their one form (core.0010) names it as typed.
+            old, new = (organizations.get(normalise_code(str(v)), v) for v in (old, new))
         changes.append(FieldChange(label, "" if old is None else str(old), str(new or "")))
     return changes
 

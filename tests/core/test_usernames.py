@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
 
+from core.audit import record_event
 from core.errors import InvalidInput
 from core.models import User
 from core.roles import Role
@@ -90,3 +91,27 @@ def test_existing_usernames_are_migrated_and_two_of_one_name_stop_the_migration(
     OldUser.objects.filter(username="SAM").update(username="sam2")  # a person renamed one
     migrate_to()
     assert sorted(User.objects.values_list("username", flat=True)) == ["fiona", "sam", "sam2"]
+
+
+def test_every_spelling_of_a_username_counts_against_one_lockout(api, auditor, password):
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in auditor.username)
+    for spelling in (auditor.username, auditor.username.upper(), full_width, " " + full_width):
+        for _ in range(2):
+            answer = api.post(
+                "/api/v1/auth/token/", {"username": spelling, "password": "wrong"}, format="json"
+            )
+    assert answer.status_code == 429
+    right = api.post(
+        "/api/v1/auth/token/",
+        {"username": full_width.upper(), "password": password},
+        format="json",
+    )
+    assert right.status_code == 429
+
+
+def test_the_audit_trail_finds_a_persons_events_however_their_name_is_typed(api_as, security):
+    record_event(actor=security, action="user.updated", obj=security, details={})
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in security.username.upper())
+    for typed in (security.username.upper(), full_width):
+        events = api_as(security).get("/api/v1/events/", {"actor": typed}).json()["results"]
+        assert events and {e["actor"] for e in events} == {security.username}, typed
