@@ -95,6 +95,23 @@ def test_an_older_event_naming_the_custodian_by_its_key_reads_as_its_name(
     assert (change.label, change.old, change.new) == ("Custodian", "送配電株式会社", "旧管理会社")
 
 
+def test_an_older_event_naming_the_custodian_by_a_code_typed_in_capitals_reads_as_its_name(
+    facilities, terminal, operator
+):
+    OrganizationFactory(code="old-co", name="旧管理会社")
+    # Recorded before codes took their one form (core.0010): the event keeps the old spelling.
+    record_event(
+        actor=facilities,
+        action="terminal.updated",
+        obj=terminal,
+        details={"custodian": [operator.code.upper(), "OLD-CO"]},
+    )
+
+    (edit,) = [entry for entry in selectors.terminal_timeline(terminal=terminal) if entry.changes]
+    (change,) = edit.changes
+    assert (change.old, change.new) == ("送配電株式会社", "旧管理会社")
+
+
 def test_an_edit_records_the_custodian_by_its_code(facilities, terminal):
     other = OrganizationFactory(code="pc-repair")
     services.terminal_update(
