@@ -1,9 +1,11 @@
-"""`nothing_written`: a refused write leaves the database as it found it."""
+"""`nothing_written`: a refused write leaves the database as it found it; `migrate_to`: the
+database as an older version of the service left it."""
 
 from contextlib import contextmanager
 
 from django.apps import apps
-from django.db import models
+from django.db import connection, models
+from django.db.migrations.executor import MigrationExecutor
 
 # The project's own apps: every table a write of ours could touch, the audit trail among them.
 OUR_APPS = ("core", "terminals", "credentials", "lending", "compliance", "portal")
@@ -58,9 +60,6 @@ def nothing_written(*watched: models.Model | type[models.Model]):
 def migrate_to(targets=None):
     """Migrate the test database to `targets` (app, migration) pairs, or to the latest of every
     app; the apps as they stand there, to write rows as an older version of the service did."""
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     targets = targets or executor.loader.graph.leaf_nodes()
